@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Build-wide switches and small portability macros. Every spindle header
+// includes this one first.
+
+#include <cstddef>
+
+/// The library's version, as in CMake's project().
+#define SPINDLE_VERSION_MAJOR 0
+#define SPINDLE_VERSION_MINOR 1
+#define SPINDLE_VERSION_PATCH 0
+
+// Linux parks threads on a futex. Defining SPINDLE_PORTABLE_PARKING before any
+// spindle header (or on the command line) selects the portable fallback built
+// on std::mutex and std::condition_variable instead; the test suite builds
+// once with it so the fallback stays correct on every platform.
+#if defined(__linux__) && !defined(SPINDLE_PORTABLE_PARKING)
+#define SPINDLE_HAS_FUTEX 1
+#else
+#define SPINDLE_HAS_FUTEX 0
+#endif
+
+#if defined(__unix__) || defined(__APPLE__)
+#define SPINDLE_HAS_PTHREAD 1
+#else
+#define SPINDLE_HAS_PTHREAD 0
+#endif
+
+namespace spindle::detail {
+
+/// Size that keeps two independently written fields off one cache line.
+/// 64 bytes on every x86-64 and most AArch64 parts; fixed rather than taken
+/// from std::hardware_destructive_interference_size, whose value may differ
+/// between compilers and so must not shape a header-only ABI.
+inline constexpr std::size_t cache_line = 64;
+
+}  // namespace spindle::detail

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// spindle::Result<T, E>: a value or an error, as Rust's Result; spindle::Panic:
+/// what a thread died of.
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "spindle/detail/config.hpp"
+#include "spindle/detail/describe.hpp"
+
+namespace spindle {
+
+/// Thrown by Result's accessors (unwrap, expect, value, error, ...) when the
+/// Result does not hold what was asked for. what() says what was called and
+/// describes what the Result held instead.
+class BadResultAccess : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+namespace detail {
+template <class T>
+struct OkValue {
+  T value;
+};
+template <>
+struct OkValue<void> {};
+template <class E>
+struct ErrValue {
+  E error;
+};
+}  // namespace detail
+
+/// Wraps a value for conversion into any Result whose T can hold it:
+/// `return spindle::Ok(42);`
+template <class T>
+[[nodiscard]] constexpr detail::OkValue<std::decay_t<T>> Ok(T&& value) {
+  return {std::forward<T>(value)};
+}
+
+/// The success of a Result<void, E>: `return spindle::Ok();`
+[[nodiscard]] constexpr detail::OkValue<void> Ok() noexcept { return {}; }
+
+/// Wraps an error for conversion into any Result whose E can hold it:
+/// `return spindle::Err(RecvError{});`
+template <class E>
+[[nodiscard]] constexpr detail::ErrValue<std::decay_t<E>> Err(E&& error) {
+  return {std::forward<E>(error)};
+}
+
+/// Tags for building a Result's value or error in place.
+struct InPlaceOk {
+  explicit InPlaceOk() = default;
+};
+struct InPlaceErr {
+  explicit InPlaceErr() = default;
+};
+inline constexpr InPlaceOk in_place_ok{};
+inline constexpr InPlaceErr in_place_err{};
+
+template <class T, class E>
+class Result;
+
+namespace detail {
+template <class R>
+struct IsResult : std::false_type {};
+template <class T, class E>
+struct IsResult<Result<T, E>> : std::true_type {};
+}  // namespace detail
+
+/// Either a value of type T (ok) or an error of type E (err). T may be void.
+///
+/// Accessing the side that is not there (unwrap() on an error, error() on a
+/// value, ...) is a programming error and throws BadResultAccess, whose
+/// what() describes what the Result held: an exception's what(), an error
+/// code's message(), anything printable with operator<<, or the type's name.
+///
+/// Move-only T and E are supported; the Result is then move-only too.
+template <class T, class E>
+class [[nodiscard]] Result {
+  static_assert(!std::is_reference_v<T> && !std::is_reference_v<E>,
+                "Result<T, E> holds values: use std::reference_wrapper for a reference");
+  static_assert(!std::is_void_v<E>, "Result<T, void> has no error to hold: use std::optional<T>");
+
+  static constexpr bool is_void = std::is_void_v<T>;
+  // What the ok side stores: T, or an empty placeholder when T is void.
+  using Stored = std::conditional_t<is_void, std::monostate, T>;
+
+ public:
+  using value_type = T;
+  using error_type = E;
+
+  // --- construction ---------------------------------------------------------
+
+  /// From spindle::Ok(value).
+  template <class U>
+    requires(!is_void && std::is_constructible_v<T, U &&>)
+  constexpr Result(detail::OkValue<U>&& ok) : state_(std::in_place_index<0>, std::move(ok.value)) {}
+  template <class U>
+    requires(!is_void && std::is_constructible_v<T, const U&>)
+  constexpr Result(const detail::OkValue<U>& ok) : state_(std::in_place_index<0>, ok.value) {}
+  /// From spindle::Ok(), for Result<void, E>.
+  constexpr Result(detail::OkValue<void> /*ok*/)
+    requires is_void
+      : state_(std::in_place_index<0>) {}
+
+  /// From spindle::Err(error).
+  template <class G>
+    requires std::is_constructible_v<E, G &&>
+  constexpr Result(detail::ErrValue<G>&& err) : state_(std::in_place_index<1>, std::move(err.error)) {}
+  template <class G>
+    requires std::is_constructible_v<E, const G&>
+  constexpr Result(const detail::ErrValue<G>& err) : state_(std::in_place_index<1>, err.error) {}
+
+  /// Builds the value in place from `args`.
+  template <class... Args>
+    requires std::is_constructible_v<Stored, Args&&...>
+  constexpr explicit Result(InPlaceOk /*tag*/, Args&&... args)
+      : state_(std::in_place_index<0>, std::forward<Args>(args)...) {}
+
+  /// Builds the error in place from `args`.
+  template <class... Args>
+    requires std::is_constructible_v<E, Args&&...>
+  constexpr explicit Result(InPlaceErr /*tag*/, Args&&... args)
+      : state_(std::in_place_index<1>, std::forward<Args>(args)...) {}
+
+  // --- observers ------------------------------------------------------------
+
+  /// True when the Result holds a value.
+  [[nodiscard]] constexpr bool is_ok() const noexcept { return state_.index() == 0; }
+  /// True when the Result holds an error.
+  [[nodiscard]] constexpr bool is_err() const noexcept { return state_.index() == 1; }
+  /// True when the Result holds a value.
+  constexpr explicit operator bool() const noexcept { return is_ok(); }
+
+  // --- the value ------------------------------------------------------------
+
+  /// The value; throws BadResultAccess on an error.
+  constexpr Stored& value() &
+    requires(!is_void)
+  {
+    return ok_or_throw("value()");
+  }
+  constexpr const Stored& value() const&
+    requires(!is_void)
+  {
+    return ok_or_throw("value()");
+  }
+  constexpr Stored&& value() &&
+    requires(!is_void)
+  {
+    return std::move(ok_or_throw("value()"));
+  }
+  constexpr const Stored&& value() const&&
+    requires(!is_void)
+  {
+    return std::move(ok_or_throw("value()"));
+  }
+  /// For Result<void, E>: returns if ok, throws BadResultAccess on an error.
+  constexpr void value() const&
+    requires is_void
+  {
+    ok_or_throw("value()");
+  }
+
+  /// The value, as value(); throws BadResultAccess on an error.
+  constexpr Stored& operator*() &
+    requires(!is_void)
+  {
+    return ok_or_throw("operator*");
+  }
+  constexpr const Stored& operator*() const&
+    requires(!is_void)
+  {
+    return ok_or_throw("operator*");
+  }
+  constexpr Stored&& operator*() &&
+    requires(!is_void)
+  {
+    return std::move(ok_or_throw("operator*"));
+  }
+  constexpr const Stored&& operator*() const&&
+    requires(!is_void)
+  {
+    return std::move(ok_or_throw("operator*"));
+  }
+  /// A pointer to the value; throws BadResultAccess on an error.
+  constexpr Stored* operator->()
+    requires(!is_void)
+  {
+    return std::addressof(ok_or_throw("operator->"));
+  }
+  constexpr const Stored* operator->() const
+    requires(!is_void)
+  {
+    return std::addressof(ok_or_throw("operator->"));
+  }
+
+  /// The value (a reference to it on an lvalue; moved out of an rvalue).
+  /// On an error throws BadResultAccess: "called unwrap() on an error: <the error>".
+  constexpr decltype(auto) unwrap() & { return take(*this, "called unwrap() on an error"); }
+  constexpr decltype(auto) unwrap() const& { return take(*this, "called unwrap() on an error"); }
+  constexpr decltype(auto) unwrap() && { return take(std::move(*this), "called unwrap() on an error"); }
+
+  /// As unwrap(), but the message of the BadResultAccess is "<msg>: <the error>".
+  constexpr decltype(auto) expect(std::string_view msg) & { return take(*this, msg); }
+  constexpr decltype(auto) expect(std::string_view msg) const& { return take(*this, msg); }
+  constexpr decltype(auto) expect(std::string_view msg) && { return take(std::move(*this), msg); }
+
+  /// The value, or `fallback` on an error.
+  template <class U = Stored>
+    requires(!is_void && std::is_convertible_v<U &&, T>)
+  constexpr T unwrap_or(U&& fallback) const& {
+    return is_ok() ? *std::get_if<0>(&state_) : static_cast<T>(std::forward<U>(fallback));
+  }
+  template <class U = Stored>
+    requires(!is_void && std::is_convertible_v<U &&, T>)
+  constexpr T unwrap_or(U&& fallback) && {
+    return is_ok() ? std::move(*std::get_if<0>(&state_)) : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  /// The value, or `f(error)` on an error.
+  template <class F>
+    requires(!is_void && std::is_invocable_v<F &&, const E&>)
+  constexpr T unwrap_or_else(F&& f) const& {
+    return is_ok() ? *std::get_if<0>(&state_) : static_cast<T>(std::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
+  }
+  template <class F>
+    requires(!is_void && std::is_invocable_v<F &&, E &&>)
+  constexpr T unwrap_or_else(F&& f) && {
+    return is_ok() ? std::move(*std::get_if<0>(&state_))
+                   : static_cast<T>(std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+  }
+
+  // --- the error ------------------------------------------------------------
+
+  /// The error; throws BadResultAccess when the Result holds a value.
+  constexpr E& error() & { return err_or_throw("error()"); }
+  constexpr const E& error() const& { return err_or_throw("error()"); }
+  constexpr E&& error() && { return std::move(err_or_throw("error()")); }
+  constexpr const E&& error() const&& { return std::move(err_or_throw("error()")); }
+
+  /// The error (moved out of an rvalue); on a value throws BadResultAccess:
+  /// "called unwrap_err() on a value: <the value>".
+  constexpr E& unwrap_err() & { return err_or_throw("unwrap_err()"); }
+  constexpr const E& unwrap_err() const& { return err_or_throw("unwrap_err()"); }
+  constexpr E unwrap_err() && { return std::move(err_or_throw("unwrap_err()")); }
+
+  // --- conversions ----------------------------------------------------------
+
+  /// The value as an optional (empty on an error).
+  [[nodiscard]] constexpr std::optional<T> ok() const&
+    requires(!is_void)
+  {
+    return is_ok() ? std::optional<T>(*std::get_if<0>(&state_)) : std::nullopt;
+  }
+  [[nodiscard]] constexpr std::optional<T> ok() &&
+    requires(!is_void)
+  {
+    return is_ok() ? std::optional<T>(std::move(*std::get_if<0>(&state_))) : std::nullopt;
+  }
+  /// The error as an optional (empty on a value).
+  [[nodiscard]] constexpr std::optional<E> err() const& {
+    return is_err() ? std::optional<E>(*std::get_if<1>(&state_)) : std::nullopt;
+  }
+  [[nodiscard]] constexpr std::optional<E> err() && {
+    return is_err() ? std::optional<E>(std::move(*std::get_if<1>(&state_))) : std::nullopt;
+  }
+
+  /// Result<U, E> holding f(value) (f() for void T), or the same error.
+  template <class F>
+  constexpr auto map(F&& f) && {
+    using U = std::remove_cvref_t<decltype(call_on_value(std::forward<F>(f), std::move(*this)))>;
+    if (!is_ok()) {
+      return Result<U, E>(in_place_err, std::move(*std::get_if<1>(&state_)));
+    }
+    if constexpr (std::is_void_v<U>) {
+      call_on_value(std::forward<F>(f), std::move(*this));
+      return Result<U, E>(in_place_ok);
+    } else {
+      return Result<U, E>(in_place_ok, call_on_value(std::forward<F>(f), std::move(*this)));
+    }
+  }
+
+  /// Result<T, G> holding the same value, or f(error).
+  template <class F>
+  constexpr auto map_err(F&& f) && {
+    using G = std::remove_cvref_t<std::invoke_result_t<F&&, E&&>>;
+    if (is_ok()) {
+      if constexpr (is_void) {
+        return Result<T, G>(in_place_ok);
+      } else {
+        return Result<T, G>(in_place_ok, std::move(*std::get_if<0>(&state_)));
+      }
+    }
+    return Result<T, G>(in_place_err, std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+  }
+
+  /// f(value) (f() for void T), which must return a Result<U, E>, or the same error.
+  template <class F>
+  constexpr auto and_then(F&& f) && {
+    using R = std::remove_cvref_t<decltype(call_on_value(std::forward<F>(f), std::move(*this)))>;
+    static_assert(detail::IsResult<R>::value && std::is_same_v<typename R::error_type, E>,
+                  "and_then: the function must return a Result with the same error type");
+    if (!is_ok()) {
+      return R(in_place_err, std::move(*std::get_if<1>(&state_)));
+    }
+    return call_on_value(std::forward<F>(f), std::move(*this));
+  }
+
+  /// Equal when both hold equal values or both hold equal errors.
+  friend constexpr bool operator==(const Result& a, const Result& b)
+    requires requires(const Stored& x, const E& e) {
+      { x == x } -> std::convertible_to<bool>;
+      { e == e } -> std::convertible_to<bool>;
+    }
+  {
+    return a.state_ == b.state_;
+  }
+
+ private:
+  template <class F>
+  static constexpr decltype(auto) call_on_value(F&& f, Result&& self) {
+    if constexpr (is_void) {
+      return std::invoke(std::forward<F>(f));
+    } else {
+      return std::invoke(std::forward<F>(f), std::move(*std::get_if<0>(&self.state_)));
+    }
+  }
+
+  // What the Result holds, for a BadResultAccess message.
+  [[nodiscard]] std::string describe_err() const {
+    if (const E* e = std::get_if<1>(&state_)) {
+      return detail::describe(*e);
+    }
+    return "(a Result left empty by an exception)";
+  }
+  [[nodiscard]] std::string describe_ok() const {
+    if constexpr (is_void) {
+      return "()";
+    } else {
+      if (const T* v = std::get_if<0>(&state_)) {
+        return detail::describe(*v);
+      }
+      return "(a Result left empty by an exception)";
+    }
+  }
+
+  [[noreturn]] void throw_not_ok(std::string_view msg) const {
+    throw BadResultAccess(std::string(msg) + ": " + describe_err());
+  }
+
+  constexpr Stored& ok_or_throw(std::string_view what_called) {
+    return const_cast<Stored&>(std::as_const(*this).ok_or_throw(what_called));
+  }
+  constexpr const Stored& ok_or_throw(std::string_view what_called) const {
+    if (const Stored* v = std::get_if<0>(&state_)) {
+      return *v;
+    }
+    throw_not_ok("called " + std::string(what_called) + " on an error");
+  }
+
+  // unwrap()'s and expect()'s common body: a reference to the value of an
+  // lvalue, the value moved out of an rvalue, nothing for void T.
+  template <class Self>
+  static constexpr decltype(auto) take(Self&& self, std::string_view msg) {
+    auto* value = std::get_if<0>(&self.state_);
+    if (value == nullptr) {
+      self.throw_not_ok(msg);
+    }
+    if constexpr (is_void) {
+      return;
+    } else if constexpr (std::is_lvalue_reference_v<Self>) {
+      return *value;
+    } else {
+      return Stored(std::move(*value));
+    }
+  }
+
+  constexpr E& err_or_throw(std::string_view what_called) {
+    return const_cast<E&>(std::as_const(*this).err_or_throw(what_called));
+  }
+  constexpr const E& err_or_throw(std::string_view what_called) const {
+    if (const E* e = std::get_if<1>(&state_)) {
+      return *e;
+    }
+    throw BadResultAccess("called " + std::string(what_called) + " on a value: " + describe_ok());
+  }
+
+  std::variant<Stored, E> state_;
+};
+
+/// What a thread died of: the exception that escaped its function.
+///
+/// Holds the std::exception_ptr. what() is the message of a std::exception,
+/// and a fixed description for anything else that was thrown.
+class Panic {
+ public:
+  /// The description what() gives for a thrown value that is not a std::exception.
+  static constexpr std::string_view non_standard_description = "a value that is not a std::exception was thrown";
+
+  /// Wraps a caught exception. Throws std::invalid_argument for a null pointer.
+  explicit Panic(std::exception_ptr exception) : exception_(std::move(exception)) {
+    if (!exception_) {
+      throw std::invalid_argument("spindle::Panic needs an exception, not a null std::exception_ptr");
+    }
+    try {
+      std::rethrow_exception(exception_);
+    } catch (const std::exception& e) {
+      message_ = std::make_shared<const std::string>(e.what());
+    } catch (...) {
+      message_ = std::make_shared<const std::string>(non_standard_description);
+    }
+  }
+
+  // Copies share the exception and the message; there is no separate move,
+  // so no Panic is ever left without an exception.
+  Panic(const Panic&) noexcept = default;
+  Panic& operator=(const Panic&) noexcept = default;
+  ~Panic() = default;
+
+  /// The exception being handled now; call inside a catch block.
+  [[nodiscard]] static Panic current() { return Panic(std::current_exception()); }
+
+  /// The std::exception's message, or non_standard_description.
+  [[nodiscard]] const char* what() const noexcept { return message_->c_str(); }
+
+  /// Throws the original exception again.
+  [[noreturn]] void rethrow() const { std::rethrow_exception(exception_); }
+
+  /// The original exception.
+  [[nodiscard]] std::exception_ptr exception() const noexcept { return exception_; }
+
+  friend std::ostream& operator<<(std::ostream& os, const Panic& panic) { return os << panic.what(); }
+
+ private:
+  std::exception_ptr exception_;
+  std::shared_ptr<const std::string> message_;
+};
+
+}  // namespace spindle

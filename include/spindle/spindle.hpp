@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// Everything spindle offers, in one include.
+
+#include "spindle/result.hpp"
+#include "spindle/thread.hpp"

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// spindle::thread: Rust's std::thread for C++. spawn returns a JoinHandle
+/// whose join() gives the thread's result or the exception that ended it;
+/// Builder names a thread and sizes its stack; scope runs threads that may
+/// borrow the caller's locals; park/unpark give every thread a wake-up token.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "spindle/detail/config.hpp"
+#include "spindle/detail/native_thread.hpp"
+#include "spindle/detail/parallelism.hpp"
+#include "spindle/detail/park.hpp"
+#include "spindle/detail/parker.hpp"
+#include "spindle/detail/time.hpp"
+#include "spindle/result.hpp"
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace spindle::thread {
+
+class Thread;
+class Builder;
+class Scope;
+template <class T>
+class JoinHandle;
+template <class T>
+class ScopedJoinHandle;
+
+namespace detail {
+struct ThreadIdAccess;
+}  // namespace detail
+
+/// A thread's identity, unique for the life of the process and never reused
+/// (unlike std::thread::id). Comparable, hashable and printable.
+class ThreadId {
+ public:
+  /// The id as a number; ids are handed out from 1 upwards.
+  [[nodiscard]] constexpr std::uint64_t as_u64() const noexcept { return value_; }
+
+  friend constexpr bool operator==(ThreadId, ThreadId) noexcept = default;
+  friend constexpr auto operator<=>(ThreadId, ThreadId) noexcept = default;
+  friend std::ostream& operator<<(std::ostream& os, ThreadId id) { return os << "ThreadId(" << id.value_ << ')'; }
+
+ private:
+  friend struct detail::ThreadIdAccess;
+  constexpr explicit ThreadId(std::uint64_t value) noexcept : value_(value) {}
+  std::uint64_t value_;
+};
+
+namespace detail {
+
+namespace sd = spindle::detail;
+
+struct ThreadIdAccess {
+  static ThreadId next() noexcept {
+    static std::atomic<std::uint64_t> counter{1};
+    // relaxed: ids only need to be distinct, and one atomic counter gives
+    // that under any ordering.
+    return ThreadId(counter.fetch_add(1, std::memory_order::relaxed));
+  }
+};
+
+// What every handle to one thread shares: its id, name and park token.
+struct ThreadInner {
+  explicit ThreadInner(std::optional<std::string> thread_name)
+      : id(ThreadIdAccess::next()), name(std::move(thread_name)) {}
+
+  const ThreadId id;
+  const std::optional<std::string> name;
+  sd::Parker parker;
+};
+
+// This thread's ThreadInner: set by spindle at the start of the threads it
+// spawns, made on first use in any other thread.
+inline std::shared_ptr<ThreadInner>& current_slot() noexcept {
+  thread_local std::shared_ptr<ThreadInner> slot;
+  return slot;
+}
+
+// True in the process's first thread, which Rust names "main".
+inline bool is_process_main_thread() noexcept {
+#if defined(__linux__)
+  return ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid));
+#else
+  return false;
+#endif
+}
+
+inline ThreadInner& current_inner() {
+  std::shared_ptr<ThreadInner>& slot = current_slot();
+  if (!slot) {
+    slot = std::make_shared<ThreadInner>(is_process_main_thread() ? std::optional<std::string>("main")
+                                                                   : std::nullopt);
+  }
+  return *slot;
+}
+
+// The part of a thread's outcome a Scope needs, whatever the result type.
+struct PacketBase {
+  // Set by the thread before it reports itself finished: the exception that
+  // ended it, if any.
+  std::exception_ptr panic;
+  // release (F1) in the thread when its result is stored; acquire in
+  // is_finished().
+  std::atomic<bool> finished{false};
+  // Set once a handle's join() took the result; read by the scope.
+  std::atomic<bool> joined{false};
+};
+
+// Where a thread leaves its result for join().
+template <class T>
+struct Packet : PacketBase {
+  std::optional<Result<T, Panic>> result;
+};
+
+// The bookkeeping of one scope() call.
+struct ScopeData {
+  // Scoped threads started and not yet finished.
+  sd::park::Word running{0};
+  std::mutex mutex;
+  // Every scoped thread's packet, to find the panics nobody joined.
+  std::vector<std::shared_ptr<PacketBase>> packets;
+
+  void thread_starting() noexcept {
+    // relaxed: only the count matters. A thread that spawns is itself
+    // counted (or is the scope's owner, before it waits), so the total
+    // cannot reach zero before this increment is in.
+    running.fetch_add(1, std::memory_order::relaxed);
+  }
+
+  void thread_started(std::shared_ptr<PacketBase> packet) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    packets.push_back(std::move(packet));
+  }
+
+  // Called by each scoped thread as its very last touch of the scope (and
+  // by spawn when a start fails): after it the scope may be gone, and only
+  // the word's address is used, which a futex tolerates.
+  void thread_finished() noexcept {
+    // release (S1): publishes everything the thread did, its result and
+    // panic; pairs with acquire (S2) in wait_all. The decrements form one
+    // release sequence, so the owner that reads 0 sees every thread's work.
+    if (running.fetch_sub(1, std::memory_order::release) == 1) {
+      sd::park::wake_all(running);
+    }
+  }
+
+  void wait_all() noexcept {
+    for (;;) {
+      // acquire (S2): pairs with release (S1).
+      const std::uint32_t n = running.load(std::memory_order::acquire);
+      if (n == 0) {
+        return;
+      }
+      sd::park::wait(running, n, std::nullopt);
+    }
+  }
+
+  // The panics of scoped threads whose handles never joined them.
+  std::vector<Panic> unjoined_panics() {
+    std::vector<Panic> out;
+    const std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& packet : packets) {
+      // acquire: pairs with the release store in join() when it ran in
+      // another thread.
+      if (packet->panic && !packet->joined.load(std::memory_order::acquire)) {
+        out.emplace_back(packet->panic);
+      }
+    }
+    return out;
+  }
+};
+
+// One allocation per spawned thread: the Thread's shared part, the result
+// packet and the callable. Handles keep their parts alive through aliasing
+// shared_ptrs into it.
+template <class R, class Fn>
+struct SpawnState {
+  SpawnState(std::optional<std::string> name, Fn&& fn, ScopeData* scope_data)
+      : inner(std::move(name)), body(std::move(fn)), scope(scope_data) {}
+
+  ThreadInner inner;
+  Packet<R> packet;
+  std::optional<Fn> body;
+  ScopeData* scope;
+  // The new thread's own reference, taken by the thread when it starts.
+  std::shared_ptr<SpawnState> self;
+
+  static void entry(void* arg) noexcept {
+    // pthread_create (or std::thread) orders the spawner's writes before
+    // this point, so `self` and everything else are visible here.
+    std::shared_ptr<SpawnState> state = std::move(static_cast<SpawnState*>(arg)->self);
+    current_slot() = std::shared_ptr<ThreadInner>(state, &state->inner);
+    if (state->inner.name) {
+      sd::set_current_os_thread_name(*state->inner.name);
+    }
+    state->run();
+  }
+
+  void run() noexcept {
+    std::optional<Result<R, Panic>> outcome;
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(std::move(*body));
+        outcome.emplace(in_place_ok);
+      } else {
+        outcome.emplace(in_place_ok, std::invoke(std::move(*body)));
+      }
+    } catch (...) {
+      outcome.emplace(in_place_err, std::current_exception());
+    }
+    // Destroy the callable and what it captured now, as Rust drops a
+    // thread's closure when it returns: whoever sees the thread finished
+    // also sees its captures gone (a captured channel sender disconnected).
+    body.reset();
+    if (outcome->is_err()) {
+      packet.panic = outcome->error().exception();
+    }
+    packet.result = std::move(outcome);
+    // release (F1): publishes the result; pairs with acquire in is_finished().
+    packet.finished.store(true, std::memory_order::release);
+    if (scope != nullptr) {
+      scope->thread_finished();
+    }
+  }
+};
+
+// What JoinHandle and ScopedJoinHandle share.
+template <class T>
+class HandleBase;
+
+}  // namespace detail
+
+/// A handle to a thread: its id, its name, and a way to unpark it. Cheap to
+/// copy; every copy refers to the same thread.
+class Thread {
+ public:
+  /// The thread's unique id.
+  [[nodiscard]] ThreadId id() const noexcept { return inner_->id; }
+
+  /// The name given through Builder::name ("main" for the process's first
+  /// thread), or nothing for an unnamed thread.
+  [[nodiscard]] std::optional<std::string_view> name() const noexcept {
+    if (inner_->name) {
+      return std::string_view(*inner_->name);
+    }
+    return std::nullopt;
+  }
+
+  /// Makes the thread's park token available: its current or next park()
+  /// returns. Tokens do not accumulate: two unparks before a park release
+  /// one park. Everything this thread did before unpark() is visible to the
+  /// parked thread after its park() returns.
+  void unpark() const noexcept { inner_->parker.unpark(); }
+
+  /// Two handles to the same thread are equal.
+  friend bool operator==(const Thread& a, const Thread& b) noexcept { return a.inner_->id == b.inner_->id; }
+
+ private:
+  friend Thread current();
+  template <class T>
+  friend class detail::HandleBase;
+  explicit Thread(std::shared_ptr<detail::ThreadInner> inner) noexcept : inner_(std::move(inner)) {}
+  std::shared_ptr<detail::ThreadInner> inner_;
+};
+
+/// The calling thread.
+[[nodiscard]] inline Thread current() {
+  detail::current_inner();
+  return Thread(detail::current_slot());
+}
+
+/// Blocks until this thread's park token is available, then consumes it (see
+/// Thread::unpark). An unpark that came first is not lost: park() then
+/// returns at once. Never returns without an unpark.
+inline void park() { detail::current_inner().parker.park(); }
+
+/// As park(), but returns once `timeout` has passed, token or not. Any
+/// timeout works, duration::max() included (it waits forever).
+template <class Rep, class Period>
+void park_timeout(std::chrono::duration<Rep, Period> timeout) {
+  detail::current_inner().parker.park_until(spindle::detail::deadline_after(timeout));
+}
+
+/// Puts this thread to sleep for at least `duration` (no time at all for
+/// zero or negative). Any duration works, duration::max() included.
+template <class Rep, class Period>
+void sleep(std::chrono::duration<Rep, Period> duration) {
+  const spindle::detail::Deadline deadline = spindle::detail::deadline_after(duration);
+  if (!deadline) {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::hours(24));
+    }
+  }
+  std::this_thread::sleep_until(*deadline);
+}
+
+/// Offers the rest of this thread's time slice to other threads.
+inline void yield_now() noexcept { std::this_thread::yield(); }
+
+/// How many threads this process can run in parallel: the CPUs it may use
+/// (its affinity mask), lowered to a cgroup v2 CPU quota on Linux. Not
+/// cached: it follows changes to either. An error when nothing can be known.
+[[nodiscard]] inline Result<std::size_t, std::system_error> available_parallelism() {
+  std::size_t n = 0;
+  if (const std::error_code ec = spindle::detail::available_parallelism(n)) {
+    return Err(std::system_error(ec, "spindle::thread::available_parallelism"));
+  }
+  return Ok(n);
+}
+
+namespace detail {
+
+template <class T>
+class HandleBase {
+ public:
+  HandleBase(HandleBase&&) noexcept = default;
+  /// Assigning over a handle detaches the thread it held, if not joined.
+  HandleBase& operator=(HandleBase&&) noexcept = default;
+  HandleBase(const HandleBase&) = delete;
+  HandleBase& operator=(const HandleBase&) = delete;
+  ~HandleBase() = default;
+
+  /// Waits for the thread to end and returns what its function returned,
+  /// or the Panic holding the exception that escaped it. Everything the
+  /// thread did is visible to the caller once join() returns.
+  ///
+  /// Joining twice, or a moved-from handle, is a programming error and
+  /// throws std::logic_error; a thread joining itself throws
+  /// std::system_error (resource_deadlock_would_occur).
+  Result<T, Panic> join() {
+    if (!packet_ || !native_.joinable()) {
+      throw std::logic_error("spindle::thread: join() on a handle that was already joined or moved from");
+    }
+    // Checked here rather than left to the OS: not every platform (nor
+    // every sanitizer runtime) survives a thread joining itself.
+    if (current_slot().get() == thread_.inner_.get()) {
+      throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                              "spindle::thread: a thread cannot join itself");
+    }
+    if (const std::error_code ec = native_.join()) {
+      throw std::system_error(ec, "spindle::thread: join() failed");
+    }
+    Result<T, Panic> out = std::move(*packet_->result);
+    // release: pairs with the acquire in ScopeData::unjoined_panics.
+    packet_->joined.store(true, std::memory_order::release);
+    packet_.reset();
+    return out;
+  }
+
+  /// True once the thread's function has returned or thrown (join() will
+  /// then not block for long). Also true after join().
+  [[nodiscard]] bool is_finished() const noexcept {
+    // acquire: pairs with release (F1) in the thread.
+    return !packet_ || packet_->finished.load(std::memory_order::acquire);
+  }
+
+  /// The thread this handle is for.
+  [[nodiscard]] const Thread& thread() const {
+    if (!thread_.inner_) {
+      throw std::logic_error("spindle::thread: thread() on a moved-from handle");
+    }
+    return thread_;
+  }
+
+ protected:
+  HandleBase(std::shared_ptr<ThreadInner> inner, std::shared_ptr<Packet<T>> packet,
+             spindle::detail::NativeThread native) noexcept
+      : thread_(std::move(inner)), packet_(std::move(packet)), native_(std::move(native)) {}
+
+ private:
+  Thread thread_;
+  std::shared_ptr<Packet<T>> packet_;
+  spindle::detail::NativeThread native_;
+};
+
+}  // namespace detail
+
+/// Owns the right to join a spawned thread. Move-only. Destroying a handle
+/// that was not joined detaches the thread, which runs on to its end, as in
+/// Rust.
+template <class T>
+class JoinHandle : public detail::HandleBase<T> {
+  friend class Builder;
+  using detail::HandleBase<T>::HandleBase;
+};
+
+/// The handle of a thread spawned in a scope. As JoinHandle; a thread not
+/// joined through its handle is joined when the scope ends.
+template <class T>
+class ScopedJoinHandle : public detail::HandleBase<T> {
+  friend class Builder;
+  using detail::HandleBase<T>::HandleBase;
+};
+
+/// Thrown by scope() after every scoped thread ended, when at least one of
+/// them ended with an exception and its handle was never joined.
+class ScopePanic : public std::runtime_error {
+ public:
+  explicit ScopePanic(std::vector<Panic> panics)
+      : std::runtime_error(describe(panics)), panics_(std::move(panics)) {}
+
+  /// Every unjoined scoped thread's panic, in the order they were spawned.
+  [[nodiscard]] const std::vector<Panic>& panics() const noexcept { return panics_; }
+
+ private:
+  static std::string describe(const std::vector<Panic>& panics) {
+    if (panics.size() == 1) {
+      return std::string("a scoped thread panicked: ") + panics.front().what();
+    }
+    return std::to_string(panics.size()) + " scoped threads panicked; the first: " + panics.front().what();
+  }
+  std::vector<Panic> panics_;
+};
+
+/// Configures a thread before spawning it: its name and stack size.
+///
+///     auto handle = spindle::thread::Builder().name("worker").stack_size(1 << 20)
+///                       .spawn([] { return 17; }).unwrap();
+class Builder {
+ public:
+  Builder() = default;
+
+  /// Names the thread. The whole name is what Thread::name() returns; the
+  /// OS sees it cut to its limit (15 bytes on Linux, at a UTF-8 character
+  /// boundary). A name with a NUL byte makes spawn fail.
+  Builder& name(std::string thread_name) & {
+    name_ = std::move(thread_name);
+    return *this;
+  }
+  Builder&& name(std::string thread_name) && { return std::move(name(std::move(thread_name))); }
+
+  /// The new thread's stack size in bytes (0: the system default). Raised
+  /// to the platform's minimum and rounded up to whole pages where needed.
+  Builder& stack_size(std::size_t bytes) & {
+    stack_size_ = bytes;
+    return *this;
+  }
+  Builder&& stack_size(std::size_t bytes) && { return std::move(stack_size(bytes)); }
+
+  /// Starts a thread running f(args...) on decayed copies of f and args
+  /// (move-only ones are moved in). Returns its handle, or the error that
+  /// kept the OS from starting it (or EINVAL for a name holding a NUL).
+  template <class F, class... Args>
+  [[nodiscard]] auto spawn(F&& f, Args&&... args) const
+      -> Result<JoinHandle<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>, std::system_error> {
+    using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
+    return launch<JoinHandle<R>>(nullptr, std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+  /// As spawn(), for a thread of `scope`: it may borrow what outlives the
+  /// scope() call, and is joined before scope() returns.
+  template <class F, class... Args>
+  [[nodiscard]] auto spawn_scoped(Scope& scope, F&& f, Args&&... args) const
+      -> Result<ScopedJoinHandle<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>, std::system_error>;
+
+ private:
+  template <class Handle, class F, class... Args>
+  Result<Handle, std::system_error> launch(detail::ScopeData* scope, F&& f, Args&&... args) const {
+    using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
+    static_assert(!std::is_reference_v<R>,
+                  "spindle::thread: the thread's function returns a reference; return a value or a "
+                  "std::reference_wrapper instead");
+
+    if (name_ && name_->find('\0') != std::string::npos) {
+      return Err(std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                   "spindle::thread::Builder: a thread name must not contain a NUL byte"));
+    }
+    auto body = [f = std::forward<F>(f), ... args = std::forward<Args>(args)]() mutable -> R {
+      return std::invoke(std::move(f), std::move(args)...);
+    };
+    using State = detail::SpawnState<R, decltype(body)>;
+    auto state = std::make_shared<State>(name_, std::move(body), scope);
+    state->self = state;
+
+    if (scope != nullptr) {
+      scope->thread_starting();
+    }
+    spindle::detail::NativeThread native;
+    if (const std::error_code ec = spindle::detail::NativeThread::start(native, &State::entry, state.get(),
+                                                                        stack_size_)) {
+      state->self.reset();
+      if (scope != nullptr) {
+        scope->thread_finished();
+      }
+      return Err(std::system_error(ec, "spindle::thread::Builder: cannot start a thread"));
+    }
+    std::shared_ptr<detail::Packet<R>> packet(state, &state->packet);
+    if (scope != nullptr) {
+      scope->thread_started(packet);
+    }
+    return Ok(Handle(std::shared_ptr<detail::ThreadInner>(state, &state->inner), std::move(packet),
+                     std::move(native)));
+  }
+
+  std::optional<std::string> name_;
+  std::size_t stack_size_ = 0;
+};
+
+/// Starts a thread running f(args...) and returns its handle; as
+/// Builder().spawn(...) but throws std::system_error when the OS cannot
+/// start a thread.
+template <class F, class... Args>
+[[nodiscard]] auto spawn(F&& f, Args&&... args) {
+  auto started = Builder().spawn(std::forward<F>(f), std::forward<Args>(args)...);
+  if (started.is_err()) {
+    throw std::move(started).unwrap_err();
+  }
+  return std::move(started).unwrap();
+}
+
+/// Spawns threads that may borrow from the caller; see scope().
+class Scope {
+ public:
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+  Scope(Scope&&) = delete;
+  Scope& operator=(Scope&&) = delete;
+  ~Scope() = default;
+
+  /// Starts a scoped thread running f(args...); throws std::system_error
+  /// when the OS cannot start it. Use Builder::spawn_scoped for a name, a
+  /// stack size, or an error value instead of the exception.
+  template <class F, class... Args>
+  [[nodiscard]] auto spawn(F&& f, Args&&... args) {
+    auto started = Builder().spawn_scoped(*this, std::forward<F>(f), std::forward<Args>(args)...);
+    if (started.is_err()) {
+      throw std::move(started).unwrap_err();
+    }
+    return std::move(started).unwrap();
+  }
+
+ private:
+  Scope() = default;
+  friend class Builder;
+  template <class F>
+  friend auto scope(F&& f) -> std::invoke_result_t<F&&, Scope&>;
+
+  detail::ScopeData data_;
+};
+
+template <class F, class... Args>
+auto Builder::spawn_scoped(Scope& scope, F&& f, Args&&... args) const
+    -> Result<ScopedJoinHandle<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>, std::system_error> {
+  using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
+  return launch<ScopedJoinHandle<R>>(&scope.data_, std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+/// Calls f(scope) and returns what f returns, after every thread spawned
+/// through the scope has ended, so those threads may borrow locals that
+/// outlive this call. Everything the scoped threads did is visible once
+/// scope() returns.
+///
+/// If f throws, scope() still waits for every scoped thread, then rethrows
+/// f's exception. Otherwise, if a scoped thread ended with an exception and
+/// nobody joined its handle, scope() throws ScopePanic after waiting for all.
+template <class F>
+auto scope(F&& f) -> std::invoke_result_t<F&&, Scope&> {
+  using R = std::invoke_result_t<F&&, Scope&>;
+  Scope s;
+  // What f returned (a pointer for a reference), kept while we wait.
+  using Kept = std::conditional_t<std::is_reference_v<R>, std::remove_reference_t<R>*, R>;
+  std::optional<std::conditional_t<std::is_void_v<R>, bool, Kept>> kept;
+  try {
+    if constexpr (std::is_void_v<R>) {
+      std::invoke(std::forward<F>(f), s);
+      kept.emplace(true);
+    } else if constexpr (std::is_reference_v<R>) {
+      kept.emplace(std::addressof(std::invoke(std::forward<F>(f), s)));
+    } else {
+      kept.emplace(std::invoke(std::forward<F>(f), s));
+    }
+  } catch (...) {
+    s.data_.wait_all();
+    throw;
+  }
+  s.data_.wait_all();
+  if (std::vector<Panic> panics = s.data_.unjoined_panics(); !panics.empty()) {
+    throw ScopePanic(std::move(panics));
+  }
+  if constexpr (std::is_void_v<R>) {
+    return;
+  } else if constexpr (std::is_reference_v<R>) {
+    return static_cast<R>(**kept);
+  } else {
+    return std::move(*kept);
+  }
+}
+
+}  // namespace spindle::thread
+
+template <>
+struct std::hash<spindle::thread::ThreadId> {
+  std::size_t operator()(spindle::thread::ThreadId id) const noexcept {
+    return std::hash<std::uint64_t>{}(id.as_u64());
+  }
+};
