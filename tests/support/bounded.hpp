@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Helpers that keep concurrency tests bounded: every wait has a limit, and a
+// limit that passes fails the test instead of hanging it.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace spindle::test {
+
+using namespace std::chrono_literals;
+
+/// The longest any single wait in a test may take before the test fails.
+inline constexpr std::chrono::seconds wait_limit{20};
+
+/// Polls `done` until it returns true or `limit` passes; returns its last
+/// answer. The caller REQUIREs the result, so a hang becomes a failure.
+template <class Pred>
+[[nodiscard]] bool eventually(Pred&& done, std::chrono::milliseconds limit = wait_limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return done();
+    }
+    std::this_thread::sleep_for(100us);
+  }
+  return true;
+}
+
+/// Aborts the whole test process, naming `what`, unless disarmed (destroyed)
+/// within `limit`. For waits a test cannot bound itself, such as a blocking
+/// join or park under test: a bug then fails the test with a message instead
+/// of hanging until CTest's timeout.
+class Watchdog {
+ public:
+  explicit Watchdog(std::string what, std::chrono::milliseconds limit = wait_limit)
+      : what_(std::move(what)), thread_([this, limit] { run(limit); }) {}
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  ~Watchdog() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      disarmed_ = true;
+    }
+    cond_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void run(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!cond_.wait_for(lock, limit, [this] { return disarmed_; })) {
+      std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms; aborting the test\n", what_.c_str(),
+                   static_cast<long long>(limit.count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string what_;
+  std::mutex mutex_;
+  std::condition_variable cond_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace spindle::test

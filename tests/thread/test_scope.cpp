@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+// scope(): threads that borrow locals, are all joined, and report unjoined panics.
+
+#include <array>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "support/bounded.hpp"
+#include "support/catch.hpp"
+
+#include <spindle/thread.hpp>
+
+namespace th = spindle::thread;
+using namespace std::chrono_literals;
+using spindle::test::eventually;
+
+TEST_CASE("scoped threads borrow locals and are joined before scope returns", "[thread][scope]") {
+  std::array<int, 8> slots{};  // plain ints: each thread writes its own
+  const std::string prefix = "value";
+  th::scope([&](th::Scope& s) {
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      // Unjoined on purpose: scope() joins them.
+      (void)s.spawn([&slots, &prefix, i] {
+        th::sleep(1ms);
+        slots[i] = static_cast<int>(prefix.size() + i);
+      });
+    }
+  });
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    REQUIRE(slots[i] == static_cast<int>(5 + i));
+  }
+}
+
+TEST_CASE("scope returns what its function returns", "[thread][scope]") {
+  const int total = th::scope([](th::Scope& s) {
+    auto a = s.spawn([] { return 40; });
+    auto b = s.spawn([](int x) { return x; }, 2);
+    return a.join().unwrap() + b.join().unwrap();
+  });
+  REQUIRE(total == 42);
+
+  int target = 0;
+  int& same = th::scope([&target](th::Scope&) -> int& { return target; });
+  REQUIRE(&same == &target);
+}
+
+TEST_CASE("a scoped handle joins to the thread's result or panic", "[thread][scope]") {
+  th::scope([](th::Scope& s) {
+    auto good = s.spawn([] { return std::string("ok"); });
+    auto bad = s.spawn([]() -> int { throw std::runtime_error("scoped boom"); });
+    REQUIRE(good.join().unwrap() == "ok");
+    auto result = bad.join();
+    REQUIRE(result.is_err());
+    REQUIRE(std::string(result.error().what()) == "scoped boom");
+  });
+  // The panic was joined, so scope() did not throw.
+}
+
+TEST_CASE("an unjoined scoped panic makes scope throw after every thread ended", "[thread][scope]") {
+  std::atomic<bool> slow_done{false};
+  try {
+    th::scope([&](th::Scope& s) {
+      (void)s.spawn([] { throw std::runtime_error("nobody joined me"); });
+      (void)s.spawn([&slow_done] {
+        th::sleep(20ms);
+        slow_done = true;
+      });
+    });
+    FAIL("scope did not throw");
+  } catch (const th::ScopePanic& e) {
+    REQUIRE(slow_done);
+    REQUIRE(e.panics().size() == 1);
+    REQUIRE(std::string(e.panics()[0].what()) == "nobody joined me");
+    REQUIRE(std::string(e.what()).find("a scoped thread panicked: nobody joined me") != std::string::npos);
+  }
+}
+
+TEST_CASE("every unjoined panic is reported, in spawn order", "[thread][scope]") {
+  try {
+    th::scope([](th::Scope& s) {
+      (void)s.spawn([] { throw std::runtime_error("first"); });
+      (void)s.spawn([] { return 1; });
+      (void)s.spawn([] { throw 7; });
+    });
+    FAIL("scope did not throw");
+  } catch (const th::ScopePanic& e) {
+    REQUIRE(e.panics().size() == 2);
+    REQUIRE(std::string(e.panics()[0].what()) == "first");
+    REQUIRE(std::string(e.panics()[1].what()) == spindle::Panic::non_standard_description);
+    REQUIRE(std::string(e.what()).find("2 scoped threads panicked") != std::string::npos);
+  }
+}
+
+TEST_CASE("an exception from scope's function wins, after the threads ended", "[thread][scope]") {
+  std::atomic<bool> slow_done{false};
+  try {
+    th::scope([&](th::Scope& s) {
+      (void)s.spawn([] { throw std::runtime_error("thread"); });
+      (void)s.spawn([&slow_done] {
+        th::sleep(20ms);
+        slow_done = true;
+      });
+      throw std::invalid_argument("caller");
+    });
+    FAIL("scope did not throw");
+  } catch (const std::invalid_argument& e) {
+    REQUIRE(slow_done);
+    REQUIRE(std::string(e.what()) == "caller");
+  }
+}
+
+TEST_CASE("scoped threads can spawn more scoped threads", "[thread][scope]") {
+  std::atomic<int> count{0};
+  th::scope([&count](th::Scope& s) {
+    for (int i = 0; i < 4; ++i) {
+      (void)s.spawn([&s, &count] {
+        for (int j = 0; j < 4; ++j) {
+          (void)s.spawn([&count] { count.fetch_add(1); });
+        }
+        count.fetch_add(1);
+      });
+    }
+  });
+  REQUIRE(count.load() == 4 + 16);
+}
+
+TEST_CASE("a scoped handle passed to another scoped thread can be joined there", "[thread][scope]") {
+  const int result = th::scope([](th::Scope& s) {
+    auto inner = s.spawn([] { return 5; });
+    auto outer = s.spawn([h = std::move(inner)]() mutable { return h.join().unwrap() * 2; });
+    return outer.join().unwrap();
+  });
+  REQUIRE(result == 10);
+}
+
+TEST_CASE("spawn_scoped names a scoped thread and reports start failures as values", "[thread][scope][builder]") {
+  th::scope([](th::Scope& s) {
+    auto named = th::Builder().name("scoped-worker").spawn_scoped(s, [] {
+      return std::string(th::current().name().value_or(""));
+    });
+    REQUIRE(named.is_ok());
+    REQUIRE(named->join().unwrap() == "scoped-worker");
+
+    auto failed = th::Builder().stack_size(std::size_t{1} << 62).spawn_scoped(s, [] { return 0; });
+    REQUIRE(failed.is_err());
+  });
+  // A failed start is not waited for: the scope ended.
+}
+
+TEST_CASE("is_finished works on scoped handles", "[thread][scope]") {
+  th::scope([](th::Scope& s) {
+    std::atomic<bool> release{false};
+    auto h = s.spawn([&release] {
+      while (!release.load()) {
+        th::yield_now();
+      }
+    });
+    REQUIRE_FALSE(h.is_finished());
+    release = true;
+    REQUIRE(eventually([&] { return h.is_finished(); }));
+    REQUIRE(h.join().is_ok());
+  });
+}
+
+TEST_CASE("many short-lived scopes in a row", "[thread][scope][stress]") {
+  long long total = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::array<int, 4> parts{};
+    th::scope([&parts, round](th::Scope& s) {
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        (void)s.spawn([&parts, i, round] { parts[i] = round + static_cast<int>(i); });
+      }
+    });
+    for (int p : parts) {
+      total += p;
+    }
+  }
+  // sum over rounds of (4*round + 0+1+2+3)
+  REQUIRE(total == 4LL * (199 * 200 / 2) + 6LL * 200);
+}
