@@ -85,11 +85,15 @@ struct ThreadIdAccess {
 
 // What every handle to one thread shares: its id, name and park token.
 struct ThreadInner {
-  explicit ThreadInner(std::optional<std::string> thread_name)
-      : id(ThreadIdAccess::next()), name(std::move(thread_name)) {}
+  ThreadInner() : id(ThreadIdAccess::next()) {}
+  explicit ThreadInner(std::string thread_name)
+      : id(ThreadIdAccess::next()), name(std::move(thread_name)), named(true) {}
 
   const ThreadId id;
-  const std::optional<std::string> name;
+  // A name and whether there is one (rather than std::optional<std::string>,
+  // whose copies trip g++ 12's -Wmaybe-uninitialized at -O2).
+  const std::string name;
+  const bool named = false;
   sd::Parker parker;
 };
 
@@ -112,8 +116,7 @@ inline bool is_process_main_thread() noexcept {
 inline ThreadInner& current_inner() {
   std::shared_ptr<ThreadInner>& slot = current_slot();
   if (!slot) {
-    slot = std::make_shared<ThreadInner>(is_process_main_thread() ? std::optional<std::string>("main")
-                                                                   : std::nullopt);
+    slot = is_process_main_thread() ? std::make_shared<ThreadInner>("main") : std::make_shared<ThreadInner>();
   }
   return *slot;
 }
@@ -199,8 +202,8 @@ struct ScopeData {
 // shared_ptrs into it.
 template <class R, class Fn>
 struct SpawnState {
-  SpawnState(std::optional<std::string> name, Fn&& fn, ScopeData* scope_data)
-      : inner(std::move(name)), body(std::move(fn)), scope(scope_data) {}
+  SpawnState(const std::string* name, Fn&& fn, ScopeData* scope_data)
+      : inner(name != nullptr ? ThreadInner(*name) : ThreadInner()), body(std::move(fn)), scope(scope_data) {}
 
   ThreadInner inner;
   Packet<R> packet;
@@ -214,8 +217,8 @@ struct SpawnState {
     // this point, so `self` and everything else are visible here.
     std::shared_ptr<SpawnState> state = std::move(static_cast<SpawnState*>(arg)->self);
     current_slot() = std::shared_ptr<ThreadInner>(state, &state->inner);
-    if (state->inner.name) {
-      sd::set_current_os_thread_name(*state->inner.name);
+    if (state->inner.named) {
+      sd::set_current_os_thread_name(state->inner.name);
     }
     state->run();
   }
@@ -264,8 +267,8 @@ class Thread {
   /// The name given through Builder::name ("main" for the process's first
   /// thread), or nothing for an unnamed thread.
   [[nodiscard]] std::optional<std::string_view> name() const noexcept {
-    if (inner_->name) {
-      return std::string_view(*inner_->name);
+    if (inner_->named) {
+      return std::string_view(inner_->name);
     }
     return std::nullopt;
   }
@@ -449,6 +452,7 @@ class Builder {
   /// boundary). A name with a NUL byte makes spawn fail.
   Builder& name(std::string thread_name) & {
     name_ = std::move(thread_name);
+    named_ = true;
     return *this;
   }
   Builder&& name(std::string thread_name) && { return std::move(name(std::move(thread_name))); }
@@ -485,7 +489,7 @@ class Builder {
                   "spindle::thread: the thread's function returns a reference; return a value or a "
                   "std::reference_wrapper instead");
 
-    if (name_ && name_->find('\0') != std::string::npos) {
+    if (named_ && name_.find('\0') != std::string::npos) {
       return Err(std::system_error(std::make_error_code(std::errc::invalid_argument),
                                    "spindle::thread::Builder: a thread name must not contain a NUL byte"));
     }
@@ -493,7 +497,7 @@ class Builder {
       return std::invoke(std::move(f), std::move(args)...);
     };
     using State = detail::SpawnState<R, decltype(body)>;
-    auto state = std::make_shared<State>(name_, std::move(body), scope);
+    auto state = std::make_shared<State>(named_ ? &name_ : nullptr, std::move(body), scope);
     state->self = state;
 
     if (scope != nullptr) {
@@ -516,7 +520,8 @@ class Builder {
                      std::move(native)));
   }
 
-  std::optional<std::string> name_;
+  std::string name_;
+  bool named_ = false;
   std::size_t stack_size_ = 0;
 };
 

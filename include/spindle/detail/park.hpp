@@ -88,7 +88,9 @@ struct Bucket {
 };
 
 inline Bucket& bucket_for(const Word& word) noexcept {
-  static Bucket buckets[64];
+  // Never destroyed: detached threads may still wake a word while the
+  // process runs its static destructors.
+  static Bucket* const buckets = new Bucket[64];
   const auto addr = reinterpret_cast<std::uintptr_t>(&word);
   // Words are at least 4-byte aligned; mix the higher bits in so neighbouring
   // words in one object spread over the table.
