@@ -107,10 +107,10 @@ class [[nodiscard]] Result {
   /// From spindle::Ok(value).
   template <class U>
     requires(!is_void && std::is_constructible_v<T, U &&>)
-  constexpr Result(detail::OkValue<U>&& ok) : state_(std::in_place_index<0>, std::move(ok.value)) {}
+  constexpr explicit(!std::is_convertible_v<U&&, T>) Result(detail::OkValue<U>&& ok) : state_(std::in_place_index<0>, std::move(ok.value)) {}
   template <class U>
     requires(!is_void && std::is_constructible_v<T, const U&>)
-  constexpr Result(const detail::OkValue<U>& ok) : state_(std::in_place_index<0>, ok.value) {}
+  constexpr explicit(!std::is_convertible_v<const U&, T>) Result(const detail::OkValue<U>& ok) : state_(std::in_place_index<0>, ok.value) {}
   /// From spindle::Ok(), for Result<void, E>.
   constexpr Result(detail::OkValue<void> /*ok*/)
     requires is_void
@@ -119,10 +119,10 @@ class [[nodiscard]] Result {
   /// From spindle::Err(error).
   template <class G>
     requires std::is_constructible_v<E, G &&>
-  constexpr Result(detail::ErrValue<G>&& err) : state_(std::in_place_index<1>, std::move(err.error)) {}
+  constexpr explicit(!std::is_convertible_v<G&&, E>) Result(detail::ErrValue<G>&& err) : state_(std::in_place_index<1>, std::move(err.error)) {}
   template <class G>
     requires std::is_constructible_v<E, const G&>
-  constexpr Result(const detail::ErrValue<G>& err) : state_(std::in_place_index<1>, err.error) {}
+  constexpr explicit(!std::is_convertible_v<const G&, E>) Result(const detail::ErrValue<G>& err) : state_(std::in_place_index<1>, err.error) {}
 
   /// Builds the value in place from `args`.
   template <class... Args>
@@ -235,11 +235,13 @@ class [[nodiscard]] Result {
   template <class F>
     requires(!is_void && std::is_invocable_v<F &&, const E&>)
   constexpr T unwrap_or_else(F&& f) const& {
+    check_not_empty();
     return is_ok() ? *std::get_if<0>(&state_) : static_cast<T>(std::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
   }
   template <class F>
     requires(!is_void && std::is_invocable_v<F &&, E &&>)
   constexpr T unwrap_or_else(F&& f) && {
+    check_not_empty();
     return is_ok() ? std::move(*std::get_if<0>(&state_))
                    : static_cast<T>(std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
   }
@@ -283,6 +285,7 @@ class [[nodiscard]] Result {
   template <class F>
   constexpr auto map(F&& f) && {
     using U = std::remove_cvref_t<decltype(call_on_value(std::forward<F>(f), std::move(*this)))>;
+    check_not_empty();
     if (!is_ok()) {
       return Result<U, E>(in_place_err, std::move(*std::get_if<1>(&state_)));
     }
@@ -298,6 +301,7 @@ class [[nodiscard]] Result {
   template <class F>
   constexpr auto map_err(F&& f) && {
     using G = std::remove_cvref_t<std::invoke_result_t<F&&, E&&>>;
+    check_not_empty();
     if (is_ok()) {
       if constexpr (is_void) {
         return Result<T, G>(in_place_ok);
@@ -314,6 +318,7 @@ class [[nodiscard]] Result {
     using R = std::remove_cvref_t<decltype(call_on_value(std::forward<F>(f), std::move(*this)))>;
     static_assert(detail::IsResult<R>::value && std::is_same_v<typename R::error_type, E>,
                   "and_then: the function must return a Result with the same error type");
+    check_not_empty();
     if (!is_ok()) {
       return R(in_place_err, std::move(*std::get_if<1>(&state_)));
     }
@@ -355,6 +360,13 @@ class [[nodiscard]] Result {
         return detail::describe(*v);
       }
       return "(a Result left empty by an exception)";
+    }
+  }
+
+  // A Result left empty by a throwing assignment holds neither side.
+  constexpr void check_not_empty() const {
+    if (state_.valueless_by_exception()) {
+      throw BadResultAccess("(a Result left empty by an exception) cannot be used");
     }
   }
 

@@ -123,6 +123,15 @@ inline ThreadInner& current_inner() {
 
 // The part of a thread's outcome a Scope needs, whatever the result type.
 struct PacketBase {
+  PacketBase() = default;
+  PacketBase(const PacketBase&) = delete;
+  PacketBase& operator=(const PacketBase&) = delete;
+  virtual ~PacketBase() = default;
+
+  // Destroys an unclaimed result, so that no user destructor runs after the
+  // scope that owned the thread has returned.
+  virtual void discard() noexcept = 0;
+
   // Set by the thread before it reports itself finished: the exception that
   // ended it, if any.
   std::exception_ptr panic;
@@ -133,9 +142,15 @@ struct PacketBase {
   std::atomic<bool> joined{false};
 };
 
-// Where a thread leaves its result for join().
+// Where a thread leaves its result for join(). Its own allocation, shared by
+// the thread and its handle only: a result that holds the thread's own
+// Thread then makes no reference cycle.
 template <class T>
-struct Packet : PacketBase {
+struct Packet final : PacketBase {
+  void discard() noexcept override {
+    result.reset();
+    panic = nullptr;
+  }
   std::optional<Result<T, Panic>> result;
 };
 
@@ -147,16 +162,31 @@ struct ScopeData {
   // Every scoped thread's packet, to find the panics nobody joined.
   std::vector<std::shared_ptr<PacketBase>> packets;
 
-  void thread_starting() noexcept {
+  // Before the thread starts: count it and keep its packet (so a failure
+  // here is an exception before any thread exists).
+  void thread_starting(std::shared_ptr<PacketBase> packet) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      packets.push_back(std::move(packet));
+    }
     // relaxed: only the count matters. A thread that spawns is itself
     // counted (or is the scope's owner, before it waits), so the total
     // cannot reach zero before this increment is in.
     running.fetch_add(1, std::memory_order::relaxed);
   }
 
-  void thread_started(std::shared_ptr<PacketBase> packet) {
-    const std::lock_guard<std::mutex> lock(mutex);
-    packets.push_back(std::move(packet));
+  // The thread did not start after all.
+  void thread_not_started(const PacketBase* packet) noexcept {
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      for (auto it = packets.begin(); it != packets.end(); ++it) {
+        if (it->get() == packet) {
+          packets.erase(it);
+          break;
+        }
+      }
+    }
+    thread_finished();
   }
 
   // Called by each scoped thread as its very last touch of the scope (and
@@ -182,73 +212,105 @@ struct ScopeData {
     }
   }
 
-  // The panics of scoped threads whose handles never joined them.
-  std::vector<Panic> unjoined_panics() {
+  // After wait_all(): the panics of scoped threads whose handles never
+  // joined them. Every result nobody took is destroyed here, before scope()
+  // returns.
+  std::vector<Panic> collect_unjoined() {
     std::vector<Panic> out;
     const std::lock_guard<std::mutex> lock(mutex);
     for (const auto& packet : packets) {
       // acquire: pairs with the release store in join() when it ran in
       // another thread.
-      if (packet->panic && !packet->joined.load(std::memory_order::acquire)) {
-        out.emplace_back(packet->panic);
+      if (!packet->joined.load(std::memory_order::acquire)) {
+        if (packet->panic) {
+          out.emplace_back(packet->panic);
+        }
+        packet->discard();
       }
     }
+    packets.clear();
     return out;
   }
 };
 
-// One allocation per spawned thread: the Thread's shared part, the result
-// packet and the callable. Handles keep their parts alive through aliasing
-// shared_ptrs into it.
+// What a new thread needs to start: its Thread's shared part, its result
+// packet, its callable, its scope. Owned by the new thread once it runs.
 template <class R, class Fn>
-struct SpawnState {
-  SpawnState(const std::string* name, Fn&& fn, ScopeData* scope_data)
-      : inner(name != nullptr ? ThreadInner(*name) : ThreadInner()), body(std::move(fn)), scope(scope_data) {}
-
-  ThreadInner inner;
-  Packet<R> packet;
-  std::optional<Fn> body;
+struct Start {
+  std::shared_ptr<ThreadInner> inner;
+  std::shared_ptr<Packet<R>> packet;
+  Fn body;
   ScopeData* scope;
-  // The new thread's own reference, taken by the thread when it starts.
-  std::shared_ptr<SpawnState> self;
 
-  static void entry(void* arg) noexcept {
+  static void entry(void* arg) {
     // pthread_create (or std::thread) orders the spawner's writes before
-    // this point, so `self` and everything else are visible here.
-    std::shared_ptr<SpawnState> state = std::move(static_cast<SpawnState*>(arg)->self);
-    current_slot() = std::shared_ptr<ThreadInner>(state, &state->inner);
-    if (state->inner.named) {
-      sd::set_current_os_thread_name(state->inner.name);
+    // this point.
+    std::unique_ptr<Start> start(static_cast<Start*>(arg));
+    current_slot() = start->inner;
+    if (start->inner->named) {
+      sd::set_current_os_thread_name(start->inner->name);
     }
-    state->run();
-  }
-
-  void run() noexcept {
-    std::optional<Result<R, Panic>> outcome;
-    try {
-      if constexpr (std::is_void_v<R>) {
-        std::invoke(std::move(*body));
-        outcome.emplace(in_place_ok);
-      } else {
-        outcome.emplace(in_place_ok, std::invoke(std::move(*body)));
+    std::shared_ptr<Packet<R>> packet = std::move(start->packet);
+    ScopeData* const scope = start->scope;
+    {
+      std::optional<Result<R, Panic>> outcome = run(start, packet, scope);
+      if (outcome->is_err()) {
+        packet->panic = outcome->error().exception();
       }
-    } catch (...) {
-      outcome.emplace(in_place_err, std::current_exception());
+      packet->result.emplace(std::move(*outcome));
     }
-    // Destroy the callable and what it captured now, as Rust drops a
-    // thread's closure when it returns: whoever sees the thread finished
-    // also sees its captures gone (a captured channel sender disconnected).
-    body.reset();
-    if (outcome->is_err()) {
-      packet.panic = outcome->error().exception();
-    }
-    packet.result = std::move(outcome);
     // release (F1): publishes the result; pairs with acquire in is_finished().
-    packet.finished.store(true, std::memory_order::release);
+    packet->finished.store(true, std::memory_order::release);
+    packet.reset();
     if (scope != nullptr) {
       scope->thread_finished();
     }
   }
+
+  // Runs the body and destroys the callable and what it captured right
+  // after, as Rust drops a thread's closure when it returns: whoever sees
+  // the thread finished also sees its captures gone (a captured channel
+  // sender disconnected).
+  static std::optional<Result<R, Panic>> run(std::unique_ptr<Start>& start,
+                                             [[maybe_unused]] std::shared_ptr<Packet<R>>& packet,
+                                             [[maybe_unused]] ScopeData* scope) {
+    std::optional<Result<R, Panic>> outcome;
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(std::move(start->body));
+        outcome.emplace(in_place_ok);
+      } else {
+        outcome.emplace(in_place_ok, std::invoke(std::move(start->body)));
+      }
+    } catch (...) {
+      std::exception_ptr caught = std::current_exception();
+#if defined(__GLIBC__)
+      if (!caught) {
+        // glibc's forced unwind (pthread_exit, cancellation) is no C++
+        // exception: report it, then let the unwind go on to the thread's end.
+        start.reset();
+        finish_forced(packet, scope);
+        throw;
+      }
+#endif
+      outcome.emplace(in_place_err, std::move(caught));
+    }
+    start.reset();
+    return outcome;
+  }
+
+#if defined(__GLIBC__)
+  static void finish_forced(std::shared_ptr<Packet<R>>& packet, ScopeData* scope) noexcept {
+    packet->panic = std::make_exception_ptr(
+        std::runtime_error("spindle::thread: the thread was cancelled or called pthread_exit"));
+    packet->result.emplace(in_place_err, packet->panic);
+    packet->finished.store(true, std::memory_order::release);  // as (F1)
+    packet.reset();
+    if (scope != nullptr) {
+      scope->thread_finished();
+    }
+  }
+#endif
 };
 
 // What JoinHandle and ScopedJoinHandle share.
@@ -288,6 +350,12 @@ class Thread {
   friend class detail::HandleBase;
   explicit Thread(std::shared_ptr<detail::ThreadInner> inner) noexcept : inner_(std::move(inner)) {}
   std::shared_ptr<detail::ThreadInner> inner_;
+
+ public:
+  // Copies only: a "moved" Thread is a copy, so no Thread is ever empty.
+  Thread(const Thread&) noexcept = default;
+  Thread& operator=(const Thread&) noexcept = default;
+  ~Thread() = default;
 };
 
 /// The calling thread.
@@ -340,9 +408,16 @@ namespace detail {
 template <class T>
 class HandleBase {
  public:
-  HandleBase(HandleBase&&) noexcept = default;
+  HandleBase(HandleBase&& other) noexcept
+      : thread_(std::move(other.thread_.inner_)), packet_(std::move(other.packet_)), native_(std::move(other.native_)) {}
   /// Assigning over a handle detaches the thread it held, if not joined.
-  HandleBase& operator=(HandleBase&&) noexcept = default;
+  HandleBase& operator=(HandleBase&& other) noexcept {
+    HandleBase old(std::move(*this));
+    thread_.inner_ = std::move(other.thread_.inner_);
+    packet_ = std::move(other.packet_);
+    native_ = std::move(other.native_);
+    return *this;
+  }
   HandleBase(const HandleBase&) = delete;
   HandleBase& operator=(const HandleBase&) = delete;
   ~HandleBase() = default;
@@ -366,6 +441,9 @@ class HandleBase {
     }
     if (const std::error_code ec = native_.join()) {
       throw std::system_error(ec, "spindle::thread: join() failed");
+    }
+    if (!packet_->result) {
+      throw std::logic_error("spindle::thread: join() on a scoped handle after its scope ended");
     }
     Result<T, Panic> out = std::move(*packet_->result);
     // release: pairs with the acquire in ScopeData::unjoined_panics.
@@ -455,7 +533,7 @@ class Builder {
     named_ = true;
     return *this;
   }
-  Builder&& name(std::string thread_name) && { return std::move(name(std::move(thread_name))); }
+  Builder name(std::string thread_name) && { return std::move(name(std::move(thread_name))); }
 
   /// The new thread's stack size in bytes (0: the system default). Raised
   /// to the platform's minimum and rounded up to whole pages where needed.
@@ -463,7 +541,7 @@ class Builder {
     stack_size_ = bytes;
     return *this;
   }
-  Builder&& stack_size(std::size_t bytes) && { return std::move(stack_size(bytes)); }
+  Builder stack_size(std::size_t bytes) && { return std::move(stack_size(bytes)); }
 
   /// Starts a thread running f(args...) on decayed copies of f and args
   /// (move-only ones are moved in). Returns its handle, or the error that
@@ -496,28 +574,23 @@ class Builder {
     auto body = [f = std::forward<F>(f), ... args = std::forward<Args>(args)]() mutable -> R {
       return std::invoke(std::move(f), std::move(args)...);
     };
-    using State = detail::SpawnState<R, decltype(body)>;
-    auto state = std::make_shared<State>(named_ ? &name_ : nullptr, std::move(body), scope);
-    state->self = state;
-
+    using Start = detail::Start<R, decltype(body)>;
+    auto inner = named_ ? std::make_shared<detail::ThreadInner>(name_) : std::make_shared<detail::ThreadInner>();
+    auto packet = std::make_shared<detail::Packet<R>>();
+    auto start = std::make_unique<Start>(Start{inner, packet, std::move(body), scope});
     if (scope != nullptr) {
-      scope->thread_starting();
+      scope->thread_starting(packet);
     }
     spindle::detail::NativeThread native;
-    if (const std::error_code ec = spindle::detail::NativeThread::start(native, &State::entry, state.get(),
-                                                                        stack_size_)) {
-      state->self.reset();
+    if (const std::error_code ec =
+            spindle::detail::NativeThread::start(native, &Start::entry, start.get(), stack_size_)) {
       if (scope != nullptr) {
-        scope->thread_finished();
+        scope->thread_not_started(packet.get());
       }
       return Err(std::system_error(ec, "spindle::thread::Builder: cannot start a thread"));
     }
-    std::shared_ptr<detail::Packet<R>> packet(state, &state->packet);
-    if (scope != nullptr) {
-      scope->thread_started(packet);
-    }
-    return Ok(Handle(std::shared_ptr<detail::ThreadInner>(state, &state->inner), std::move(packet),
-                     std::move(native)));
+    start.release();  // the thread owns it now
+    return Ok(Handle(std::move(inner), std::move(packet), std::move(native)));
   }
 
   std::string name_;
@@ -600,10 +673,11 @@ auto scope(F&& f) -> std::invoke_result_t<F&&, Scope&> {
     }
   } catch (...) {
     s.data_.wait_all();
+    (void)s.data_.collect_unjoined();
     throw;
   }
   s.data_.wait_all();
-  if (std::vector<Panic> panics = s.data_.unjoined_panics(); !panics.empty()) {
+  if (std::vector<Panic> panics = s.data_.collect_unjoined(); !panics.empty()) {
     throw ScopePanic(std::move(panics));
   }
   if constexpr (std::is_void_v<R>) {

@@ -1174,6 +1174,13 @@ TEST_CASE("a result emptied by a throwing move is neither ok nor err and throws 
   REQUIRE_THROWS_AS(r.error(), BadResultAccess);
   CHECK(contains(bad_access_message([&] { (void)r.unwrap(); }), "empty"));
   CHECK(contains(bad_access_message([&] { (void)r.unwrap_err(); }), "empty"));
+  // The combinators refuse it too, rather than touching the missing side.
+  using Empty = Result<int, ThrowsOnMove>;
+  const auto identity = [](int v) { return v; };
+  const auto to_zero = [](ThrowsOnMove&&) { return 0; };
+  REQUIRE_THROWS_AS((void)Empty(r).map(identity), BadResultAccess);
+  REQUIRE_THROWS_AS((void)Empty(r).map_err(to_zero), BadResultAccess);
+  REQUIRE_THROWS_AS((void)r.unwrap_or_else([](const ThrowsOnMove&) { return 0; }), BadResultAccess);
 
   // It can be given a side again.
   r = Ok(3);
@@ -1205,4 +1212,15 @@ TEST_CASE("unwrap_or takes a braced fallback", "[result]") {
 TEST_CASE("Result<void, E> is not built from a placeholder value", "[result][void]") {
   STATIC_REQUIRE_FALSE(std::is_constructible_v<spindle::Result<void, int>, decltype(spindle::Ok(std::monostate{}))>);
   STATIC_REQUIRE(std::is_constructible_v<spindle::Result<void, int>, decltype(spindle::Ok())>);
+}
+
+TEST_CASE("Ok and Err convert implicitly only where T and E do", "[result][static]") {
+  // std::vector<int> is only explicitly constructible from an int.
+  STATIC_REQUIRE_FALSE(std::is_convertible_v<decltype(spindle::Ok(3)), spindle::Result<std::vector<int>, int>>);
+  STATIC_REQUIRE(std::is_constructible_v<spindle::Result<std::vector<int>, int>, decltype(spindle::Ok(3))>);
+  // A raw pointer does not silently become an owning pointer.
+  STATIC_REQUIRE_FALSE(
+      std::is_convertible_v<decltype(spindle::Ok(static_cast<int*>(nullptr))), spindle::Result<std::unique_ptr<int>, int>>);
+  STATIC_REQUIRE_FALSE(std::is_convertible_v<decltype(spindle::Err(3)), spindle::Result<int, std::vector<int>>>);
+  STATIC_REQUIRE(std::is_convertible_v<decltype(spindle::Ok(3)), spindle::Result<long, int>>);
 }

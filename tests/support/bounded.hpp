@@ -35,6 +35,19 @@ template <class Pred>
   return true;
 }
 
+/// Sets `flag` when the scope ends, however it ends: a thread a test
+/// releases through a flag is released even when an assertion fails first.
+class SetOnExit {
+ public:
+  explicit SetOnExit(std::atomic<bool>& flag) noexcept : flag_(flag) {}
+  SetOnExit(const SetOnExit&) = delete;
+  SetOnExit& operator=(const SetOnExit&) = delete;
+  ~SetOnExit() { flag_.store(true); }
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
 /// Aborts the whole test process, naming `what`, unless disarmed (destroyed)
 /// within `limit`. For waits a test cannot bound itself, such as a blocking
 /// join or park under test: a bug then fails the test with a message instead

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <system_error>
+#include <type_traits>
 
 #include "support/catch.hpp"
 
@@ -140,5 +141,8 @@ TEST_CASE("a builder can be reused and chained as an lvalue or an rvalue", "[thr
   REQUIRE(a.join().unwrap() + b.join().unwrap() == 3);
 
   auto c = th::Builder().stack_size(std::size_t{1} << 20).name("chained").spawn([] { return 3; }).unwrap();
+  // An rvalue chain yields a Builder by value: nothing dangles.
+  STATIC_REQUIRE(std::is_same_v<decltype(th::Builder().name("x")), th::Builder>);
+  STATIC_REQUIRE(std::is_same_v<decltype(th::Builder().stack_size(1)), th::Builder>);
   REQUIRE(c.join().unwrap() == 3);
 }

@@ -65,6 +65,15 @@ TEST_CASE("ThreadId prints and orders", "[thread][id]") {
   REQUIRE(id < later);  // handed out in increasing order
 }
 
+TEST_CASE("a moved-from Thread is still a handle to its thread", "[thread][id]") {
+  th::Thread a = th::current();
+  const th::Thread b = std::move(a);
+  REQUIRE(a == b);  // NOLINT(bugprone-use-after-move): moving a Thread copies it
+  a.unpark();
+  th::park_timeout(0ms);  // consume that token
+  REQUIRE(a.name() == b.name());
+}
+
 TEST_CASE("copies of a Thread refer to the same thread", "[thread][id]") {
   const th::Thread a = th::current();
   const th::Thread b = a;  // NOLINT(performance-unnecessary-copy-initialization)
@@ -153,11 +162,32 @@ TEST_CASE("deadlines saturate instead of overflowing", "[thread][time]") {
   REQUIRE_FALSE(spindle::detail::expired(std::nullopt));
 }
 
-TEST_CASE("a fractional timeout rounds up, never down", "[thread][time]") {
+TEST_CASE("a fractional timeout rounds up to whole clock ticks, never down", "[thread][time]") {
+  using spindle::detail::ceil_ticks;
+  using Tick = Clock::duration;
+  REQUIRE(ceil_ticks(std::chrono::duration<double, Tick::period>(0.25)) == 1.0L);
+  REQUIRE(ceil_ticks(std::chrono::duration<double, Tick::period>(3.0)) == 3.0L);
+  REQUIRE(ceil_ticks(std::chrono::duration<double, Tick::period>(3.5)) == 4.0L);
+  REQUIRE(ceil_ticks(Tick(7)) == 7.0L);
+  REQUIRE(ceil_ticks(std::chrono::duration<double>(std::numeric_limits<double>::quiet_NaN())) == 0.0L);
+}
+
+TEST_CASE("long timeouts in coarse or floating units give a future deadline", "[thread][time]") {
+  using spindle::detail::deadline_after;
+  // 150 years in 1/60 s ticks: the tick count times the period's numerator
+  // must not overflow on the way to nanoseconds.
+  using Sixtieths = std::chrono::duration<long long, std::ratio<1, 60>>;
   const auto before = Clock::now();
-  const auto d = spindle::detail::deadline_after(std::chrono::duration<double, std::nano>(0.25));
-  REQUIRE(d.has_value());
-  REQUIRE(*d > before);
+  const auto far = deadline_after(Sixtieths(150LL * 365 * 24 * 3600 * 60));
+  REQUIRE(far.has_value());
+  REQUIRE(*far > before + std::chrono::hours(24 * 365 * 149));
+  // Just under the clock's range, in double seconds: never, or far ahead,
+  // and no overflow either way.
+  const auto range = std::chrono::duration<double>(Clock::duration::max());
+  for (double fraction : {0.5, 0.99, 0.9999, 1.0, 2.0}) {
+    const auto d = deadline_after(range * fraction);
+    REQUIRE((!d.has_value() || *d > before + std::chrono::hours(24 * 365 * 100)));
+  }
 }
 
 TEST_CASE("thread names are cut at UTF-8 character boundaries", "[thread][builder]") {

@@ -51,6 +51,7 @@ TEST_CASE("park blocks until another thread unparks it", "[thread][park]") {
 
 TEST_CASE("tokens do not accumulate: two unparks release one park", "[thread][park]") {
   Watchdog watchdog("token accumulation");
+  th::park_timeout(0ms);  // drop a token an earlier test may have left
   th::current().unpark();
   th::current().unpark();
   th::park();  // consumes the single token
@@ -60,6 +61,7 @@ TEST_CASE("tokens do not accumulate: two unparks release one park", "[thread][pa
 }
 
 TEST_CASE("park_timeout returns after the timeout when nobody unparks", "[thread][park]") {
+  th::park_timeout(0ms);  // drop a token an earlier test may have left
   const auto start = Clock::now();
   th::park_timeout(20ms);
   REQUIRE(Clock::now() - start >= 20ms);
@@ -89,9 +91,11 @@ TEST_CASE("park_timeout returns early on unpark, whatever the timeout", "[thread
         }
         woke = true;
       });
-      th::sleep(5ms);
+      th::sleep(20ms);
+      const bool woke_early = woke.load();  // a max() that overflowed returns at once
       handle.thread().unpark();
       REQUIRE(eventually([&] { return woke.load(); }));
+      REQUIRE_FALSE(woke_early);
       REQUIRE(handle.join().is_ok());
     }
   }
@@ -108,11 +112,22 @@ TEST_CASE("park works in a thread spindle did not start", "[thread][park]") {
     th::park();
     woke = true;
   });
+  // Whatever happens below, the plain thread is released and joined.
+  struct Release {
+    std::thread& plain;
+    std::atomic<bool>& have_handle;
+    std::shared_ptr<th::Thread>& handle;
+    ~Release() {
+      if (eventually([&] { return have_handle.load(); })) {
+        handle->unpark();
+      }
+      plain.join();
+    }
+  } release{plain, have_handle, handle};
   REQUIRE(eventually([&] { return have_handle.load(); }));
   REQUIRE_FALSE(handle->name().has_value());
   handle->unpark();
   REQUIRE(eventually([&] { return woke.load(); }));
-  plain.join();
 }
 
 TEST_CASE("ping-pong through park/unpark never loses a wake-up", "[thread][park][stress]") {

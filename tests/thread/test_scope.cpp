@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__GLIBC__)
+#include <pthread.h>
+#endif
+
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
 
@@ -152,6 +156,7 @@ TEST_CASE("spawn_scoped names a scoped thread and reports start failures as valu
 TEST_CASE("is_finished works on scoped handles", "[thread][scope]") {
   th::scope([](th::Scope& s) {
     std::atomic<bool> release{false};
+    const spindle::test::SetOnExit release_on_exit(release);
     auto h = s.spawn([&release] {
       while (!release.load()) {
         th::yield_now();
@@ -180,3 +185,44 @@ TEST_CASE("many short-lived scopes in a row", "[thread][scope][stress]") {
   // sum over rounds of (4*round + 0+1+2+3)
   REQUIRE(total == 4LL * (199 * 200 / 2) + 6LL * 200);
 }
+
+namespace {
+// Counts destructions of the values a test's threads return.
+struct Tracked {
+  std::atomic<int>* destroyed;
+  explicit Tracked(std::atomic<int>* d) : destroyed(d) {}
+  Tracked(Tracked&& other) noexcept : destroyed(std::exchange(other.destroyed, nullptr)) {}
+  Tracked(const Tracked&) = delete;
+  Tracked& operator=(const Tracked&) = delete;
+  Tracked& operator=(Tracked&&) = delete;
+  ~Tracked() {
+    if (destroyed != nullptr) {
+      destroyed->fetch_add(1);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("results nobody joined are destroyed before scope returns", "[thread][scope]") {
+  std::atomic<int> destroyed{0};
+  th::scope([&destroyed](th::Scope& s) {
+    for (int i = 0; i < 3; ++i) {
+      (void)s.spawn([&destroyed] { return Tracked(&destroyed); });
+    }
+    auto kept = s.spawn([&destroyed] { return Tracked(&destroyed); });
+    REQUIRE(kept.join().is_ok());  // this one is destroyed right here
+  });
+  REQUIRE(destroyed.load() == 4);
+}
+
+#if defined(__GLIBC__)
+TEST_CASE("a scoped thread that calls pthread_exit is reported, not waited for forever", "[thread][scope]") {
+  try {
+    th::scope([](th::Scope& s) { (void)s.spawn([] { pthread_exit(nullptr); }); });
+    FAIL("scope did not throw");
+  } catch (const th::ScopePanic& e) {
+    REQUIRE(e.panics().size() == 1);
+    REQUIRE(std::string(e.what()).find("pthread_exit") != std::string::npos);
+  }
+}
+#endif

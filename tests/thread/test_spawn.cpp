@@ -6,7 +6,12 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <pthread.h>
+#endif
 
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
@@ -146,6 +151,7 @@ TEST_CASE("the callable and its captures are destroyed before join returns", "[t
 
 TEST_CASE("is_finished turns true when the function returns", "[thread][spawn]") {
   std::atomic<bool> release{false};
+  const spindle::test::SetOnExit release_on_exit(release);
   auto handle = th::spawn([&release] {
     while (!release.load()) {
       th::yield_now();
@@ -241,3 +247,39 @@ TEST_CASE("many threads each return their own result", "[thread][spawn][stress]"
     REQUIRE(handles[static_cast<std::size_t>(i)].join().unwrap() == i * i);
   }
 }
+
+TEST_CASE("a detached thread whose result holds its own Thread is still freed", "[thread][spawn]") {
+  struct Tracker {
+    std::shared_ptr<std::atomic<bool>> destroyed;
+    Tracker(Tracker&&) noexcept = default;
+    explicit Tracker(std::shared_ptr<std::atomic<bool>> d) : destroyed(std::move(d)) {}
+    ~Tracker() {
+      if (destroyed) {
+        destroyed->store(true);
+      }
+    }
+  };
+  auto destroyed = std::make_shared<std::atomic<bool>>(false);
+  {
+    auto handle = th::spawn([destroyed] { return std::pair<th::Thread, Tracker>(th::current(), Tracker(destroyed)); });
+  }  // detached
+  REQUIRE(eventually([&] { return destroyed->load(); }));
+}
+
+TEST_CASE("a result type that cannot be assigned works", "[thread][spawn]") {
+  struct Fixed {
+    const int x;
+  };
+  auto handle = th::spawn([] { return Fixed{7}; });
+  REQUIRE(handle.join().unwrap().x == 7);
+  auto lambda = th::spawn([] { return [](int v) { return v * 2; }; }).join().unwrap();
+  REQUIRE(lambda(21) == 42);
+}
+
+#if defined(__GLIBC__)
+TEST_CASE("a thread that calls pthread_exit joins to a Panic saying so", "[thread][spawn]") {
+  auto result = th::spawn([]() -> int { pthread_exit(nullptr); }).join();
+  REQUIRE(result.is_err());
+  REQUIRE(std::string(result.error().what()).find("pthread_exit") != std::string::npos);
+}
+#endif

@@ -26,7 +26,9 @@
 namespace spindle::detail {
 
 /// The entry point a native thread runs: `entry(arg)`.
-using ThreadEntry = void (*)(void* arg) noexcept;
+// Not noexcept: a glibc forced unwind (pthread_exit, cancellation) must be
+// able to pass through it.
+using ThreadEntry = void (*)(void* arg);
 
 class NativeThread {
  public:
@@ -91,9 +93,9 @@ struct Trampoline {
   void* arg;
 };
 
-// pthread_create's entry: the C++ entry is noexcept, so nothing unwinds
-// through the C frame.
-extern "C" inline void* run_trampoline(void* raw) noexcept {
+// pthread_create's entry. The C++ entry catches every exception but glibc's
+// forced unwind, which is meant to pass through to the thread's end.
+extern "C" inline void* run_trampoline(void* raw) {
   const Trampoline t = *static_cast<Trampoline*>(raw);
   delete static_cast<Trampoline*>(raw);
   t.entry(t.arg);

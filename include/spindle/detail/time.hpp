@@ -4,6 +4,7 @@
 // Turning user timeouts into deadlines without overflow.
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "spindle/detail/config.hpp"
@@ -16,23 +17,32 @@ using Clock = std::chrono::steady_clock;
 /// A point in time to give up waiting at; std::nullopt waits forever.
 using Deadline = std::optional<Clock::time_point>;
 
+/// `timeout` in whole clock ticks, rounded up, computed in long double so
+/// that no representation or period can overflow on the way; NaN gives 0.
+template <class Rep, class Period>
+[[nodiscard]] long double ceil_ticks(std::chrono::duration<Rep, Period> timeout) noexcept {
+  const long double ticks = std::chrono::duration<long double, Clock::period>(timeout).count();
+  return ticks == ticks ? std::ceil(ticks) : 0.0L;
+}
+
 /// The deadline `timeout` from now. A timeout too long to represent (even
 /// duration::max() of any representation) saturates to "never"; zero,
 /// negative and NaN timeouts give a deadline that has already passed.
 template <class Rep, class Period>
 [[nodiscard]] Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
   const Clock::time_point now = Clock::now();
-  if (!(timeout > std::chrono::duration<Rep, Period>::zero())) {
+  const long double ticks = ceil_ticks(timeout);
+  if (!(ticks > 0.0L)) {
     return now;
   }
-  // Compare in long double so that neither side overflows while converting:
-  // the headroom is at most ~292 years of nanoseconds, well inside its range.
-  const Clock::duration headroom = Clock::time_point::max() - now;
-  if (std::chrono::duration<long double>(timeout) >= std::chrono::duration<long double>(headroom)) {
+  // Anything within a thousandth of the clock's whole range from now is
+  // "never": the margin keeps the conversion exact where long double is only
+  // as wide as double.
+  const auto headroom = static_cast<long double>((Clock::time_point::max() - now).count());
+  if (ticks >= headroom * 0.999L) {
     return std::nullopt;
   }
-  // Round up so a wait never ends before the requested time has passed.
-  return now + std::chrono::ceil<Clock::duration>(timeout);
+  return now + Clock::duration(static_cast<Clock::rep>(ticks));
 }
 
 /// True once `deadline` has passed; never for "forever".
