@@ -47,6 +47,12 @@ namespace sys {
 inline long futex(Word& word, int op, std::uint32_t value, const timespec* timeout, std::uint32_t bitset) noexcept {
   // The kernel reads the word's 32 bits directly; the static_assert above
   // guarantees the atomic is exactly those bits.
+#if defined(SYS_futex_time64)
+  // 32-bit targets with a 64-bit time_t need the call that reads a 64-bit timespec.
+  if constexpr (sizeof(timeout->tv_sec) > sizeof(long)) {
+    return ::syscall(SYS_futex_time64, reinterpret_cast<std::uint32_t*>(&word), op, value, timeout, nullptr, bitset);
+  }
+#endif
   return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, value, timeout, nullptr, bitset);
 }
 }  // namespace sys
