@@ -208,7 +208,7 @@ struct ScopeData {
       if (n == 0) {
         return;
       }
-      sd::park::wait(running, n, std::nullopt);
+      sd::park::wait(running, n, sd::forever);
     }
   }
 
@@ -381,12 +381,12 @@ void park_timeout(std::chrono::duration<Rep, Period> timeout) {
 template <class Rep, class Period>
 void sleep(std::chrono::duration<Rep, Period> duration) {
   const spindle::detail::Deadline deadline = spindle::detail::deadline_after(duration);
-  if (!deadline) {
+  if (deadline == spindle::detail::forever) {
     for (;;) {
       std::this_thread::sleep_for(std::chrono::hours(24));
     }
   }
-  std::this_thread::sleep_until(*deadline);
+  std::this_thread::sleep_until(deadline);
 }
 
 /// Offers the rest of this thread's time slice to other threads.

@@ -57,14 +57,14 @@ inline long futex(Word& word, int op, std::uint32_t value, const timespec* timeo
 }
 }  // namespace sys
 
-inline void wait(Word& word, std::uint32_t expected, const Deadline& deadline) noexcept {
+inline void wait(Word& word, std::uint32_t expected, Deadline deadline) noexcept {
   timespec abs{};
   const timespec* timeout = nullptr;
-  if (deadline) {
+  if (deadline != forever) {
     // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, the clock
     // behind std::chrono::steady_clock on Linux, so a deadline needs no
     // re-computation after a spurious wake-up.
-    const auto since_epoch = deadline->time_since_epoch();
+    const auto since_epoch = deadline.time_since_epoch();
     if (since_epoch.count() < 0) {
       return;  // Before the clock's epoch: long expired.
     }
@@ -104,7 +104,7 @@ inline Bucket& bucket_for(const Word& word) noexcept {
 }
 }  // namespace table
 
-inline void wait(Word& word, std::uint32_t expected, const Deadline& deadline) noexcept {
+inline void wait(Word& word, std::uint32_t expected, Deadline deadline) noexcept {
   table::Bucket& bucket = table::bucket_for(word);
   std::unique_lock<std::mutex> lock(bucket.mutex);
   // seq_cst: the waker changes the word and then takes this bucket's mutex,
@@ -113,8 +113,8 @@ inline void wait(Word& word, std::uint32_t expected, const Deadline& deadline) n
   if (word.load(std::memory_order::seq_cst) != expected) {
     return;
   }
-  if (deadline) {
-    bucket.cond.wait_until(lock, *deadline);
+  if (deadline != forever) {
+    bucket.cond.wait_until(lock, deadline);
   } else {
     bucket.cond.wait(lock);
   }

@@ -27,7 +27,7 @@ class Parker {
       return;
     }
     for (;;) {
-      park::wait(state_, parked, std::nullopt);
+      park::wait(state_, parked, forever);
       if (try_take_notification()) {
         return;
       }
@@ -36,7 +36,7 @@ class Parker {
 
   /// As park(), but gives up at `deadline`. Returns true when it consumed
   /// the token, false when the deadline passed first.
-  bool park_until(const Deadline& deadline) noexcept {
+  bool park_until(Deadline deadline) noexcept {
     if (try_consume_or_announce()) {
       return true;
     }

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <optional>
 
 #include "spindle/detail/config.hpp"
 
@@ -14,8 +13,13 @@ namespace spindle::detail {
 /// Every wait in spindle measures time on this clock.
 using Clock = std::chrono::steady_clock;
 
-/// A point in time to give up waiting at; std::nullopt waits forever.
-using Deadline = std::optional<Clock::time_point>;
+/// A point in time to give up waiting at.
+using Deadline = Clock::time_point;
+
+/// The deadline that never comes. (A time point rather than an empty
+/// std::optional: g++ 12 mistakes reads of a disengaged optional, inlined
+/// deep into a wait loop, for uses of uninitialised memory.)
+inline constexpr Deadline forever = Deadline::max();
 
 /// `timeout` in whole clock ticks, rounded up, computed in long double so
 /// that no representation or period can overflow on the way; NaN gives 0.
@@ -28,6 +32,7 @@ template <class Rep, class Period>
 /// The deadline `timeout` from now. A timeout too long to represent (even
 /// duration::max() of any representation) saturates to "never"; zero,
 /// negative and NaN timeouts give a deadline that has already passed.
+/// Never returns `forever` for a finite timeout.
 template <class Rep, class Period>
 [[nodiscard]] Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
   const Clock::time_point now = Clock::now();
@@ -40,14 +45,14 @@ template <class Rep, class Period>
   // as wide as double.
   const auto headroom = static_cast<long double>((Clock::time_point::max() - now).count());
   if (ticks >= headroom * 0.999L) {
-    return std::nullopt;
+    return forever;
   }
   return now + Clock::duration(static_cast<Clock::rep>(ticks));
 }
 
 /// True once `deadline` has passed; never for "forever".
-[[nodiscard]] inline bool expired(const Deadline& deadline) noexcept {
-  return deadline.has_value() && Clock::now() >= *deadline;
+[[nodiscard]] inline bool expired(Deadline deadline) noexcept {
+  return deadline != forever && Clock::now() >= deadline;
 }
 
 }  // namespace spindle::detail
