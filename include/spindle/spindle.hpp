@@ -4,5 +4,6 @@
 /// \file
 /// Everything spindle offers, in one include.
 
+#include "spindle/mpsc.hpp"
 #include "spindle/result.hpp"
 #include "spindle/thread.hpp"

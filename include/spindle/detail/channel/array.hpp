@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The bounded flavour (capacity >= 1): a ring of slots with sequence stamps,
+// after Dmitry Vyukov's bounded queue as crossbeam's array flavour uses it,
+// specialised for a single receiver.
+//
+// A position is lap * one_lap + index (index < capacity, one_lap a power of
+// two above the capacity). Slot i's stamp says what it is ready for:
+//   stamp == pos         free, for the sender that takes position pos
+//   stamp == pos + 1     holds the message of position pos
+// and after the receiver read it, pos + one_lap: free for the next lap.
+// Two high bits of a stamp are flags:
+//   waiter  a sender found the channel full at this slot and sleeps until the
+//           receiver frees it (the receiver frees with an exchange, so it
+//           sees the flag; no fence is needed)
+//   skip    the sender's copy threw: the position holds no message
+// tail_ holds the next position shifted left by two, with DISCONNECTED
+// (bit 0: the receiver is gone) and SLEEPING (bit 1: the receiver sleeps
+// waiting for the slot at tail) below it. The receiver owns head_ outright.
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "spindle/detail/atomic.hpp"
+#include "spindle/detail/channel/backoff.hpp"
+#include "spindle/detail/channel/common.hpp"
+#include "spindle/detail/config.hpp"
+#include "spindle/detail/time.hpp"
+
+namespace spindle::detail::channel {
+
+template <class T>
+class Array {
+  static constexpr unsigned shift = 2;
+  static constexpr std::uint64_t disconnected = 1;
+  static constexpr std::uint64_t sleeping = 2;
+  static constexpr std::uint64_t waiter = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t skip = std::uint64_t{1} << 62;
+
+  struct Slot {
+    Atomic<std::uint64_t> stamp{0};
+    Storage<T> value;
+  };
+
+ public:
+  explicit Array(std::size_t capacity)
+      : capacity_(capacity), one_lap_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
+        slots_(new Slot[capacity]) {
+    for (std::size_t i = 0; i < capacity; ++i) {
+      slots_[i].stamp.store(i, std::memory_order::relaxed);
+    }
+  }
+  Array(const Array&) = delete;
+  Array& operator=(const Array&) = delete;
+  ~Array() = default;  // the receiver destroyed every message when it went
+
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+  // --- senders ---------------------------------------------------------------
+
+  /// Appends `value` (moved from only on Ok). With Mode::Block waits while
+  /// the channel is full; with Mode::Try returns Full instead.
+  SendStatus send(T& value, Mode mode) {
+    Backoff backoff;
+    for (;;) {
+      // relaxed: the slot's stamp (A1) is what orders the slot's reuse.
+      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
+      if ((tail & disconnected) != 0) {
+        return SendStatus::Disconnected;
+      }
+      const std::uint64_t pos = tail >> shift;
+      Slot& slot = slots_[pos & (one_lap_ - 1)];
+      // acquire (A1): pairs with the receiver's release (A4) that freed it.
+      const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+      const std::uint64_t clean = stamp & ~(waiter | skip);
+      if (clean == pos) {
+        std::uint64_t expected = tail;
+        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::relaxed,
+                                        std::memory_order::relaxed)) {
+          publish(slot, pos, value, (tail & sleeping) != 0);
+          return SendStatus::Ok;
+        }
+        backoff.spin();
+      } else if (clean + one_lap_ == pos + 1) {
+        // The slot still holds the previous lap's message: full.
+        if (mode == Mode::Try) {
+          return SendStatus::Full;
+        }
+        wait_for_space(slot, stamp, backoff);
+      } else {
+        backoff.spin();  // tail moved on since we read it
+      }
+    }
+  }
+
+  void disconnect_senders() noexcept {
+    // seq_cst: against the receiver's check before it sleeps (see WakeWord).
+    senders_gone_.store(true, std::memory_order::seq_cst);
+    recv_wake_.wake_one();
+  }
+
+  // --- the receiver ------------------------------------------------------------
+
+  RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
+    Backoff backoff;
+    bool spun_out = false;
+    for (;;) {
+      Slot& slot = slots_[head_ & (one_lap_ - 1)];
+      // acquire (A3): pairs with release (A2).
+      const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+      if ((stamp & ~(waiter | skip)) == head_ + 1) {
+        if ((stamp & skip) != 0) {
+          free_slot(slot);
+          continue;
+        }
+        out = slot.value.get();
+        return RecvStatus::Ready;
+      }
+      // As in the list flavour: spin on the head slot alone.
+      if (mode == Mode::Block && !spun_out && !expired(deadline)) {
+        spun_out = !backoff.snooze();
+        continue;
+      }
+      switch (poll_empty()) {
+        case Poll::in_flight:
+          cpu_relax();
+          continue;
+        case Poll::disconnected:
+          return RecvStatus::Disconnected;
+        default:
+          break;
+      }
+      if (mode == Mode::Try) {
+        return RecvStatus::Empty;
+      }
+      if (expired(deadline)) {
+        return RecvStatus::Timeout;
+      }
+      sleep(deadline);
+    }
+  }
+
+  void release() noexcept {
+    Slot& slot = slots_[head_ & (one_lap_ - 1)];
+    slot.value.destroy();
+    free_slot(slot);
+  }
+
+  void disconnect_receiver() noexcept {
+    // seq_cst: no claim can succeed after this; and ordered before the
+    // wake-up below, against a sender's check before it sleeps.
+    const std::uint64_t end = tail_.fetch_or(disconnected, std::memory_order::seq_cst) >> shift;
+    send_wake_.wake_all();
+    while (head_ != end) {
+      Slot& slot = slots_[head_ & (one_lap_ - 1)];
+      // acquire (A3'): pairs with (A2).
+      const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+      if ((stamp & ~(waiter | skip)) != head_ + 1) {
+        std::this_thread::yield();  // claimed before the flag; being written
+        continue;
+      }
+      if ((stamp & skip) == 0) {
+        slot.value.destroy();
+      }
+      head_ = next(head_);
+    }
+  }
+
+ private:
+  enum class Poll : std::uint8_t { empty, in_flight, disconnected };
+
+  [[nodiscard]] std::uint64_t next(std::uint64_t pos) const noexcept {
+    const std::uint64_t index = pos & (one_lap_ - 1);
+    return index + 1 < capacity_ ? pos + 1 : (pos - index) + one_lap_;
+  }
+
+  void publish(Slot& slot, std::uint64_t pos, T& value, bool wake_receiver) {
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+      slot.value.construct(std::move(value));
+    } else {
+      try {
+        slot.value.construct(std::move(value));
+      } catch (...) {
+        slot.stamp.store((pos + 1) | skip, std::memory_order::release);
+        if (wake_receiver) {
+          recv_wake_.wake_one();
+        }
+        throw;
+      }
+    }
+    // release (A2): publishes the message; pairs with acquire (A3).
+    slot.stamp.store(pos + 1, std::memory_order::release);
+    if (wake_receiver) {
+      recv_wake_.wake_one();
+    }
+  }
+
+  // A sender found the channel full at `slot`: spin, yield, then sleep
+  // until the receiver frees the slot or goes.
+  void wait_for_space(Slot& slot, std::uint64_t stamp, Backoff& backoff) noexcept {
+    if (backoff.snooze()) {
+      return;
+    }
+    const std::uint32_t prepared = send_wake_.prepare();
+    if ((stamp & waiter) == 0) {
+      // acq_rel: release orders `prepared` before this flag for the
+      // receiver's exchange (A4), which then bumps the word after it.
+      if (!slot.stamp.compare_exchange_strong(stamp, stamp | waiter, std::memory_order::acq_rel,
+                                              std::memory_order::relaxed)) {
+        return;  // freed meanwhile: try again
+      }
+    }
+    // seq_cst: against disconnect_receiver's flag-then-wake.
+    if ((tail_.load(std::memory_order::seq_cst) & disconnected) != 0) {
+      return;
+    }
+    send_wake_.sleep(prepared, forever);
+    backoff.reset();
+  }
+
+  // Frees the slot at head for the next lap and moves head on.
+  void free_slot(Slot& slot) noexcept {
+    // release (A4): the slot is empty before a sender reuses it; pairs with
+    // (A1). acquire: sees a waiter's flag and what preceded it.
+    const std::uint64_t old = slot.stamp.exchange(head_ + one_lap_, std::memory_order::acq_rel);
+    head_ = next(head_);
+    if ((old & waiter) != 0) {
+      send_wake_.wake_all();
+    }
+  }
+
+  // As in the list flavour.
+  Poll poll_empty() noexcept {
+    const bool gone = senders_gone_.load(std::memory_order::acquire);
+    const std::uint64_t tail = tail_.load(std::memory_order::acquire);
+    if ((tail >> shift) != head_) {
+      return Poll::in_flight;
+    }
+    return gone ? Poll::disconnected : Poll::empty;
+  }
+
+  void sleep(Deadline deadline) noexcept {
+    const std::uint32_t prepared = recv_wake_.prepare();
+    std::uint64_t expected = head_ << shift;
+    // seq_cst: as in the list flavour.
+    if (!tail_.compare_exchange_strong(expected, expected | sleeping, std::memory_order::seq_cst,
+                                       std::memory_order::relaxed)) {
+      return;
+    }
+    if (!senders_gone_.load(std::memory_order::seq_cst)) {
+      recv_wake_.sleep(prepared, deadline);
+    }
+    expected = (head_ << shift) | sleeping;
+    tail_.compare_exchange_strong(expected, head_ << shift, std::memory_order::relaxed, std::memory_order::relaxed);
+  }
+
+  const std::size_t capacity_;
+  const std::uint64_t one_lap_;
+  const std::unique_ptr<Slot[]> slots_;
+
+  alignas(cache_line) Atomic<std::uint64_t> tail_{0};
+  alignas(cache_line) std::uint64_t head_ = 0;  // the receiver's alone
+  alignas(cache_line) WakeWord recv_wake_;
+  Atomic<bool> senders_gone_{false};
+  alignas(cache_line) WakeWord send_wake_;
+};
+
+}  // namespace spindle::detail::channel

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What the three channel flavours share: their status codes, raw storage for
+// one message, and the word a blocked receiver sleeps on.
+
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "spindle/detail/atomic.hpp"
+#include "spindle/detail/config.hpp"
+#include "spindle/detail/park.hpp"
+#include "spindle/detail/time.hpp"
+
+namespace spindle::detail::channel {
+
+/// How a send ended. On anything but Ok the value was not moved from.
+enum class SendStatus : std::uint8_t { Ok, Full, Disconnected };
+
+/// How waiting for a message ended.
+enum class RecvStatus : std::uint8_t { Ready, Empty, Disconnected, Timeout };
+
+/// Whether an operation may block.
+enum class Mode : std::uint8_t { Try, Block };
+
+/// Uninitialised room for one T, constructed and destroyed by hand.
+template <class T>
+class Storage {
+ public:
+  template <class U>
+  void construct(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    ::new (static_cast<void*>(bytes_)) T(std::forward<U>(value));
+  }
+  T* get() noexcept { return std::launder(reinterpret_cast<T*>(bytes_)); }
+  void destroy() noexcept { std::destroy_at(get()); }
+
+ private:
+  alignas(T) unsigned char bytes_[sizeof(T)];
+};
+
+/// The word a blocked receiver sleeps on. A waker bumps it before waking, so
+/// a wake that lands between the receiver's decision to sleep and its sleep
+/// is never lost: the futex then sees a changed word and returns at once.
+class WakeWord {
+ public:
+  /// The value to pass to sleep(); read it before the last check of the
+  /// condition being waited for.
+  [[nodiscard]] std::uint32_t prepare() const noexcept {
+    // seq_cst: orders this read before the sleeper's final check of its
+    // condition, against the waker's change-then-bump (see wake()).
+    return word_.load(std::memory_order::seq_cst);
+  }
+
+  void sleep(std::uint32_t prepared, Deadline deadline) noexcept { park::wait(word_, prepared, deadline); }
+
+  void wake_one() noexcept {
+    // seq_cst: the bump must follow the waker's change of the condition in
+    // the single total order, so a sleeper that missed the change sees the
+    // bump. Pairs with prepare().
+    word_.fetch_add(1, std::memory_order::seq_cst);
+    park::wake_one(word_);
+  }
+
+  void wake_all() noexcept {
+    word_.fetch_add(1, std::memory_order::seq_cst);  // as in wake_one()
+    park::wake_all(word_);
+  }
+
+ private:
+  park::Word word_{0};
+};
+
+}  // namespace spindle::detail::channel

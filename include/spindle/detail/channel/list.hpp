@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The unbounded flavour: a linked list of blocks of slots, as crossbeam's
+// list flavour, specialised for a single receiver.
+//
+// Positions: every message gets the next position; a block covers `lap`
+// consecutive positions, of which the last is never a slot but the marker
+// "the next block is being installed". tail_ holds the next free position
+// shifted left by two, with two flags below it:
+//   bit 0  DISCONNECTED  the receiver is gone: no more claims
+//   bit 1  SLEEPING      the receiver sleeps waiting for the slot at tail
+// A sender claims a slot by a CAS that moves tail one position on (clearing
+// SLEEPING, and so learning whether to wake the receiver), writes the message,
+// and publishes it through the slot's state. The sender that claims a block's
+// last slot installs the next block before it writes.
+//
+// The receiver alone reads, in order, so it needs no atomic head: it owns
+// head_ and frees each block once it has read the block's last slot, after
+// which no sender touches that block (a sender's last access to a block is
+// the store that publishes its slot). One freed block is kept as a spare
+// for the next installation.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "spindle/detail/atomic.hpp"
+#include "spindle/detail/channel/backoff.hpp"
+#include "spindle/detail/channel/common.hpp"
+#include "spindle/detail/config.hpp"
+#include "spindle/detail/time.hpp"
+
+namespace spindle::detail::channel {
+
+template <class T>
+class List {
+  // Positions per block: more for small messages, so a block is a few KiB.
+  static constexpr std::uint64_t lap = sizeof(T) <= 16 ? 128 : sizeof(T) <= 64 ? 64 : 32;
+  static constexpr std::uint64_t block_cap = lap - 1;
+  static constexpr unsigned shift = 2;
+  static constexpr std::uint64_t one = std::uint64_t{1} << shift;
+  static constexpr std::uint64_t disconnected = 1;
+  static constexpr std::uint64_t sleeping = 2;
+
+  // Slot states.
+  static constexpr std::uint32_t empty = 0;
+  static constexpr std::uint32_t written = 1;
+  static constexpr std::uint32_t skipped = 2;  // the sender's copy threw; no message
+
+  struct Slot {
+    Storage<T> value;
+    Atomic<std::uint32_t> state{empty};
+  };
+
+  struct Block {
+    Atomic<Block*> next{nullptr};
+    Slot slots[block_cap];
+  };
+
+ public:
+  List() {
+    Block* first = new Block;
+    tail_.block.store(first, std::memory_order::relaxed);
+    head_.block = first;
+  }
+  List(const List&) = delete;
+  List& operator=(const List&) = delete;
+
+  // Runs once both sides are gone; the receiver already destroyed every
+  // message (disconnect_receiver), so only the blocks are left.
+  ~List() {
+    Block* block = head_.block;
+    while (block != nullptr) {
+      Block* next = block->next.load(std::memory_order::relaxed);
+      delete block;
+      block = next;
+    }
+    delete spare_.load(std::memory_order::relaxed);
+  }
+
+  // --- senders ---------------------------------------------------------------
+
+  /// Appends `value` (moved from only on Ok). Never blocks; Disconnected once
+  /// the receiver is gone.
+  SendStatus send(T& value, Mode /*never full*/) {
+    Backoff backoff;
+    Block* next_block = nullptr;
+    for (;;) {
+      // acquire (L1): pairs with release (L2) of the sender that installed
+      // the current block, so tail_.block below is that block or a later one.
+      std::uint64_t tail = tail_.index.load(std::memory_order::acquire);
+      if ((tail & disconnected) != 0) {
+        recycle(next_block);
+        return SendStatus::Disconnected;
+      }
+      const std::uint64_t offset = (tail >> shift) % lap;
+      if (offset == block_cap) {
+        backoff.spin();  // another sender is installing the next block
+        continue;
+      }
+      Block* block = tail_.block.load(std::memory_order::acquire);  // acquire: pairs with (L3)
+      if (offset + 1 == block_cap && next_block == nullptr) {
+        // About to take the block's last slot: have the next block ready,
+        // so the others wait only for a few stores.
+        next_block = take_spare_or_new();
+      }
+      const std::uint64_t claimed = (tail + one) & ~sleeping;
+      // relaxed is enough for the claim itself: the message is published by
+      // the slot's state (L5), and a CAS that succeeds proves `block` is the
+      // block of position `tail` (positions only grow).
+      if (tail_.index.compare_exchange_weak(tail, claimed, std::memory_order::relaxed,
+                                            std::memory_order::relaxed)) {
+        if (offset + 1 == block_cap) {
+          // release (L3): the block before the index move that uncovers it.
+          tail_.block.store(next_block, std::memory_order::release);
+          // release (L2): skip the marker position; pairs with (L1).
+          tail_.index.fetch_add(one, std::memory_order::release);
+          // release (L4): pairs with acquire (R3) in the receiver, which
+          // follows `next` after reading this block's last slot.
+          block->next.store(next_block, std::memory_order::release);
+          next_block = nullptr;
+        }
+        // A block made ready for a last slot another sender won goes back.
+        recycle(next_block);
+        publish(block->slots[offset], value, (tail & sleeping) != 0);
+        return SendStatus::Ok;
+      }
+      backoff.spin();
+    }
+  }
+
+  /// The last sender went: the receiver drains what is left, then sees
+  /// Disconnected.
+  void disconnect_senders() noexcept {
+    // seq_cst: against the receiver's check before it sleeps (see WakeWord).
+    senders_gone_.store(true, std::memory_order::seq_cst);
+    recv_wake_.wake_one();
+  }
+
+  // --- the receiver ------------------------------------------------------------
+
+  /// Waits (per `mode` and `deadline`) for the next message; on Ready,
+  /// `out` points to it until release().
+  RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
+    Backoff backoff;
+    bool spun_out = false;
+    for (;;) {
+      Slot& slot = slot_at_head();
+      // acquire (R1): pairs with release (L5).
+      const std::uint32_t state = slot.state.load(std::memory_order::acquire);
+      if (state == written) {
+        out = slot.value.get();
+        return RecvStatus::Ready;
+      }
+      if (state == skipped) {
+        advance();
+        continue;
+      }
+      // While spinning, watch the head slot alone: reading tail too would
+      // pull the senders' cache line away from them on every turn.
+      if (mode == Mode::Block && !spun_out && !expired(deadline)) {
+        spun_out = !backoff.snooze();
+        continue;
+      }
+      switch (poll_empty()) {
+        case Poll::in_flight:
+          cpu_relax();  // a sender claimed the slot and is writing it
+          continue;
+        case Poll::disconnected:
+          return RecvStatus::Disconnected;
+        default:
+          break;
+      }
+      if (mode == Mode::Try) {
+        return RecvStatus::Empty;
+      }
+      if (expired(deadline)) {
+        return RecvStatus::Timeout;
+      }
+      sleep(deadline);
+    }
+  }
+
+  /// Destroys the message wait_ready() handed out and moves past it.
+  void release() noexcept {
+    slot_at_head().value.destroy();
+    advance();
+  }
+
+  /// The receiver goes: no sender may claim a slot from now on, and every
+  /// message still in the channel is destroyed now.
+  void disconnect_receiver() noexcept {
+    // seq_cst: a total order with the senders' claims; after this no CAS
+    // from an unflagged tail can succeed.
+    const std::uint64_t tail = tail_.index.fetch_or(disconnected, std::memory_order::seq_cst);
+    const std::uint64_t end = tail >> shift;
+    Backoff backoff;
+    // Claims made before the flag are written soon: wait for each.
+    while ((head_.index >> shift) != end && (head_.index >> shift) < end) {
+      Slot& slot = slot_at_head();
+      // acquire (R1'): pairs with (L5).
+      const std::uint32_t state = slot.state.load(std::memory_order::acquire);
+      if (state == empty) {
+        backoff.snooze();
+        continue;
+      }
+      if (state == written) {
+        slot.value.destroy();
+      }
+      advance();
+      backoff.reset();
+    }
+  }
+
+ private:
+  enum class Poll : std::uint8_t { empty, in_flight, disconnected };
+
+  Slot& slot_at_head() noexcept { return head_.block->slots[(head_.index >> shift) % lap]; }
+
+  void publish(Slot& slot, T& value, bool wake_receiver) {
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+      slot.value.construct(std::move(value));
+    } else {
+      try {
+        slot.value.construct(std::move(value));
+      } catch (...) {
+        // The slot is claimed: mark it so the receiver steps over it.
+        slot.state.store(skipped, std::memory_order::release);
+        if (wake_receiver) {
+          recv_wake_.wake_one();
+        }
+        throw;
+      }
+    }
+    // release (L5): publishes the message; pairs with acquire (R1).
+    slot.state.store(written, std::memory_order::release);
+    if (wake_receiver) {
+      recv_wake_.wake_one();
+    }
+  }
+
+  // The head slot held nothing: is a message on its way, is the channel
+  // empty, or is it disconnected?
+  Poll poll_empty() noexcept {
+    // Read "senders gone" before tail: if the last sender is gone, every
+    // claim it made is in tail (its sends precede its disconnect).
+    // acquire: pairs with the seq_cst store in disconnect_senders.
+    const bool gone = senders_gone_.load(std::memory_order::acquire);
+    const std::uint64_t tail = tail_.index.load(std::memory_order::acquire);
+    if ((tail >> shift) != (head_.index >> shift)) {
+      return Poll::in_flight;
+    }
+    if (gone) {
+      // A message published between our look at the slot and at tail
+      // would have moved tail: the slot is empty for good.
+      return Poll::disconnected;
+    }
+    return Poll::empty;
+  }
+
+  void advance() noexcept {
+    const std::uint64_t offset = (head_.index >> shift) % lap;
+    if (offset + 1 == block_cap) {
+      // acquire (R3): pairs with release (L4). Set before the last slot was
+      // published, so it is there.
+      Block* next = head_.block->next.load(std::memory_order::acquire);
+      retire(head_.block);
+      head_.block = next;
+      head_.index += 2 * one;  // past the last slot and the marker
+    } else {
+      head_.index += one;
+    }
+  }
+
+  // Parks the receiver until a sender claims the slot at head, the senders
+  // are gone, or the deadline passes (or spuriously).
+  void sleep(Deadline deadline) noexcept {
+    const std::uint32_t prepared = recv_wake_.prepare();
+    std::uint64_t expected = head_.index;
+    // seq_cst: the flag must be ordered before the check of senders_gone_
+    // below, against disconnect_senders. A failure means tail moved: a
+    // message is on its way.
+    if (!tail_.index.compare_exchange_strong(expected, head_.index | sleeping, std::memory_order::seq_cst,
+                                             std::memory_order::relaxed)) {
+      return;
+    }
+    if (!senders_gone_.load(std::memory_order::seq_cst)) {
+      recv_wake_.sleep(prepared, deadline);
+    }
+    // Withdraw the flag unless a sender already took it off with its claim.
+    expected = head_.index | sleeping;
+    tail_.index.compare_exchange_strong(expected, head_.index, std::memory_order::relaxed,
+                                        std::memory_order::relaxed);
+  }
+
+  Block* take_spare_or_new() {
+    // acquire: pairs with the release in retire(), which reset the block.
+    if (Block* block = spare_.exchange(nullptr, std::memory_order::acquire)) {
+      return block;
+    }
+    return new Block;
+  }
+
+  // An unused, reset block: keep it as the spare, or free it.
+  void recycle(Block* block) noexcept {
+    if (block == nullptr) {
+      return;
+    }
+    Block* none = nullptr;
+    // release: publishes the reset block to the sender that takes it.
+    if (!spare_.compare_exchange_strong(none, block, std::memory_order::release, std::memory_order::relaxed)) {
+      delete block;
+    }
+  }
+
+  // A block the receiver has read to the end.
+  void retire(Block* block) noexcept {
+    for (Slot& slot : block->slots) {
+      slot.state.store(empty, std::memory_order::relaxed);  // published by recycle's release
+    }
+    block->next.store(nullptr, std::memory_order::relaxed);
+    recycle(block);
+  }
+
+  // Written by senders (each cache line written by one side only where it
+  // can be: padding keeps the receiver's fields off the senders' line).
+  struct alignas(cache_line) {
+    Atomic<std::uint64_t> index{0};
+    Atomic<Block*> block{nullptr};
+  } tail_;
+
+  // The receiver's alone.
+  struct alignas(cache_line) {
+    std::uint64_t index = 0;
+    Block* block = nullptr;
+  } head_;
+
+  // Touched by senders only to wake a sleeping receiver, and on block changes.
+  alignas(cache_line) WakeWord recv_wake_;
+  Atomic<bool> senders_gone_{false};
+  Atomic<Block*> spare_{nullptr};
+};
+
+}  // namespace spindle::detail::channel

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// The errors of spindle::mpsc, as Rust's std::sync::mpsc has them. A failed
+/// send hands its value back inside the error; every error prints readably
+/// (what() or operator<<).
+
+#include <ostream>
+#include <string_view>
+#include <utility>
+
+#include "spindle/detail/config.hpp"
+
+namespace spindle::mpsc {
+
+/// send() failed because the receiver is gone. The value that could not be
+/// sent is handed back: `value`, or into_inner().
+template <class T>
+class SendError {
+ public:
+  explicit SendError(T v) : value(std::move(v)) {}
+
+  /// The message that was not sent.
+  T value;
+
+  /// Takes the message back.
+  [[nodiscard]] T into_inner() && { return std::move(value); }
+
+  [[nodiscard]] static constexpr const char* what() noexcept { return "sending on a closed channel"; }
+  friend std::ostream& operator<<(std::ostream& os, const SendError&) { return os << what(); }
+};
+
+/// try_send() failed: the channel was full (or, for a rendezvous channel, no
+/// receiver was waiting), or the receiver is gone. The value is handed back.
+template <class T>
+class TrySendError {
+ public:
+  enum Kind {
+    /// The buffer is full, or no receiver waits on a rendezvous channel.
+    Full,
+    /// The receiver is gone.
+    Disconnected,
+  };
+
+  TrySendError(Kind kind, T v) : value(std::move(v)), kind_(kind) {}
+
+  /// The message that was not sent.
+  T value;
+
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] bool is_full() const noexcept { return kind_ == Full; }
+  [[nodiscard]] bool is_disconnected() const noexcept { return kind_ == Disconnected; }
+
+  /// Takes the message back.
+  [[nodiscard]] T into_inner() && { return std::move(value); }
+
+  [[nodiscard]] const char* what() const noexcept {
+    return kind_ == Full ? "sending on a full channel" : "sending on a closed channel";
+  }
+  friend std::ostream& operator<<(std::ostream& os, const TrySendError& e) { return os << e.what(); }
+
+ private:
+  Kind kind_;
+};
+
+/// recv() failed: every sender is gone and nothing is left in the channel.
+struct RecvError {
+  [[nodiscard]] static constexpr const char* what() noexcept { return "receiving on a closed channel"; }
+  friend constexpr bool operator==(RecvError, RecvError) noexcept { return true; }
+  friend std::ostream& operator<<(std::ostream& os, RecvError) { return os << what(); }
+};
+
+/// Why try_recv() returned no message.
+enum class TryRecvError {
+  /// Nothing is ready now; senders remain.
+  Empty,
+  /// Every sender is gone and nothing is left.
+  Disconnected,
+};
+
+inline std::ostream& operator<<(std::ostream& os, TryRecvError e) {
+  return os << (e == TryRecvError::Empty ? "receiving on an empty channel" : "receiving on a closed channel");
+}
+
+/// Why recv_timeout() or recv_deadline() returned no message.
+enum class RecvTimeoutError {
+  /// The time ran out; senders remain.
+  Timeout,
+  /// Every sender is gone and nothing is left.
+  Disconnected,
+};
+
+inline std::ostream& operator<<(std::ostream& os, RecvTimeoutError e) {
+  return os << (e == RecvTimeoutError::Timeout ? "timed out waiting on channel" : "channel is empty and sending half is closed");
+}
+
+}  // namespace spindle::mpsc
