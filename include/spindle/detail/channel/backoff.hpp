@@ -29,6 +29,11 @@ namespace spindle::detail::channel {
 
 class Backoff {
  public:
+  Backoff() noexcept = default;
+  Backoff(const Backoff&) = delete;
+  Backoff& operator=(const Backoff&) = delete;
+  ~Backoff() { record_outcome(); }
+
   /// Waits a little before the caller re-checks its condition after a
   /// failed CAS or a slot another thread is in the middle of writing: a few
   /// pauses, growing; after that, yields, in case that thread lost its CPU
@@ -47,23 +52,54 @@ class Backoff {
   /// One waiting step before the caller re-checks. Returns false once the
   /// caller should stop spinning and park.
   bool snooze() noexcept {
+    snoozed_ = true;
     if (step_ < spin_steps) {
       cpu_relax();
-    } else if (step_ < spin_steps + yield_steps) {
+    } else if (step_ < spin_steps + yield_steps && yield_streak() < max_yield_streak) {
       std::this_thread::yield();
     } else {
+      parked_ = true;
       return false;
     }
     ++step_;
     return true;
   }
 
+  /// Starts the spin phase again (after the caller parked and woke).
   void reset() noexcept { step_ = 0; }
 
  private:
   static constexpr std::uint32_t spin_steps = SPINDLE_CHANNEL_SPIN_STEPS;
   static constexpr std::uint32_t yield_steps = SPINDLE_CHANNEL_YIELD_STEPS;
+
+  // Waits that ended while yielding, in a row, on this thread. A wait that
+  // yields its way to success means the other side runs on this thread's
+  // CPU: yielding then hands the CPU back and forth for ever, while the
+  // other CPU idles. After a few such waits the thread parks instead of
+  // yielding: the other side's wake-up lets the scheduler put this thread
+  // on an idle CPU, and the next waits succeed while spinning.
+  static constexpr std::uint32_t max_yield_streak = 4;
+
+  static std::uint32_t& yield_streak() noexcept {
+    thread_local std::uint32_t streak = 0;
+    return streak;
+  }
+
+  void record_outcome() noexcept {
+    if (!snoozed_) {
+      return;
+    }
+    std::uint32_t& streak = yield_streak();
+    if (!parked_ && step_ > spin_steps) {
+      streak += streak < max_yield_streak ? 1 : 0;
+    } else {
+      streak = 0;
+    }
+  }
+
   std::uint32_t step_ = 0;
+  bool snoozed_ = false;
+  bool parked_ = false;
 };
 
 }  // namespace spindle::detail::channel
