@@ -6,4 +6,5 @@
 
 #include "spindle/mpsc.hpp"
 #include "spindle/result.hpp"
+#include "spindle/sync.hpp"
 #include "spindle/thread.hpp"
