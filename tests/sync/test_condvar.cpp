@@ -24,11 +24,11 @@
 namespace th = spindle::thread;
 namespace sy = spindle::sync;  // not "sync": that is POSIX sync(2)
 using namespace std::chrono_literals;
-using spindle::test::sync_support::eventually;
-using spindle::test::sync_support::RunOnExit;
 using spindle::test::Watchdog;
 using spindle::test::sync_support::Boom;
+using spindle::test::sync_support::eventually;
 using spindle::test::sync_support::guard_of_poisoned;
+using spindle::test::sync_support::RunOnExit;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -44,21 +44,26 @@ struct State {
 using Guard = sy::MutexGuard<State>;
 using TimedResult = sy::LockResult<std::pair<Guard, sy::WaitTimeoutResult>>;
 
-static_assert(std::is_same_v<decltype(std::declval<sy::Condvar&>().wait(std::declval<Guard>())),
-                             sy::LockResult<Guard>>);
-static_assert(std::is_same_v<decltype(std::declval<sy::Condvar&>().wait_timeout(std::declval<Guard>(), 1ms)),
-                             TimedResult>);
+static_assert(
+    std::is_same_v<decltype(std::declval<sy::Condvar&>().wait(std::declval<Guard>())), sy::LockResult<Guard>>);
+static_assert(
+    std::is_same_v<decltype(std::declval<sy::Condvar&>().wait_timeout(std::declval<Guard>(), 1ms)), TimedResult>);
 static_assert(!std::is_copy_constructible_v<sy::Condvar>);
 static_assert(!std::is_move_constructible_v<sy::Condvar>);
 
 bool not_ready(const State& s) { return !s.ready; }
 
-// Sets `ready` (on a poisoned mutex too) and wakes every waiter.
+// Sets `ready` (on a poisoned mutex too) and wakes every waiter: with
+// notify_all, and notify_one for each thread a test starts too, so that a
+// broken notify_all still releases them and its test fails instead of hanging.
 void set_ready(sy::Mutex<State>& m, sy::Condvar& cv) {
   auto r = m.lock();
   Guard g = r.is_ok() ? std::move(r).unwrap() : std::move(r).unwrap_err().into_inner();
   g->ready = true;
   cv.notify_all();
+  for (int i = 0; i < 8; ++i) {
+    cv.notify_one();
+  }
 }
 
 // Locks and unlocks `m` once: a waiter that was seen, under the mutex, to
@@ -75,28 +80,34 @@ TEST_CASE("Condvar: notify_one wakes a thread blocked in wait", "[sync][condvar]
   Watchdog dog("notify_one wakes a waiter");
   sy::Mutex<State> m;
   sy::Condvar cv;
-  std::atomic<bool> returned{false};
+  std::atomic<int> waits{0};
   th::scope([&](th::Scope& s) {
+    const RunOnExit release([&] { set_ready(m, cv); });
     auto waiter = s.spawn([&] {
       auto g = m.lock().unwrap();
       g->waiting = 1;
-      // One plain wait: it may end spuriously, but not without the mutex.
-      auto r = cv.wait(std::move(g));
-      returned = true;
-      if (r.is_err()) {
-        return false;
+      // Plain wait(), which may end spuriously: loop on the flag. Each
+      // return holds the mutex again.
+      while (!g->ready) {
+        auto r = cv.wait(std::move(g));
+        waits.fetch_add(1);
+        if (r.is_err()) {
+          return false;
+        }
+        g = std::move(r).unwrap();
       }
-      auto back = std::move(r).unwrap();
-      back->woken += 1;  // we hold the mutex again
+      g->woken += 1;
       return true;
     });
-    // The waiter set `waiting` while holding the mutex; that we can take the
-    // mutex now means wait() released it.
+    // The waiter set `waiting` while holding the mutex, and holds it until
+    // it waits: that we can take the mutex now means wait() released it.
     REQUIRE(eventually([&] { return m.lock().unwrap()->waiting == 1; }));
+    m.lock().unwrap()->ready = true;
     cv.notify_one();
-    REQUIRE(eventually([&] { return returned.load(); }));
+    REQUIRE(eventually([&] { return waiter.is_finished(); }));
     REQUIRE(waiter.join().unwrap());
   });
+  REQUIRE(waits.load() >= 1);
   REQUIRE(m.lock().unwrap()->woken == 1);
 }
 
@@ -402,6 +413,7 @@ TEST_CASE("Condvar: a poisoned mutex comes back from every wait as Err with the 
         throw Boom();  // unwinds with the guard: poisons, then unlocks
       });
       REQUIRE(poisoner.join().is_err());
+      REQUIRE(eventually([&] { return waiter.is_finished() && plain.is_finished(); }));
       REQUIRE(waiter.join().unwrap() == 1);
       REQUIRE(plain.join().unwrap());
     });

@@ -24,9 +24,9 @@
 namespace th = spindle::thread;
 namespace sy = spindle::sync;  // not "sync": that is POSIX sync(2)
 using namespace std::chrono_literals;
-using spindle::test::sync_support::eventually;
 using spindle::test::SetOnExit;
 using spindle::test::Watchdog;
+using spindle::test::sync_support::eventually;
 using spindle::test::sync_support::MoveOnly;
 using spindle::test::sync_support::NoDefault;
 
@@ -246,9 +246,7 @@ TEST_CASE("Mutex: a moved guard unlocks exactly once, a moved-from guard throws"
       REQUIRE(free_now.is_ok());
     }
     REQUIRE(other.try_lock().is_err());
-    {
-      auto gone = std::move(a);
-    }
+    { auto gone = std::move(a); }
     REQUIRE(other.try_lock().is_ok());
     // Assigning into a moved-from guard works too.
     b = m.lock().unwrap();

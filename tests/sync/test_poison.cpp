@@ -26,10 +26,10 @@
 namespace th = spindle::thread;
 namespace sy = spindle::sync;  // not "sync": that is POSIX sync(2)
 using namespace std::chrono_literals;
-using spindle::test::sync_support::eventually;
 using spindle::test::SetOnExit;
 using spindle::test::Watchdog;
 using spindle::test::sync_support::Boom;
+using spindle::test::sync_support::eventually;
 using spindle::test::sync_support::guard_of_poisoned;
 using spindle::test::sync_support::MoveOnly;
 using spindle::test::sync_support::NoDefault;
@@ -44,8 +44,9 @@ using IntPoison = sy::PoisonError<IntGuard>;
 static_assert(std::is_same_v<decltype(std::declval<IntPoison&&>().into_inner()), IntGuard>);
 static_assert(std::is_same_v<decltype(std::declval<const IntPoison&>().get_ref()), const IntGuard&>);
 static_assert(std::is_same_v<decltype(std::declval<IntPoison&>().get_mut()), IntGuard&>);
-static_assert(std::is_same_v<decltype(std::declval<sy::Mutex<int>&>().get_mut()),
-                             spindle::Result<std::reference_wrapper<int>, sy::PoisonError<std::reference_wrapper<int>>>>);
+static_assert(
+    std::is_same_v<decltype(std::declval<sy::Mutex<int>&>().get_mut()),
+                   spindle::Result<std::reference_wrapper<int>, sy::PoisonError<std::reference_wrapper<int>>>>);
 static_assert(std::is_same_v<decltype(std::declval<sy::RwLock<int>&&>().into_inner()),
                              spindle::Result<int, sy::PoisonError<int>>>);
 
@@ -169,8 +170,7 @@ TEST_CASE("poison: a MutexGuard destroyed by an exception in the same thread poi
   REQUIRE(*m.lock().unwrap() == 6);
 }
 
-TEST_CASE("poison: a thread waiting in lock() gets the guard of a mutex poisoned meanwhile",
-          "[sync][poison][mutex]") {
+TEST_CASE("poison: a thread waiting in lock() gets the guard of a mutex poisoned meanwhile", "[sync][poison][mutex]") {
   Watchdog dog("waiter of a poisoned mutex");
   sy::Mutex<int> m(0);
   std::atomic<bool> holding{false};
@@ -377,8 +377,7 @@ TEST_CASE("poison: only an exception unwinding through the guard poisons", "[syn
   REQUIRE(*lock.read().unwrap() == 1);
 }
 
-TEST_CASE("poison: a poisoned lock still excludes: others block until its guard is dropped",
-          "[sync][poison]") {
+TEST_CASE("poison: a poisoned lock still excludes: others block until its guard is dropped", "[sync][poison]") {
   Watchdog dog("poisoned lock excludes");
   sy::Mutex<int> m(0);
   sy::RwLock<int> lock(0);
@@ -411,16 +410,12 @@ TEST_CASE("poison: a poisoned lock still excludes: others block until its guard 
     th::sleep(10ms);
     REQUIRE_FALSE(mutex_locked.load());
     *g = 10;
-    {
-      auto release = std::move(g);
-    }
+    { auto release = std::move(g); }
     REQUIRE(eventually([&] { return blocked_in.load() == 2; }));
     th::sleep(10ms);
     REQUIRE_FALSE(read_locked.load());
     *w = 20;
-    {
-      auto release = std::move(w);
-    }
+    { auto release = std::move(w); }
     REQUIRE(other.join().unwrap() == 30);
   });
   REQUIRE(m.is_poisoned());

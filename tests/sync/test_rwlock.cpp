@@ -27,9 +27,9 @@
 namespace th = spindle::thread;
 namespace sy = spindle::sync;  // not "sync": that is POSIX sync(2)
 using namespace std::chrono_literals;
-using spindle::test::sync_support::eventually;
 using spindle::test::SetOnExit;
 using spindle::test::Watchdog;
+using spindle::test::sync_support::eventually;
 using spindle::test::sync_support::MoveOnly;
 using spindle::test::sync_support::NoDefault;
 using spindle::test::sync_support::spin_until;
@@ -57,8 +57,8 @@ static_assert(std::is_nothrow_move_constructible_v<WriteGuard>);
 static_assert(std::is_nothrow_move_assignable_v<WriteGuard>);
 // Readers get const access, writers mutable access.
 static_assert(std::is_same_v<decltype(*std::declval<const ReadGuard&>()), const int&>);
-static_assert(std::is_same_v<decltype(std::declval<const sy::RwLockReadGuard<std::string>&>().operator->()),
-                             const std::string*>);
+static_assert(
+    std::is_same_v<decltype(std::declval<const sy::RwLockReadGuard<std::string>&>().operator->()), const std::string*>);
 static_assert(std::is_same_v<decltype(*std::declval<const WriteGuard&>()), int&>);
 // read() and try_read() work on a const lock.
 static_assert(std::is_same_v<decltype(std::declval<const sy::RwLock<int>&>().read()), sy::LockResult<ReadGuard>>);
@@ -210,25 +210,28 @@ TEST_CASE("RwLock: readers never block each other", "[sync][rwlock]") {
   constexpr int readers = 4;
   sy::RwLock<int> lock(11);
   std::atomic<int> inside{0};
+  std::atomic<bool> give_up{false};
   th::scope([&](th::Scope& s) {
+    const SetOnExit give_up_on_exit(give_up);  // a failed wait releases them all at once
     std::vector<th::ScopedJoinHandle<int>> handles;
     for (int i = 0; i < readers; ++i) {
       handles.push_back(s.spawn([&] {
         auto g = lock.read().unwrap();
         inside.fetch_add(1);
-        const bool all_in = eventually([&] { return inside.load() == readers; });
-        return all_in ? *g : -1;
+        (void)spin_until([&] { return inside.load() == readers || give_up.load(); });
+        return inside.load() == readers ? *g : -1;
       }));
     }
+    REQUIRE(eventually([&] { return inside.load() == readers; }));
     for (auto& h : handles) {
       REQUIRE(h.join().unwrap() == 11);
     }
   });
   REQUIRE(inside.load() == readers);
+  REQUIRE(lock.try_write().is_ok());  // and they all left
 }
 
-TEST_CASE("RwLock: a writer waits until the readers leave, and holds off new readers meanwhile",
-          "[sync][rwlock]") {
+TEST_CASE("RwLock: a writer waits until the readers leave, and holds off new readers meanwhile", "[sync][rwlock]") {
   Watchdog dog("writer waits for readers");
   sy::RwLock<std::vector<int>> lock(std::vector<int>{1});
   std::atomic<bool> release_other{false};
@@ -264,9 +267,7 @@ TEST_CASE("RwLock: a writer waits until the readers leave, and holds off new rea
     th::sleep(20ms);
     REQUIRE_FALSE(written.load());  // we still read
     REQUIRE(mine->size() == 1);
-    {
-      auto leave = std::move(mine);
-    }
+    { auto leave = std::move(mine); }
     REQUIRE(writer.join().unwrap() == 2U);
     REQUIRE(written.load());
   });

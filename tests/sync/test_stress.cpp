@@ -24,9 +24,9 @@
 namespace th = spindle::thread;
 namespace sy = spindle::sync;  // not "sync": that is POSIX sync(2)
 using namespace std::chrono_literals;
-using spindle::test::sync_support::eventually;
 using spindle::test::SetOnExit;
 using spindle::test::Watchdog;
+using spindle::test::sync_support::eventually;
 using spindle::test::sync_support::RunOnExit;
 using spindle::test::sync_support::spin_until;
 
@@ -179,6 +179,7 @@ TEST_CASE("stress: a bounded producer/consumer queue on a Mutex and two Condvars
   constexpr int producers = 3;
   constexpr int consumers = 3;
   constexpr int per_producer = 10'000;
+  constexpr long total = static_cast<long>(producers) * per_producer;
   sy::Mutex<Queue> queue;
   queue.get_mut().unwrap().get().producers_left = producers;
   sy::Condvar not_empty;
@@ -191,8 +192,12 @@ TEST_CASE("stress: a bounded producer/consumer queue on a Mutex and two Condvars
     const RunOnExit release([&] {
       if (std::uncaught_exceptions() > 0) {
         queue.lock().unwrap()->producers_left = 0;
-        not_empty.notify_all();
-        not_full.notify_all();
+        for (int i = 0; i < producers + consumers; ++i) {  // notify_one too, in case notify_all is what failed
+          not_empty.notify_all();
+          not_full.notify_all();
+          not_empty.notify_one();
+          not_full.notify_one();
+        }
       }
     });
     for (int p = 0; p < producers; ++p) {
@@ -229,19 +234,17 @@ TEST_CASE("stress: a bounded producer/consumer queue on a Mutex and two Condvars
       (void)s.spawn([&] {
         std::vector<int> last(producers, -1);
         for (;;) {
-          auto g = not_empty
-                       .wait_while(queue.lock().unwrap(),
-                                   [](Queue& q) { return q.items.empty() && q.producers_left > 0; })
-                       .unwrap();
+          auto g =
+              not_empty
+                  .wait_while(queue.lock().unwrap(), [](Queue& q) { return q.items.empty() && q.producers_left > 0; })
+                  .unwrap();
           if (g->items.empty()) {
             return;  // every producer is done
           }
           const int item = g->items.front();
           g->items.pop_front();
           not_full.notify_one();
-          {
-            auto release_lock = std::move(g);
-          }
+          { auto release_lock = std::move(g); }
           // Items from one producer leave the FIFO in order; each consumer
           // therefore sees each producer's items rising.
           const int producer = item / per_producer;
@@ -254,8 +257,8 @@ TEST_CASE("stress: a bounded producer/consumer queue on a Mutex and two Condvars
         }
       });
     }
+    REQUIRE(eventually([&] { return consumed_count.load() == total; }));
   });
-  constexpr long total = static_cast<long>(producers) * per_producer;
   REQUIRE(consumed_count.load() == total);
   REQUIRE(consumed_sum.load() == static_cast<long long>(total) * (total - 1) / 2);
   REQUIRE(order_errors.load() == 0);
