@@ -402,6 +402,61 @@ TEST_CASE("RwLock: a stream of writers does not starve waiting readers", "[sync]
   REQUIRE(*lock.read().unwrap() == writes.load());
 }
 
+TEST_CASE("RwLock: readers held off by a writers' phase get in once the writer stops", "[sync][rwlock][fairness]") {
+  // A writer locking back to back while readers wait runs a "phase": the
+  // gate stays closed to readers between its writes and they go to sleep.
+  // Here the writer stops for good in the middle of such phases; every
+  // reader must then get in again (none may sleep on, waiting for a wake-up
+  // that nobody will send). Many short rounds, to hit the writer stopping
+  // at every point of a phase.
+  Watchdog dog("readers after a writers' phase");
+  constexpr int rounds = 20;
+  constexpr int readers = 2;
+  constexpr long reads_after_stop = 200;
+  for (int round = 0; round < rounds; ++round) {
+    sy::RwLock<long> lock(0);
+    std::atomic<bool> writer_done{false};
+    std::atomic<bool> stop{false};
+    std::atomic<int> readers_finished{0};
+    std::atomic<long> reads_before_stop{0};
+    std::atomic<long> backwards{0};
+    long writes = 0;
+    th::scope([&](th::Scope& s) {
+      const SetOnExit stop_on_exit(stop);
+      for (int r = 0; r < readers; ++r) {
+        (void)s.spawn([&] {
+          long after = 0;
+          long last = 0;
+          while (!stop.load() && after < reads_after_stop) {
+            const bool writer_gone = writer_done.load();
+            const long v = *lock.read().unwrap();
+            backwards.fetch_add(v < last ? 1 : 0);
+            last = v;
+            if (writer_gone) {
+              ++after;
+            } else {
+              reads_before_stop.fetch_add(1);
+            }
+          }
+          readers_finished.fetch_add(after == reads_after_stop ? 1 : 0);
+        });
+      }
+      (void)s.spawn([&] {
+        // Write until the readers have been at it a little, a few ms at most.
+        const auto until = Clock::now() + std::chrono::milliseconds(1 + round % 4);
+        while (Clock::now() < until || reads_before_stop.load() < 10) {
+          ++*lock.write().unwrap();
+          ++writes;
+        }
+        writer_done = true;
+      });
+      REQUIRE(eventually([&] { return readers_finished.load() == readers; }));
+    });
+    REQUIRE(backwards.load() == 0);
+    REQUIRE(*lock.read().unwrap() == writes);
+  }
+}
+
 TEST_CASE("RwLock: N writers x M increments add up, readers never overlap a writer", "[sync][rwlock]") {
   Watchdog dog("rwlock counters");
   constexpr int writers = 3;

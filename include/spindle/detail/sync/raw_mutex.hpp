@@ -37,6 +37,9 @@ class SPINDLE_CAPABILITY("mutex") RawMutex {
     return state_.compare_exchange_strong(expected, locked, std::memory_order::acquire, std::memory_order::relaxed);
   }
 
+  // A hint only: whether some thread held the lock a moment ago.
+  [[nodiscard]] bool is_locked() const noexcept { return state_.load(std::memory_order::relaxed) != unlocked; }
+
   void unlock() noexcept SPINDLE_RELEASE() {
     // release (M2): publishes the critical section to the next holder.
     if (state_.exchange(unlocked, std::memory_order::release) == contended) {

@@ -14,22 +14,36 @@
 // Policy. Readers never block each other. Writers take turns through a
 // mutex of their own, and a writer that has announced itself holds off new
 // readers, so a stream of readers cannot starve a waiting writer: it waits
-// only for the readers already inside. The other way round, while readers
-// wait, writers keep the lock for at most one "phase" (20 us) of
-// back-to-back write locks; then the unlocking writer gives readers a turn
-// of the same length, during which new writers wait. So neither side
-// starves the other, and under contention each side runs in batches
-// instead of handing the lock over on every operation. A reader that takes
-// a second read lock while holding one can deadlock if a writer announces
-// itself in between (as with Rust's RwLock): do not nest read locks.
+// only for the readers already inside. The other way round, while both
+// sides want the lock it alternates between them in phases, so each side
+// works in batches instead of handing the lock over on every operation:
+//   - writers' phase: when a writer unlocks while readers wait, writers may
+//     go on locking back to back for a while. Meanwhile the gate stays
+//     closed to readers even between two writes; readers that have spun a
+//     little sleep until the phase ends. A phase whose writers stop early
+//     holds no one up for long: waiting readers go in once it is over, or
+//     at once when a writer unlocks with none of them waiting.
+//   - readers' turn: the writer whose unlock ends the phase opens the gate
+//     and wakes the readers, and the next writer sleeps at least 100 us
+//     (longer when the OS is slow to run it again) while they read.
+// Both sides get the same share of the machine: readers can use every
+// core in their turn, a writer uses one, so a writers' phase lasts as long
+// as the readers' last turn times the number of cores, between 50 us and
+// 6 ms. So neither side starves the other, and a reader or writer that
+// waits under contention waits a few milliseconds at most. A reader that
+// takes a second read lock while holding one can deadlock if a writer
+// announces itself in between (as with Rust's RwLock): do not nest read
+// locks.
 //
 // The state word:
 //   bit 0      WRITER          a writer holds the lock or waits for readers to leave
 //   bit 1      WRITER_PARKED   that writer sleeps on drain_ until they have left
 //   bit 2      TURN            readers' turn: writers wait until turn_until_
-//   bit 3      READERS_PARKED  readers sleep on this word until WRITER clears
-//   bits 4-31  the number of readers waiting for WRITER to clear
+//   bit 3      READERS_PARKED  readers sleep on gate_ until the gate opens
+//   bit 4      PHASE           writers' phase: readers stay out until phase_end_
+//   bits 5-31  the number of readers waiting to go in
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -59,14 +73,15 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
 
   void lock_shared() noexcept SPINDLE_ACQUIRE_SHARED() {
     Slot& slot = my_slot();
-    if (!try_enter(slot)) {
+    if (!try_enter(slot, writer | phase)) {
       lock_shared_slow(slot);
     }
   }
 
+  // Fails only while a writer holds the lock or waits for it.
   [[nodiscard]] bool try_lock_shared() noexcept SPINDLE_TRY_ACQUIRE_SHARED(true) {
     Slot& slot = my_slot();
-    if (try_enter(slot)) {
+    if (try_enter(slot, writer)) {
       return true;
     }
     leave(slot);
@@ -96,7 +111,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
     }
     state_.fetch_or(writer, std::memory_order::seq_cst);  // (W1)
     if (readers_inside() != 0) {
-      release_writer(false);
+      release_writer(Release::open);
       writers_.unlock();
       return false;
     }
@@ -105,21 +120,34 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
 
   void unlock() noexcept SPINDLE_RELEASE() {
     const std::uint32_t waiting = state_.load(std::memory_order::relaxed) >> waiting_shift;
-    bool give_turn = false;
-    if (waiting == 0) {
-      phase_started_ = false;
-    } else {
-      const std::int64_t now = now_ns();
-      if (!phase_started_) {
-        phase_started_ = true;
-        phase_start_ = now;
-      } else if (now - phase_start_ >= phase_ns) {
-        phase_started_ = false;
-        turn_until_.store(now + phase_ns, std::memory_order::relaxed);  // published by (W3)
-        give_turn = true;
+    Release release = Release::open;
+    contended_unlocks_ = waiting == 0 ? 0 : std::min(contended_unlocks_ + 1, phase_after);
+    // A phase needs writes back to back with readers waiting: a lone write
+    // (or two, three) just opens the gate.
+    if (contended_unlocks_ >= phase_after) {
+      if (phase_end_ != 0 && (++phase_writes_ & (clock_every - 1)) != 0) {
+        release = Release::keep_out;  // inside a phase: look at the clock only now and then
+      } else {
+        const std::int64_t now = now_ns();
+        if (phase_end_ == 0 || now >= phase_end_ + phase_ns_) {
+          // A new phase (also when the last one ended long ago, unnoticed).
+          phase_end_ = now + phase_ns_;
+          // relaxed: published by the release (W3) that sets PHASE.
+          published_phase_end_.store(phase_end_, std::memory_order::relaxed);
+          release = Release::keep_out;
+        } else if (now < phase_end_) {
+          release = Release::keep_out;
+        } else {
+          turn_start_ = now;
+          turn_until_.store(now + reader_turn_ns, std::memory_order::relaxed);  // published by (W3)
+          release = Release::give_turn;
+        }
       }
     }
-    release_writer(give_turn);
+    if (release != Release::keep_out) {
+      phase_end_ = 0;
+    }
+    release_writer(release);
     writers_.unlock();
   }
 
@@ -128,11 +156,25 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   static constexpr std::uint32_t writer_parked = 2;
   static constexpr std::uint32_t turn = 4;
   static constexpr std::uint32_t readers_parked = 8;
-  static constexpr unsigned waiting_shift = 4;
+  static constexpr std::uint32_t phase = 16;
+  static constexpr unsigned waiting_shift = 5;
   static constexpr std::uint32_t one_waiting = 1U << waiting_shift;
-  static constexpr std::int64_t phase_ns = 20'000;
+  static constexpr std::int64_t min_phase_ns = 50'000;
+  static constexpr std::int64_t max_phase_ns = 6'000'000;
+  static constexpr std::uint32_t clock_every = 16;         // unlocks in a phase per clock read
+  static constexpr std::uint32_t writers_gone_after = 16;  // looks that find no writer about
+  static constexpr std::uint32_t phase_after = 4;          // contended unlocks in a row that start a phase
+  static constexpr std::int64_t reader_turn_ns = 100'000;
+  static constexpr std::uint32_t reader_spins = 100;
   static constexpr unsigned slot_count = SPINDLE_RWLOCK_READER_SLOTS;
   static_assert((slot_count & (slot_count - 1)) == 0, "SPINDLE_RWLOCK_READER_SLOTS must be a power of two");
+
+  // How an unlocking writer leaves the readers.
+  enum class Release {
+    open,       // let them in and wake the sleepers
+    keep_out,   // a writers' phase: the gate stays closed, sleepers sleep on
+    give_turn,  // the phase is over: open, wake, and start the readers' turn
+  };
 
   // One per cache line: readers on different CPUs write different lines.
   struct alignas(cache_line) Slot {
@@ -153,14 +195,22 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   static std::int64_t now_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
   }
+  static std::uint32_t cores() noexcept {
+    static const std::uint32_t count = std::max(1U, std::thread::hardware_concurrency());
+    return count;
+  }
+  static Deadline at_ns(std::int64_t ns) noexcept {
+    return Deadline(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+  }
 
-  // Announces a reader in `slot`, then checks for a writer.
-  bool try_enter(Slot& slot) noexcept {
+  // Announces a reader in `slot`, then checks that none of `closed` is set.
+  // Only WRITER matters for exclusion; PHASE is the fairness gate.
+  bool try_enter(Slot& slot, std::uint32_t closed) noexcept {
     // seq_cst (R1): announce before the check; pairs with (W1)/(W2).
     slot.readers.fetch_add(1, std::memory_order::seq_cst);
     // seq_cst (R2): the check. Also acquire: pairs with the release (W3) of
     // the last writer's unlock, whose writes this reader then sees.
-    return (state_.load(std::memory_order::seq_cst) & writer) == 0;
+    return (state_.load(std::memory_order::seq_cst) & closed) == 0;
   }
 
   // Withdraws a reader from `slot` (after its read or a failed try_enter),
@@ -178,46 +228,60 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   }
 
   void lock_shared_slow(Slot& slot) noexcept {
+    leave(slot);
+    // relaxed: only a count; the checks below order nothing by it.
+    state_.fetch_add(one_waiting, std::memory_order::relaxed);
     for (;;) {
-      leave(slot);
-      wait_for_no_writer();
-      if (try_enter(slot)) {
-        return;
-      }
-    }
-  }
-
-  // Waits until no writer holds or wants the lock, counted as a waiting
-  // reader so that writers give readers a turn.
-  void wait_for_no_writer() noexcept {
-    bool counted = false;
-    for (std::uint32_t spins = 0;; ++spins) {
-      std::uint32_t state = state_.load(std::memory_order::acquire);
-      if ((state & writer) == 0) {
+      wait_for_gate();
+      if (try_enter(slot, writer)) {
         break;
       }
-      if (!counted) {
-        state_.fetch_add(one_waiting, std::memory_order::relaxed);
-        counted = true;
+      leave(slot);
+    }
+    state_.fetch_sub(one_waiting, std::memory_order::relaxed);
+  }
+
+  // Waits until no writer holds or wants the lock and no writers' phase
+  // keeps readers out.
+  void wait_for_gate() noexcept {
+    std::uint32_t idle = 0;
+    for (std::uint32_t spins = 0;; ++spins) {
+      std::uint32_t state = state_.load(std::memory_order::acquire);
+      Deadline until = forever;
+      if ((state & phase) != 0) {
+        // relaxed: the acquire load above, which saw PHASE, saw its (W3).
+        const std::int64_t end = published_phase_end_.load(std::memory_order::relaxed);
+        // No writer holds, wants or is about to want the lock: the phase's
+        // writers have stopped, seen a few times in a row to be sure.
+        idle = (state & writer) != 0 || writers_.is_locked() ? 0 : idle + 1;
+        if (idle >= writers_gone_after || now_ns() >= end) {
+          // The phase is over, whether or not its writers noticed, or they
+          // have gone. Close
+          // it for the readers behind us (one try: a failure means a
+          // writer changed the word, and it knows best).
+          state_.compare_exchange_strong(state, state & ~phase, std::memory_order::relaxed);
+          return;
+        }
+        until = at_ns(end);
+      } else if ((state & writer) == 0) {
+        return;
+      }
+      if (spins < reader_spins) {
+        cpu_relax();
         continue;
       }
-      if (spins < 200) {
-        cpu_relax();
-      } else if (spins < 260) {
-        std::this_thread::yield();
-      } else {
-        // seq_cst: the writer's unlock sees the flag and wakes us; the
-        // futex compares the word, so no wake-up is lost.
-        if ((state & readers_parked) != 0 ||
-            state_.compare_exchange_strong(state, state | readers_parked, std::memory_order::seq_cst,
-                                           std::memory_order::relaxed)) {
-          park::wait(state_, state | readers_parked, forever);
-        }
-        spins = 0;
+      // Sleep on gate_, which changes only when the gate opens (state_
+      // changes with every write). seq_cst: a writer that opens the gate
+      // after our CAS sees READERS_PARKED and bumps gate_ after our load of
+      // it, so the futex's compare or the wake-up stops the sleep; one that
+      // opens it before makes the CAS fail. A phase sleep is bounded by its end.
+      const std::uint32_t gate = gate_.load(std::memory_order::seq_cst);
+      if ((state & readers_parked) != 0 ||
+          state_.compare_exchange_strong(state, state | readers_parked, std::memory_order::seq_cst,
+                                         std::memory_order::relaxed)) {
+        park::wait(gate_, gate, until);
       }
-    }
-    if (counted) {
-      state_.fetch_sub(one_waiting, std::memory_order::relaxed);
+      spins = 0;
     }
   }
 
@@ -255,16 +319,25 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
     }
   }
 
-  // Clears WRITER (and, with `give_turn`, sets TURN) and wakes parked readers.
-  void release_writer(bool give_turn) noexcept {
+  // Clears WRITER (and WRITER_PARKED) and opens the gate, wakes the readers
+  // or keeps them out, as `release` says.
+  void release_writer(Release release) noexcept {
     std::uint32_t state = state_.load(std::memory_order::relaxed);
     std::uint32_t next = 0;
+    bool wake = false;
     do {
-      next = (state & ~(writer | writer_parked | readers_parked)) | (give_turn ? turn : 0);
-      // release (W3): publishes the write; pairs with acquire (R2).
-    } while (!state_.compare_exchange_weak(state, next, std::memory_order::release, std::memory_order::relaxed));
-    if ((state & readers_parked) != 0) {
-      park::wake_all(state_);
+      // Sleepers are woken when the gate opens, and when a phase starts:
+      // those that went to sleep before it wait for a wake-up, not its end.
+      wake = release != Release::keep_out || (state & phase) == 0;
+      next = state & ~(writer | writer_parked | phase | (wake ? readers_parked : 0));
+      next |= release == Release::keep_out ? phase : 0;
+      next |= release == Release::give_turn ? turn : 0;
+      // release (W3): publishes the write; pairs with acquire (R2). Also
+      // seq_cst against the readers' CAS and gate_ load in wait_for_gate.
+    } while (!state_.compare_exchange_weak(state, next, std::memory_order::seq_cst, std::memory_order::relaxed));
+    if (wake && (state & readers_parked) != 0) {
+      gate_.fetch_add(1, std::memory_order::seq_cst);
+      park::wake_all(gate_);
     }
   }
 
@@ -277,19 +350,32 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
     return true;
   }
 
+  // Waits, readers running meanwhile, until the readers' turn is over; then
+  // sizes the next writers' phase by how long the turn really lasted.
   void wait_for_turn_end() noexcept {
-    while ((state_.load(std::memory_order::acquire) & turn) != 0 && !turn_over()) {
-      std::this_thread::yield();  // readers run meanwhile; at most one phase
+    if ((state_.load(std::memory_order::acquire) & turn) == 0) {
+      return;
     }
+    while (!turn_over()) {
+      std::this_thread::sleep_until(at_ns(turn_until_.load(std::memory_order::relaxed)));
+    }
+    const std::int64_t turn_ns = now_ns() - turn_start_;
+    phase_ns_ = std::clamp(turn_ns * cores(), min_phase_ns, max_phase_ns);
   }
 
   Slot slots_[slot_count];
   alignas(cache_line) park::Word state_{0};
   park::Word drain_{0};
+  park::Word gate_{0};
   Atomic<std::int64_t> turn_until_{0};
-  // Written only by the writer holding writers_.
-  bool phase_started_ = false;
-  std::int64_t phase_start_ = 0;
+  Atomic<std::int64_t> published_phase_end_{0};
+  // When the writers' phase ends (0: no phase); only the writer holding
+  // writers_ touches it.
+  std::int64_t phase_end_ = 0;
+  std::int64_t phase_ns_ = min_phase_ns;  // the next phase's length
+  std::uint32_t phase_writes_ = 0;
+  std::uint32_t contended_unlocks_ = 0;  // unlocks in a row that found readers waiting
+  std::int64_t turn_start_ = 0;          // when the last readers' turn began
   RawMutex writers_;
 };
 
