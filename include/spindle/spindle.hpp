@@ -6,5 +6,6 @@
 
 #include "spindle/mpsc.hpp"
 #include "spindle/result.hpp"
+#include "spindle/session.hpp"
 #include "spindle/sync.hpp"
 #include "spindle/thread.hpp"

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// spindle::session: session-typed channels. The protocol two threads speak
+/// is a type; the compiler derives the other side's protocol (its dual) and
+/// refuses a program that steps outside it.
+///
+///   using Server = Recv<std::uint32_t, Eps>;          // receive a number, end
+///   auto [server, client] = session_channel<Server>(); // client: Chan<Dual<Server>>
+///   auto c = std::move(client).send(42);               // Chan<Eps>
+///   std::move(c).close();
+///
+/// Every step consumes the endpoint (it is &&-qualified) and returns the
+/// endpoint for the rest of the protocol, a new type. A step the protocol
+/// does not allow at that point fails to compile, with a message that says
+/// what the protocol expects there.
+///
+/// At run time:
+///   - a step on a moved-from (or closed) endpoint throws ProtocolError;
+///   - destroying an endpoint that is neither closed nor moved-from is a
+///     protocol violation: the violation handler runs (by default it prints
+///     the endpoint's protocol state and aborts), and if it returns, the
+///     peer's pending or next step throws Disconnected instead of hanging.
+///     Messages still in flight are destroyed, never leaked;
+///   - a step that throws Disconnected leaves its endpoint spent, so
+///     destroying it afterwards is not a violation.
+///
+/// Transport: each direction is one spindle::mpsc bounded channel whose
+/// message type is a std::variant of exactly the types the protocol sends
+/// that way (and a one-byte choice label if it chooses that way), computed
+/// at compile time. Nothing is allocated per message; the two buffers are
+/// allocated once, when the session is made. A send waits only while
+/// SPINDLE_SESSION_BUFFER messages in its direction are still unread.
+/// Memory ordering: everything a thread did before a send is visible to the
+/// peer once the matching recv (or offer) returns.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "spindle/detail/describe.hpp"
+#include "spindle/mpsc.hpp"
+#include "spindle/thread.hpp"
+
+/// Messages each direction of a session buffers before a send waits.
+#ifndef SPINDLE_SESSION_BUFFER
+#define SPINDLE_SESSION_BUFFER 16
+#endif
+
+namespace spindle::session {
+
+// --- protocol types (empty tags, never instantiated at run time) ----------------------
+
+/// The end of the session: only close() is allowed.
+struct Eps {};
+/// Send a T, then continue as P.
+template <class T, class P>
+struct Send {};
+/// Receive a T, then continue as P.
+template <class T, class P>
+struct Recv {};
+/// This side picks one of the branches (sel1, sel2, select<I>).
+template <class... P>
+struct Choose {};
+/// The peer picks one of the branches; offer() says which.
+template <class... P>
+struct Offer {};
+/// A loop: P may jump back here with Var.
+template <class P>
+struct Rec {};
+/// Zero and successor: the de Bruijn index of a Var.
+struct Z {};
+template <class N>
+struct S {};
+/// Jump back to an enclosing Rec: Var<Z> to the nearest, Var<S<Z>> to the
+/// one around it, and so on.
+template <class N>
+struct Var {};
+
+template <class P, class E>
+class Chan;
+
+// --- errors and the violation handler ------------------------------------------------
+
+/// A step on an endpoint that was moved from or closed.
+class ProtocolError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+/// The peer's endpoint is gone (destroyed without finishing its protocol).
+class Disconnected : public std::runtime_error {
+ public:
+  Disconnected() : std::runtime_error("spindle::session: the peer's endpoint is gone (disconnected)") {}
+};
+
+/// Called with a description when an endpoint is destroyed in the middle
+/// of its protocol. It runs inside a destructor: it must not throw.
+using ViolationHandler = void (*)(std::string_view description);
+
+namespace detail {
+
+[[noreturn]] inline void default_violation(std::string_view description) noexcept {
+  std::fprintf(stderr, "%.*s\n", static_cast<int>(description.size()), description.data());
+  std::fflush(stderr);
+  std::abort();
+}
+
+inline std::atomic<ViolationHandler>& violation_handler() noexcept {
+  static std::atomic<ViolationHandler> handler{&default_violation};
+  return handler;
+}
+
+}  // namespace detail
+
+/// Installs `handler` (nullptr: the default, which prints and aborts) and
+/// returns the one it replaces.
+inline ViolationHandler set_violation_handler(ViolationHandler handler) noexcept {
+  return detail::violation_handler().exchange(handler != nullptr ? handler : &detail::default_violation);
+}
+
+namespace detail {
+
+// --- protocol analysis -------------------------------------------------------------------
+
+enum class Kind : std::uint8_t { none, eps, send, recv, choose, offer, rec, var };
+
+template <class P>
+struct Head {
+  static constexpr Kind kind = Kind::none;
+};
+template <>
+struct Head<Eps> {
+  static constexpr Kind kind = Kind::eps;
+};
+template <class T, class P>
+struct Head<Send<T, P>> {
+  static constexpr Kind kind = Kind::send;
+  using value = T;
+  using next = P;
+};
+template <class T, class P>
+struct Head<Recv<T, P>> {
+  static constexpr Kind kind = Kind::recv;
+  using value = T;
+  using next = P;
+};
+template <class... P>
+struct Head<Choose<P...>> {
+  static constexpr Kind kind = Kind::choose;
+  static constexpr std::size_t branches = sizeof...(P);
+};
+template <class... P>
+struct Head<Offer<P...>> {
+  static constexpr Kind kind = Kind::offer;
+  static constexpr std::size_t branches = sizeof...(P);
+};
+template <class P>
+struct Head<Rec<P>> {
+  static constexpr Kind kind = Kind::rec;
+  using body = P;
+};
+template <class N>
+struct Head<Var<N>> {
+  static constexpr Kind kind = Kind::var;
+};
+
+template <class P>
+inline constexpr Kind kind_of = Head<P>::kind;
+
+// Natural numbers Z, S<Z>, ...
+template <class N>
+struct Nat {
+  static constexpr bool valid = false;
+  static constexpr std::size_t value = 0;
+};
+template <>
+struct Nat<Z> {
+  static constexpr bool valid = true;
+  static constexpr std::size_t value = 0;
+};
+template <class N>
+struct Nat<S<N>> {
+  static constexpr bool valid = Nat<N>::valid;
+  static constexpr std::size_t value = Nat<N>::value + 1;
+};
+
+// Whether P is built from the protocol types only (message types aside),
+// every Choose/Offer has two or more branches, and no Rec's body is a bare Var.
+template <class P>
+struct WellFormed : std::false_type {};
+template <>
+struct WellFormed<Eps> : std::true_type {};
+template <class T, class P>
+struct WellFormed<Send<T, P>> : WellFormed<P> {};
+template <class T, class P>
+struct WellFormed<Recv<T, P>> : WellFormed<P> {};
+template <class... P>
+struct WellFormed<Choose<P...>> : std::bool_constant<(sizeof...(P) >= 2) && (WellFormed<P>::value && ...)> {};
+template <class... P>
+struct WellFormed<Offer<P...>> : std::bool_constant<(sizeof...(P) >= 2) && (WellFormed<P>::value && ...)> {};
+template <class P>
+struct WellFormed<Rec<P>> : std::bool_constant<kind_of<P> != Kind::var && WellFormed<P>::value> {};
+template <class N>
+struct WellFormed<Var<N>> : std::bool_constant<Nat<N>::valid> {};
+
+// Whether every Var in P jumps to a Rec that encloses it, given `depth`
+// Recs around P.
+template <class P, std::size_t depth>
+struct Scoped : std::true_type {};
+template <class T, class P, std::size_t depth>
+struct Scoped<Send<T, P>, depth> : Scoped<P, depth> {};
+template <class T, class P, std::size_t depth>
+struct Scoped<Recv<T, P>, depth> : Scoped<P, depth> {};
+template <class... P, std::size_t depth>
+struct Scoped<Choose<P...>, depth> : std::bool_constant<(Scoped<P, depth>::value && ...)> {};
+template <class... P, std::size_t depth>
+struct Scoped<Offer<P...>, depth> : std::bool_constant<(Scoped<P, depth>::value && ...)> {};
+template <class P, std::size_t depth>
+struct Scoped<Rec<P>, depth> : Scoped<P, depth + 1> {};
+template <class N, std::size_t depth>
+struct Scoped<Var<N>, depth> : std::bool_constant<(Nat<N>::value < depth)> {};
+
+// The dual: Send <-> Recv and Choose <-> Offer throughout.
+template <class P>
+struct DualOf {
+  using type = P;  // Eps, Var<N>, and anything that is not a protocol
+};
+template <class T, class P>
+struct DualOf<Send<T, P>> {
+  using type = Recv<T, typename DualOf<P>::type>;
+};
+template <class T, class P>
+struct DualOf<Recv<T, P>> {
+  using type = Send<T, typename DualOf<P>::type>;
+};
+template <class... P>
+struct DualOf<Choose<P...>> {
+  using type = Offer<typename DualOf<P>::type...>;
+};
+template <class... P>
+struct DualOf<Offer<P...>> {
+  using type = Choose<typename DualOf<P>::type...>;
+};
+template <class P>
+struct DualOf<Rec<P>> {
+  using type = Rec<typename DualOf<P>::type>;
+};
+
+}  // namespace detail
+
+/// The protocol the other side speaks.
+template <class P>
+using Dual = typename detail::DualOf<P>::type;
+
+/// Whether Q is the dual of P (and so P of Q).
+template <class P, class Q>
+inline constexpr bool are_dual = std::is_same_v<Dual<P>, Q>;
+
+/// Whether P is a protocol in which every Var jumps to an enclosing Rec.
+template <class P>
+inline constexpr bool well_formed = detail::WellFormed<P>::value&& detail::Scoped<P, 0>::value;
+
+namespace detail {
+
+// --- the messages each direction carries -------------------------------------------------
+
+/// A choice on the wire: the index of the branch taken.
+struct Label {
+  std::uint8_t index;
+};
+
+template <class... T>
+struct List {};
+
+template <class L, class T>
+struct Add;
+template <class... Ts, class T>
+struct Add<List<Ts...>, T> {
+  using type = std::conditional_t<(std::is_same_v<T, Ts> || ...), List<Ts...>, List<Ts..., T>>;
+};
+
+// Collects, in order of first appearance, the types P sends (outgoing) or
+// receives (incoming), with Label for a choice made that way. The dual
+// protocol visits the same nodes in the same order, so one side's outgoing
+// list is exactly the other side's incoming list.
+template <bool outgoing, class P, class Acc>
+struct Collect {
+  using type = Acc;  // Eps, Var
+};
+template <bool outgoing, class T, class P, class Acc>
+struct Collect<outgoing, Send<T, P>, Acc> {
+  using type = typename Collect<outgoing, P, std::conditional_t<outgoing, typename Add<Acc, T>::type, Acc>>::type;
+};
+template <bool outgoing, class T, class P, class Acc>
+struct Collect<outgoing, Recv<T, P>, Acc> {
+  using type = typename Collect<outgoing, P, std::conditional_t<outgoing, Acc, typename Add<Acc, T>::type>>::type;
+};
+template <bool outgoing, class Acc, class... P>
+struct CollectAll {
+  using type = Acc;
+};
+template <bool outgoing, class Acc, class P, class... Rest>
+struct CollectAll<outgoing, Acc, P, Rest...> {
+  using type = typename CollectAll<outgoing, typename Collect<outgoing, P, Acc>::type, Rest...>::type;
+};
+template <bool outgoing, class... P, class Acc>
+struct Collect<outgoing, Choose<P...>, Acc> {
+  using type =
+      typename CollectAll<outgoing, std::conditional_t<outgoing, typename Add<Acc, Label>::type, Acc>, P...>::type;
+};
+template <bool outgoing, class... P, class Acc>
+struct Collect<outgoing, Offer<P...>, Acc> {
+  using type =
+      typename CollectAll<outgoing, std::conditional_t<outgoing, Acc, typename Add<Acc, Label>::type>, P...>::type;
+};
+template <bool outgoing, class P, class Acc>
+struct Collect<outgoing, Rec<P>, Acc> {
+  using type = typename Collect<outgoing, P, Acc>::type;
+};
+
+template <class L>
+struct VariantOf;
+template <class... Ts>
+struct VariantOf<List<Ts...>> {
+  // monostate first: never sent, it keeps the variant well-formed when a
+  // direction carries nothing at all.
+  using type = std::variant<std::monostate, Ts...>;
+};
+
+/// The message type of one direction of a session whose protocol (seen
+/// from one side) is Root.
+template <class Root, bool outgoing>
+using Message = typename VariantOf<typename Collect<outgoing, Root, List<>>::type>::type;
+
+// --- the recursion environment -------------------------------------------------------------
+
+}  // namespace detail
+
+/// The environment of an endpoint: the whole protocol it started with
+/// (which fixes the session's message types) and the bodies of the Recs it
+/// is inside, innermost first. Chan<P> starts with Env<P>.
+template <class Root, class... Bodies>
+struct Env {};
+
+namespace detail {
+
+template <class E>
+struct EnvTraits;
+template <class Root, class... Bodies>
+struct EnvTraits<Env<Root, Bodies...>> {
+  using root = Root;
+  static constexpr std::size_t depth = sizeof...(Bodies);
+  template <class B>
+  using push = Env<Root, B, Bodies...>;
+};
+
+template <class E>
+struct Top;
+template <class Root, class B, class... Bodies>
+struct Top<Env<Root, B, Bodies...>> {
+  using body = B;
+  using pop = Env<Root, Bodies...>;
+};
+
+// --- diagnostics ---------------------------------------------------------------------------
+
+enum class Op : std::uint8_t { send, recv, choose, offer, enter, zero, succ, close };
+
+// One static_assert per step the protocol may hold where `op` was called;
+// only the one that matches fires, and its message says what the protocol
+// expects there. A class, not a function: it is checked the moment a step
+// names it, so its message comes before any error in the caller.
+template <class P, Op op>
+struct ExpectStep {
+  static constexpr Kind k = kind_of<P>;
+  static_assert(k != Kind::none,
+                "spindle::session: this is not a protocol: build it from Eps, Send, Recv, Choose, Offer, Rec and Var");
+  static_assert(op == Op::send || k != Kind::send,
+                "spindle::session: protocol violation: the protocol says Send<T, P> here, so this side must send: "
+                "call send(value)");
+  static_assert(op == Op::recv || k != Kind::recv,
+                "spindle::session: protocol violation: the protocol says Recv<T, P> here, so this side must "
+                "receive: call recv()");
+  static_assert(op == Op::choose || k != Kind::choose,
+                "spindle::session: protocol violation: the protocol says Choose<...> here, so this side must pick "
+                "a branch: call sel1(), sel2() or select<I>()");
+  static_assert(op == Op::offer || k != Kind::offer,
+                "spindle::session: protocol violation: the protocol says Offer<...> here, so the peer picks the "
+                "branch: call offer()");
+  static_assert(op == Op::enter || k != Kind::rec,
+                "spindle::session: protocol violation: the protocol says Rec<P> here: call enter()");
+  static_assert(op == Op::zero || op == Op::succ || k != Kind::var,
+                "spindle::session: protocol violation: the protocol says Var<N> here: call zero() for Var<Z> or "
+                "succ() for Var<S<N>>");
+  static_assert(op == Op::close || k != Kind::eps,
+                "spindle::session: protocol violation: the protocol has ended here (Eps): call close()");
+  static constexpr bool ok = true;
+};
+
+[[noreturn]] inline void throw_moved_from(const char* step) {
+  throw ProtocolError(std::string("spindle::session: ") + step +
+                      " on an endpoint that was moved from or closed (each step consumes the endpoint: use the one "
+                      "it returned)");
+}
+
+// "spindle::session::Send<int, spindle::session::Eps>" -> "Send<int, Eps>".
+inline std::string without_namespace(std::string_view name) {
+  constexpr std::string_view prefix = "spindle::session::";
+  std::string out;
+  out.reserve(name.size());
+  for (std::size_t i = 0; i < name.size();) {
+    if (name.substr(i, prefix.size()) == prefix) {
+      i += prefix.size();
+    } else {
+      out += name[i++];
+    }
+  }
+  return out;
+}
+
+template <class P, class E>
+std::string describe_state() {
+  return "spindle::session: protocol violation: an endpoint was destroyed before its protocol ended.\n"
+         "  next step:  " +
+         without_namespace(spindle::detail::type_name<P>()) +
+         "\n  protocol:   " + without_namespace(spindle::detail::type_name<typename EnvTraits<E>::root>()) +
+         "\n  Finish the protocol and call close() on Eps, or move the endpoint on.";
+}
+
+template <class P, class E>
+struct Access;
+
+}  // namespace detail
+
+// --- the endpoint ----------------------------------------------------------------------------
+
+/// An endpoint that speaks protocol P. Move-only; each step is
+/// &&-qualified, consumes it, and returns the endpoint for the rest.
+template <class P, class E = Env<P>>
+class [[nodiscard]] Chan {
+  static_assert(detail::WellFormed<P>::value,
+                "spindle::session: this is not a well-formed protocol: build it from Eps, Send<T, P>, Recv<T, P>, "
+                "Choose<P...> and Offer<P...> with two or more branches, Rec<P> (whose body is not just a Var) "
+                "and Var<N> with N = Z, S<Z>, S<S<Z>>, ...");
+  static_assert(detail::Scoped<P, detail::EnvTraits<E>::depth>::value,
+                "spindle::session: a Var<N> jumps to a Rec that does not enclose it: Var<Z> names the nearest "
+                "enclosing Rec, Var<S<Z>> the one around that, and so on");
+
+  using Root = typename detail::EnvTraits<E>::root;
+  using Out = detail::Message<Root, true>;
+  using In = detail::Message<Root, false>;
+
+ public:
+  /// The protocol still to run, and the environment.
+  using protocol = P;
+  using environment = E;
+
+  Chan(Chan&& other) noexcept
+      : tx_(std::move(other.tx_)), rx_(std::move(other.rx_)), live_(std::exchange(other.live_, false)) {}
+  Chan& operator=(Chan&& other) noexcept {
+    if (this != &other) {
+      abandon();
+      tx_ = std::move(other.tx_);
+      rx_ = std::move(other.rx_);
+      live_ = std::exchange(other.live_, false);
+    }
+    return *this;
+  }
+  Chan(const Chan&) = delete;
+  Chan& operator=(const Chan&) = delete;
+  ~Chan() { abandon(); }
+
+  /// Whether this endpoint can still take a step (not moved from, closed,
+  /// or spent by Disconnected).
+  [[nodiscard]] bool is_live() const noexcept { return live_; }
+
+  /// Send<T, Q>: sends `value` (anything T can be made from); returns Chan<Q>.
+  template <class V>
+  auto send(V&& value) && {
+    static_assert(detail::ExpectStep<P, detail::Op::send>::ok);
+    if constexpr (detail::kind_of<P> == detail::Kind::send) {
+      using T = typename detail::Head<P>::value;
+      static_assert(std::is_constructible_v<T, V&&>,
+                    "spindle::session: protocol violation: send(value): the value's type is not the T of the "
+                    "protocol's Send<T, P>, nor convertible to it");
+      live_or_throw("send()");
+      put(Out(std::in_place_type<T>, std::forward<V>(value)));
+      return next<typename detail::Head<P>::next, E>();
+    }
+  }
+
+  /// Recv<T, Q>: waits for the peer's value; returns {Chan<Q>, value}.
+  auto recv() && {
+    static_assert(detail::ExpectStep<P, detail::Op::recv>::ok);
+    if constexpr (detail::kind_of<P> == detail::Kind::recv) {
+      using T = typename detail::Head<P>::value;
+      live_or_throw("recv()");
+      In message = take();
+      T* value = std::get_if<T>(&message);
+      if (value == nullptr) {
+        spend();
+        throw ProtocolError("spindle::session: recv(): the peer sent another type than the protocol's T");
+      }
+      return std::pair<Chan<typename detail::Head<P>::next, E>, T>(next<typename detail::Head<P>::next, E>(),
+                                                                   std::move(*value));
+    }
+  }
+
+  /// Choose<P0, P1, ...>: picks branch I (0-based) and tells the peer;
+  /// returns Chan<PI>.
+  template <std::size_t I>
+  auto select() && {
+    static_assert(detail::ExpectStep<P, detail::Op::choose>::ok);
+    if constexpr (detail::kind_of<P> == detail::Kind::choose) {
+      static_assert(I < detail::Head<P>::branches,
+                    "spindle::session: select<I>(): the protocol's Choose<...> has no branch I (I is 0-based)");
+      static_assert(detail::Head<P>::branches <= 256, "spindle::session: a choice has at most 256 branches");
+      live_or_throw("select()");
+      put(Out(std::in_place_type<detail::Label>, detail::Label{static_cast<std::uint8_t>(I)}));
+      return next<Branch<I>, E>();
+    }
+  }
+  /// Choose<P0, P1, ...>: the first branch.
+  auto sel1() && { return std::move(*this).template select<0>(); }
+  /// Choose<P0, P1, ...>: the second branch.
+  auto sel2() && { return std::move(*this).template select<1>(); }
+
+  /// Offer<P0, P1, ...>: waits for the peer's choice; returns a
+  /// std::variant<Chan<P0>, Chan<P1>, ...> holding the branch it picked.
+  auto offer() && {
+    static_assert(detail::ExpectStep<P, detail::Op::offer>::ok);
+    if constexpr (detail::kind_of<P> == detail::Kind::offer) {
+      live_or_throw("offer()");
+      In message = take();
+      const detail::Label* label = std::get_if<detail::Label>(&message);
+      if (label == nullptr || label->index >= detail::Head<P>::branches) {
+        spend();
+        throw ProtocolError("spindle::session: offer(): the peer sent something other than a choice");
+      }
+      return branch_at(label->index, std::make_index_sequence<detail::Head<P>::branches>{});
+    }
+  }
+
+  /// Rec<Q>: enters the loop; returns Chan<Q> (Var<Z> inside jumps back here).
+  auto enter() && {
+    static_assert(detail::ExpectStep<P, detail::Op::enter>::ok);
+    if constexpr (detail::kind_of<P> == detail::Kind::rec) {
+      using Body = typename detail::Head<P>::body;
+      live_or_throw("enter()");
+      return next<Body, typename detail::EnvTraits<E>::template push<Body>>();
+    }
+  }
+
+  /// Var<Z>: jumps back to the start of the nearest loop.
+  auto zero() && {
+    static_assert(detail::ExpectStep<P, detail::Op::zero>::ok);
+    if constexpr (std::is_same_v<P, Var<Z>>) {
+      live_or_throw("zero()");
+      return next<typename detail::Top<E>::body, E>();
+    } else if constexpr (detail::kind_of<P> == detail::Kind::var) {
+      static_assert(std::is_same_v<P, Var<Z>>,
+                    "spindle::session: protocol violation: zero() needs Var<Z> here; for Var<S<N>> call succ()");
+    }
+  }
+
+  /// Var<S<N>>: leaves the nearest loop; returns Chan<Var<N>> for the loop
+  /// around it.
+  auto succ() && {
+    static_assert(detail::ExpectStep<P, detail::Op::succ>::ok);
+    if constexpr (detail::kind_of<P> == detail::Kind::var && !std::is_same_v<P, Var<Z>>) {
+      live_or_throw("succ()");
+      return next<Var<Predecessor<P>>, typename detail::Top<E>::pop>();
+    } else if constexpr (detail::kind_of<P> == detail::Kind::var) {
+      static_assert(!std::is_same_v<P, Var<Z>>,
+                    "spindle::session: protocol violation: succ() needs Var<S<N>> here; for Var<Z> call zero()");
+    }
+  }
+
+  /// Eps: ends the session on this side.
+  void close() && {
+    static_assert(detail::ExpectStep<P, detail::Op::close>::ok);
+    live_or_throw("close()");
+    spend();
+  }
+
+ private:
+  template <class, class>
+  friend class Chan;
+  template <class, class>
+  friend struct detail::Access;
+
+  template <std::size_t I, class Q = P>
+  struct BranchOf;
+  template <std::size_t I, template <class...> class C, class... Ps>
+  struct BranchOf<I, C<Ps...>> {
+    using type = std::tuple_element_t<I, std::tuple<Ps...>>;
+  };
+  template <std::size_t I>
+  using Branch = typename BranchOf<I>::type;
+
+  template <class V>
+  struct Pred;
+  template <class N>
+  struct Pred<Var<S<N>>> {
+    using type = N;
+  };
+  template <class V>
+  using Predecessor = typename Pred<V>::type;
+
+  Chan(mpsc::SyncSender<Out> tx, mpsc::Receiver<In> rx) noexcept
+      : tx_(std::move(tx)), rx_(std::move(rx)), live_(true) {}
+
+  void live_or_throw(const char* step) const {
+    if (!live_) {
+      detail::throw_moved_from(step);
+    }
+  }
+
+  // Drops the transport: the peer sees Disconnected once it has read what
+  // is still in flight.
+  void spend() noexcept {
+    live_ = false;
+    auto tx = std::move(tx_);
+    auto rx = std::move(rx_);
+  }
+
+  void abandon() noexcept {
+    if (live_) {
+      const std::string description = detail::describe_state<P, E>();
+      detail::violation_handler().load()(description);
+      spend();
+    }
+  }
+
+  void put(Out&& message) {
+    if (tx_.send(std::move(message)).is_err()) {
+      spend();
+      throw Disconnected();
+    }
+  }
+
+  In take() {
+    auto received = rx_.recv();
+    if (received.is_err()) {
+      spend();
+      throw Disconnected();
+    }
+    return std::move(received).unwrap();
+  }
+
+  template <class Q, class F>
+  Chan<Q, F> next() noexcept {
+    live_ = false;
+    return Chan<Q, F>(std::move(tx_), std::move(rx_));
+  }
+
+  template <std::size_t... Is>
+  auto branch_at(std::size_t index, std::index_sequence<Is...> /*branches*/) {
+    using Branches = std::variant<Chan<Branch<Is>, E>...>;
+    using Make = Branches (*)(Chan&);
+    static constexpr std::array<Make, sizeof...(Is)> make = {
+        +[](Chan& self) { return Branches(std::in_place_index<Is>, self.template next<Branch<Is>, E>()); }...};
+    return make[index](*this);
+  }
+
+  mpsc::SyncSender<Out> tx_;
+  mpsc::Receiver<In> rx_;
+  bool live_ = false;
+};
+
+namespace detail {
+
+template <class P, class E>
+struct Access {
+  static Chan<P, E> make(mpsc::SyncSender<Message<typename EnvTraits<E>::root, true>> tx,
+                         mpsc::Receiver<Message<typename EnvTraits<E>::root, false>> rx) {
+    return Chan<P, E>(std::move(tx), std::move(rx));
+  }
+};
+
+template <class F>
+struct FirstParam : FirstParam<decltype(&F::operator())> {};
+template <class R, class A, class... Rest>
+struct FirstParam<R (*)(A, Rest...)> {
+  using type = std::remove_cvref_t<A>;
+};
+template <class R, class A, class... Rest>
+struct FirstParam<R(A, Rest...)> {
+  using type = std::remove_cvref_t<A>;
+};
+template <class C, class R, class A>
+struct FirstParam<R (C::*)(A) const> {
+  using type = std::remove_cvref_t<A>;
+};
+template <class C, class R, class A>
+struct FirstParam<R (C::*)(A)> {
+  using type = std::remove_cvref_t<A>;
+};
+template <class C, class R, class A>
+struct FirstParam<R (C::*)(A) const noexcept> {
+  using type = std::remove_cvref_t<A>;
+};
+template <class C, class R, class A>
+struct FirstParam<R (C::*)(A) noexcept> {
+  using type = std::remove_cvref_t<A>;
+};
+
+template <class C>
+struct ProtocolOfChan;
+template <class P>
+struct ProtocolOfChan<Chan<P, Env<P>>> {
+  using type = P;
+};
+
+}  // namespace detail
+
+// --- making sessions ------------------------------------------------------------------------
+
+/// A new session: the endpoint that speaks P and the one that speaks its dual.
+template <class P>
+[[nodiscard]] std::pair<Chan<P>, Chan<Dual<P>>> session_channel() {
+  static_assert(detail::WellFormed<P>::value,
+                "spindle::session: session_channel<P>(): P is not a well-formed protocol (see Chan)");
+  static_assert(detail::Scoped<P, 0>::value,
+                "spindle::session: session_channel<P>(): a Var<N> in P jumps to a Rec that does not enclose it");
+  using Forward = detail::Message<P, true>;
+  using Backward = detail::Message<P, false>;
+  static_assert(std::is_same_v<Forward, detail::Message<Dual<P>, false>> &&
+                std::is_same_v<Backward, detail::Message<Dual<P>, true>>);
+  auto [forward_tx, forward_rx] = mpsc::sync_channel<Forward>(SPINDLE_SESSION_BUFFER);
+  auto [backward_tx, backward_rx] = mpsc::sync_channel<Backward>(SPINDLE_SESSION_BUFFER);
+  return {detail::Access<P, Env<P>>::make(std::move(forward_tx), std::move(backward_rx)),
+          detail::Access<Dual<P>, Env<Dual<P>>>::make(std::move(backward_tx), std::move(forward_rx))};
+}
+
+/// As session_channel<P>(), for a pair of protocols that must be dual.
+template <class P, class Q>
+[[nodiscard]] std::pair<Chan<P>, Chan<Q>> session_channel() {
+  static_assert(are_dual<P, Q>,
+                "spindle::session: session_channel<P, Q>(): the two protocols are not dual: each Send in one must "
+                "be a Recv of the same type in the other at the same point (and each Choose an Offer with the "
+                "same branches), so Q must be Dual<P>");
+  if constexpr (are_dual<P, Q>) {
+    return session_channel<P>();
+  }
+}
+
+/// Runs `server` on a new thread with one endpoint and `client` on this
+/// one with the other, then joins the server. P is the server's protocol
+/// (deduced from its parameter Chan<P> when it is not generic). An
+/// exception from either is rethrown here, the client's first.
+template <class P, class Server, class Client>
+void connect(Server&& server, Client&& client) {
+  auto [server_end, client_end] = session_channel<P>();
+  auto handle = spindle::thread::spawn(
+      [run = std::forward<Server>(server), end = std::move(server_end)]() mutable { run(std::move(end)); });
+  try {
+    std::forward<Client>(client)(std::move(client_end));
+  } catch (...) {
+    (void)handle.join();
+    throw;
+  }
+  auto joined = handle.join();
+  if (joined.is_err()) {
+    joined.unwrap_err().rethrow();
+  }
+}
+
+template <class Server, class Client>
+void connect(Server&& server, Client&& client) {
+  using P = typename detail::ProtocolOfChan<typename detail::FirstParam<std::remove_cvref_t<Server>>::type>::type;
+  connect<P>(std::forward<Server>(server), std::forward<Client>(client));
+}
+
+}  // namespace spindle::session
