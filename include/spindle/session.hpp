@@ -58,6 +58,36 @@
 #define SPINDLE_SESSION_BUFFER 16
 #endif
 
+/// Opt-in, clang only: with SPINDLE_SESSION_TYPESTATE defined, Chan carries
+/// clang's typestate attributes, and -Wconsumed flags at compile time a step
+/// on an endpoint already consumed ("used after consumed") and an endpoint
+/// that goes out of scope unconsumed ("never closed"). The analysis is
+/// local to a function and has false positives (an endpoint consumed after
+/// a loop that steps it; `return c;` instead of `return std::move(c);`), so
+/// it is off by default. On other compilers the macros are empty.
+#if defined(SPINDLE_SESSION_TYPESTATE) && defined(__clang__)
+#define SPINDLE_SESSION_CONSUMABLE __attribute__((consumable(unconsumed)))
+#define SPINDLE_SESSION_STEP __attribute__((callable_when("unconsumed"), set_typestate(consumed)))
+#define SPINDLE_SESSION_FRESH __attribute__((return_typestate(unconsumed)))
+#define SPINDLE_SESSION_TAKEN __attribute__((return_typestate(consumed)))
+#define SPINDLE_SESSION_REFILLED __attribute__((set_typestate(unconsumed)))
+#define SPINDLE_SESSION_FINISHED __attribute__((callable_when("consumed")))
+#else
+#define SPINDLE_SESSION_CONSUMABLE
+#define SPINDLE_SESSION_STEP
+#define SPINDLE_SESSION_FRESH
+#define SPINDLE_SESSION_TAKEN
+#define SPINDLE_SESSION_REFILLED
+#define SPINDLE_SESSION_FINISHED
+#endif
+
+// The library's own code moves endpoints in ways the typestate analysis
+// cannot follow; only the user's code is checked.
+#if defined(SPINDLE_SESSION_TYPESTATE) && defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wconsumed"
+#endif
+
 namespace spindle::session {
 
 // --- protocol types (empty tags, never instantiated at run time) ----------------------
@@ -449,7 +479,7 @@ struct Access;
 /// An endpoint that speaks protocol P. Move-only; each step is
 /// &&-qualified, consumes it, and returns the endpoint for the rest.
 template <class P, class E = Env<P>>
-class [[nodiscard]] Chan {
+class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   static_assert(detail::WellFormed<P>::value,
                 "spindle::session: this is not a well-formed protocol: build it from Eps, Send<T, P>, Recv<T, P>, "
                 "Choose<P...> and Offer<P...> with two or more branches, Rec<P> (whose body is not just a Var) "
@@ -467,9 +497,9 @@ class [[nodiscard]] Chan {
   using protocol = P;
   using environment = E;
 
-  Chan(Chan&& other) noexcept
+  SPINDLE_SESSION_FRESH Chan(Chan&& other SPINDLE_SESSION_TAKEN) noexcept
       : tx_(std::move(other.tx_)), rx_(std::move(other.rx_)), live_(std::exchange(other.live_, false)) {}
-  Chan& operator=(Chan&& other) noexcept {
+  SPINDLE_SESSION_REFILLED Chan& operator=(Chan&& other SPINDLE_SESSION_TAKEN) noexcept {
     if (this != &other) {
       abandon();
       tx_ = std::move(other.tx_);
@@ -480,7 +510,7 @@ class [[nodiscard]] Chan {
   }
   Chan(const Chan&) = delete;
   Chan& operator=(const Chan&) = delete;
-  ~Chan() { abandon(); }
+  SPINDLE_SESSION_FINISHED ~Chan() { abandon(); }
 
   /// Whether this endpoint can still take a step (not moved from, closed,
   /// or spent by Disconnected).
@@ -488,7 +518,7 @@ class [[nodiscard]] Chan {
 
   /// Send<T, Q>: sends `value` (anything T can be made from); returns Chan<Q>.
   template <class V>
-  auto send(V&& value) && {
+  SPINDLE_SESSION_STEP auto send(V&& value) && {
     static_assert(detail::ExpectStep<P, detail::Op::send>::ok);
     if constexpr (detail::kind_of<P> == detail::Kind::send) {
       using T = typename detail::Head<P>::value;
@@ -502,7 +532,7 @@ class [[nodiscard]] Chan {
   }
 
   /// Recv<T, Q>: waits for the peer's value; returns {Chan<Q>, value}.
-  auto recv() && {
+  SPINDLE_SESSION_STEP auto recv() && {
     static_assert(detail::ExpectStep<P, detail::Op::recv>::ok);
     if constexpr (detail::kind_of<P> == detail::Kind::recv) {
       using T = typename detail::Head<P>::value;
@@ -521,7 +551,7 @@ class [[nodiscard]] Chan {
   /// Choose<P0, P1, ...>: picks branch I (0-based) and tells the peer;
   /// returns Chan<PI>.
   template <std::size_t I>
-  auto select() && {
+  SPINDLE_SESSION_STEP auto select() && {
     static_assert(detail::ExpectStep<P, detail::Op::choose>::ok);
     if constexpr (detail::kind_of<P> == detail::Kind::choose) {
       static_assert(I < detail::Head<P>::branches,
@@ -533,13 +563,13 @@ class [[nodiscard]] Chan {
     }
   }
   /// Choose<P0, P1, ...>: the first branch.
-  auto sel1() && { return std::move(*this).template select<0>(); }
+  SPINDLE_SESSION_STEP auto sel1() && { return std::move(*this).template select<0>(); }
   /// Choose<P0, P1, ...>: the second branch.
-  auto sel2() && { return std::move(*this).template select<1>(); }
+  SPINDLE_SESSION_STEP auto sel2() && { return std::move(*this).template select<1>(); }
 
   /// Offer<P0, P1, ...>: waits for the peer's choice; returns a
   /// std::variant<Chan<P0>, Chan<P1>, ...> holding the branch it picked.
-  auto offer() && {
+  SPINDLE_SESSION_STEP auto offer() && {
     static_assert(detail::ExpectStep<P, detail::Op::offer>::ok);
     if constexpr (detail::kind_of<P> == detail::Kind::offer) {
       live_or_throw("offer()");
@@ -554,7 +584,7 @@ class [[nodiscard]] Chan {
   }
 
   /// Rec<Q>: enters the loop; returns Chan<Q> (Var<Z> inside jumps back here).
-  auto enter() && {
+  SPINDLE_SESSION_STEP auto enter() && {
     static_assert(detail::ExpectStep<P, detail::Op::enter>::ok);
     if constexpr (detail::kind_of<P> == detail::Kind::rec) {
       using Body = typename detail::Head<P>::body;
@@ -564,7 +594,7 @@ class [[nodiscard]] Chan {
   }
 
   /// Var<Z>: jumps back to the start of the nearest loop.
-  auto zero() && {
+  SPINDLE_SESSION_STEP auto zero() && {
     static_assert(detail::ExpectStep<P, detail::Op::zero>::ok);
     if constexpr (std::is_same_v<P, Var<Z>>) {
       live_or_throw("zero()");
@@ -577,7 +607,7 @@ class [[nodiscard]] Chan {
 
   /// Var<S<N>>: leaves the nearest loop; returns Chan<Var<N>> for the loop
   /// around it.
-  auto succ() && {
+  SPINDLE_SESSION_STEP auto succ() && {
     static_assert(detail::ExpectStep<P, detail::Op::succ>::ok);
     if constexpr (detail::kind_of<P> == detail::Kind::var && !std::is_same_v<P, Var<Z>>) {
       live_or_throw("succ()");
@@ -589,7 +619,7 @@ class [[nodiscard]] Chan {
   }
 
   /// Eps: ends the session on this side.
-  void close() && {
+  SPINDLE_SESSION_STEP void close() && {
     static_assert(detail::ExpectStep<P, detail::Op::close>::ok);
     live_or_throw("close()");
     spend();
@@ -619,7 +649,7 @@ class [[nodiscard]] Chan {
   template <class V>
   using Predecessor = typename Pred<V>::type;
 
-  Chan(mpsc::SyncSender<Out> tx, mpsc::Receiver<In> rx) noexcept
+  SPINDLE_SESSION_FRESH Chan(mpsc::SyncSender<Out> tx, mpsc::Receiver<In> rx) noexcept
       : tx_(std::move(tx)), rx_(std::move(rx)), live_(true) {}
 
   void live_or_throw(const char* step) const {
@@ -785,3 +815,7 @@ void connect(Server&& server, Client&& client) {
 }
 
 }  // namespace spindle::session
+
+#if defined(SPINDLE_SESSION_TYPESTATE) && defined(__clang__)
+#pragma clang diagnostic pop
+#endif
