@@ -406,6 +406,9 @@ struct Top<Env<Root, B, Bodies...>> {
 
 // --- diagnostics ---------------------------------------------------------------------------
 
+template <class T>
+inline constexpr bool always_false = false;
+
 enum class Op : std::uint8_t { send, recv, choose, offer, enter, zero, succ, close };
 
 // One static_assert per step the protocol may hold where `op` was called;
@@ -480,11 +483,14 @@ struct Access;
 /// &&-qualified, consumes it, and returns the endpoint for the rest.
 template <class P, class E = Env<P>>
 class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
-  static_assert(detail::WellFormed<P>::value,
+  // Checked where a session starts (Chan<P> = Chan<P, Env<P>>): every
+  // later endpoint speaks a part of that protocol.
+  static constexpr bool starts = std::is_same_v<E, Env<P>>;
+  static_assert(!starts || detail::WellFormed<P>::value,
                 "spindle::session: this is not a well-formed protocol: build it from Eps, Send<T, P>, Recv<T, P>, "
                 "Choose<P...> and Offer<P...> with two or more branches, Rec<P> (whose body is not just a Var) "
                 "and Var<N> with N = Z, S<Z>, S<S<Z>>, ...");
-  static_assert(detail::Scoped<P, detail::EnvTraits<E>::depth>::value,
+  static_assert(!starts || detail::Scoped<P, 0>::value,
                 "spindle::session: a Var<N> jumps to a Rec that does not enclose it: Var<Z> names the nearest "
                 "enclosing Rec, Var<S<Z>> the one around that, and so on");
 
@@ -525,9 +531,11 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
       static_assert(std::is_constructible_v<T, V&&>,
                     "spindle::session: protocol violation: send(value): the value's type is not the T of the "
                     "protocol's Send<T, P>, nor convertible to it");
-      live_or_throw("send()");
-      put(Out(std::in_place_type<T>, std::forward<V>(value)));
-      return next<typename detail::Head<P>::next, E>();
+      if constexpr (std::is_constructible_v<T, V&&>) {
+        live_or_throw("send()");
+        put(Out(std::in_place_type<T>, std::forward<V>(value)));
+        return next<typename detail::Head<P>::next, E>();
+      }
     }
   }
 
@@ -557,9 +565,11 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
       static_assert(I < detail::Head<P>::branches,
                     "spindle::session: select<I>(): the protocol's Choose<...> has no branch I (I is 0-based)");
       static_assert(detail::Head<P>::branches <= 256, "spindle::session: a choice has at most 256 branches");
-      live_or_throw("select()");
-      put(Out(std::in_place_type<detail::Label>, detail::Label{static_cast<std::uint8_t>(I)}));
-      return next<Branch<I>, E>();
+      if constexpr (I < detail::Head<P>::branches) {
+        live_or_throw("select()");
+        put(Out(std::in_place_type<detail::Label>, detail::Label{static_cast<std::uint8_t>(I)}));
+        return next<Branch<I>, E>();
+      }
     }
   }
   /// Choose<P0, P1, ...>: the first branch.
@@ -624,6 +634,55 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     live_or_throw("close()");
     spend();
   }
+
+  // The same steps called on an lvalue (or a const endpoint): each step
+  // consumes its endpoint, so it must be called on an rvalue. These say so
+  // at compile time (auto: checked at the call).
+#define SPINDLE_SESSION_LVALUE_STEP(step)                                                             \
+  "spindle::session: " step " consumes its endpoint: call it on an rvalue, std::move(endpoint)." step \
+  ", and go on with the endpoint it returns"
+  template <class V>
+  auto send(V&& /*value*/) const& {
+    static_assert(detail::always_false<V>, SPINDLE_SESSION_LVALUE_STEP("send(value)"));
+  }
+  template <class Self = Chan>
+  auto recv() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("recv()"));
+  }
+  template <std::size_t I>
+  auto select() const& {
+    static_assert(detail::always_false<std::integral_constant<std::size_t, I>>,
+                  SPINDLE_SESSION_LVALUE_STEP("select<I>()"));
+  }
+  template <class Self = Chan>
+  auto sel1() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("sel1()"));
+  }
+  template <class Self = Chan>
+  auto sel2() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("sel2()"));
+  }
+  template <class Self = Chan>
+  auto offer() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("offer()"));
+  }
+  template <class Self = Chan>
+  auto enter() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("enter()"));
+  }
+  template <class Self = Chan>
+  auto zero() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("zero()"));
+  }
+  template <class Self = Chan>
+  auto succ() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("succ()"));
+  }
+  template <class Self = Chan>
+  auto close() const& {
+    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("close()"));
+  }
+#undef SPINDLE_SESSION_LVALUE_STEP
 
  private:
   template <class, class>
@@ -777,7 +836,7 @@ template <class P>
 
 /// As session_channel<P>(), for a pair of protocols that must be dual.
 template <class P, class Q>
-[[nodiscard]] std::pair<Chan<P>, Chan<Q>> session_channel() {
+[[nodiscard]] auto session_channel() {  // auto: checked at the call, before any step
   static_assert(are_dual<P, Q>,
                 "spindle::session: session_channel<P, Q>(): the two protocols are not dual: each Send in one must "
                 "be a Recv of the same type in the other at the same point (and each Choose an Offer with the "
