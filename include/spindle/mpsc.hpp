@@ -131,7 +131,9 @@ class SyncSender {
     return *this;
   }
   ~SyncSender() {
-    visit([](auto& counter) { counter.release_sender(); }, nullptr);
+    if (counter_ != nullptr) {  // a moved-from sender costs one test
+      visit([](auto& counter) { counter.release_sender(); }, nullptr);
+    }
   }
 
   /// Sends `value`, blocking while the channel is full. On a rendezvous
@@ -207,7 +209,11 @@ class Receiver {
   Receiver& operator=(const Receiver&) = delete;
   /// Disconnects: later sends fail, and the messages still buffered are
   /// destroyed now.
-  ~Receiver() { visit_or_empty([](auto& counter) { counter.release_receiver(); }); }
+  ~Receiver() {
+    if (counter_ != nullptr) {  // a moved-from receiver costs one test
+      visit_or_empty([](auto& counter) { counter.release_receiver(); });
+    }
+  }
 
   /// Blocks until a message arrives and returns it; RecvError once every
   /// sender is gone and nothing is left.
@@ -226,8 +232,7 @@ class Receiver {
   /// Any timeout works, even duration::max().
   template <class Rep, class Period>
   Result<T, RecvTimeoutError> recv_timeout(std::chrono::duration<Rep, Period> timeout) {
-    return receive<RecvTimeoutError>(spindle::detail::channel::Mode::Block,
-                                     spindle::detail::deadline_after(timeout));
+    return receive<RecvTimeoutError>(spindle::detail::channel::Mode::Block, spindle::detail::deadline_after(timeout));
   }
 
   /// As recv(), but gives up at `deadline` with RecvTimeoutError::Timeout.

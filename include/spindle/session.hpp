@@ -708,7 +708,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   template <class V>
   using Predecessor = typename Pred<V>::type;
 
-  SPINDLE_SESSION_FRESH Chan(mpsc::SyncSender<Out> tx, mpsc::Receiver<In> rx) noexcept
+  SPINDLE_SESSION_FRESH Chan(mpsc::SyncSender<Out>&& tx, mpsc::Receiver<In>&& rx) noexcept
       : tx_(std::move(tx)), rx_(std::move(rx)), live_(true) {}
 
   void live_or_throw(const char* step) const {
@@ -725,12 +725,18 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     auto rx = std::move(rx_);
   }
 
+  // Inlined in every step's temporaries: one test, the rest out of line.
   void abandon() noexcept {
-    if (live_) {
+    if (live_) [[unlikely]] {
+      violated();
+    }
+  }
+  [[gnu::noinline, gnu::cold]] void violated() noexcept {
+    {
       const std::string description = detail::describe_state<P, E>();
       detail::violation_handler().load()(description);
-      spend();
     }
+    spend();
   }
 
   void put(Out&& message) {
@@ -855,13 +861,22 @@ void connect(Server&& server, Client&& client) {
   auto [server_end, client_end] = session_channel<P>();
   auto handle = spindle::thread::spawn(
       [run = std::forward<Server>(server), end = std::move(server_end)]() mutable { run(std::move(end)); });
-  try {
-    std::forward<Client>(client)(std::move(client_end));
-  } catch (...) {
-    (void)handle.join();
-    throw;
+  std::exception_ptr client_error;
+  {
+    // The client's endpoint lives here, not in the client: one the client
+    // took by reference and left unfinished is destroyed (a violation,
+    // which disconnects the server) before the server is joined.
+    auto end = std::move(client_end);
+    try {
+      std::forward<Client>(client)(std::move(end));
+    } catch (...) {
+      client_error = std::current_exception();
+    }
   }
   auto joined = handle.join();
+  if (client_error) {
+    std::rethrow_exception(client_error);
+  }
   if (joined.is_err()) {
     joined.unwrap_err().rethrow();
   }
