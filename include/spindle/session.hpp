@@ -296,7 +296,7 @@ using Dual = typename detail::DualOf<P>::type;
 
 /// Whether Q is the dual of P (and so P of Q).
 template <class P, class Q>
-inline constexpr bool are_dual = std::is_same_v<Dual<P>, Q>;
+inline constexpr bool are_dual = detail::WellFormed<P>::value&& std::is_same_v<Dual<P>, Q>;
 
 /// Whether P is a protocol in which every Var jumps to an enclosing Rec.
 template <class P>
@@ -364,15 +364,15 @@ template <class L>
 struct VariantOf;
 template <class... Ts>
 struct VariantOf<List<Ts...>> {
-  // monostate first: never sent, it keeps the variant well-formed when a
-  // direction carries nothing at all.
-  using type = std::variant<std::monostate, Ts...>;
+  // The list starts with monostate (unless a protocol sends one): it keeps
+  // the variant well-formed when a direction carries nothing at all.
+  using type = std::variant<Ts...>;
 };
 
 /// The message type of one direction of a session whose protocol (seen
 /// from one side) is Root.
 template <class Root, bool outgoing>
-using Message = typename VariantOf<typename Collect<outgoing, Root, List<>>::type>::type;
+using Message = typename VariantOf<typename Collect<outgoing, Root, List<std::monostate>>::type>::type;
 
 // --- the recursion environment -------------------------------------------------------------
 
@@ -551,8 +551,13 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
         spend();
         throw ProtocolError("spindle::session: recv(): the peer sent another type than the protocol's T");
       }
-      return std::pair<Chan<typename detail::Head<P>::next, E>, T>(next<typename detail::Head<P>::next, E>(),
-                                                                   std::move(*value));
+      auto rest = next<typename detail::Head<P>::next, E>();
+      try {
+        return std::pair<Chan<typename detail::Head<P>::next, E>, T>(std::move(rest), std::move(*value));
+      } catch (...) {
+        rest.spend();  // T's move threw: the message is lost, the session too
+        throw;
+      }
     }
   }
 
@@ -746,13 +751,20 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     }
   }
 
+  // Any failure spends the endpoint: a message it could not take is lost,
+  // so the session cannot go on.
   In take() {
-    auto received = rx_.recv();
-    if (received.is_err()) {
+    try {
+      auto received = rx_.recv();
+      if (received.is_err()) {
+        spend();
+        throw Disconnected();
+      }
+      return std::move(received).unwrap();
+    } catch (...) {
       spend();
-      throw Disconnected();
+      throw;
     }
-    return std::move(received).unwrap();
   }
 
   template <class Q, class F>
@@ -783,6 +795,22 @@ struct Access {
                          mpsc::Receiver<Message<typename EnvTraits<E>::root, false>> rx) {
     return Chan<P, E>(std::move(tx), std::move(rx));
   }
+  static void discard(Chan<P, E>& endpoint) noexcept { endpoint.spend(); }
+};
+
+// Holds an endpoint and destroys it quietly unless it was taken out: for
+// an endpoint whose session never started.
+template <class C>
+class Parcel {
+ public:
+  explicit Parcel(C&& endpoint) noexcept : endpoint_(std::move(endpoint)) {}
+  Parcel(Parcel&& other) noexcept : endpoint_(std::move(other.endpoint_)) {}
+  Parcel& operator=(Parcel&&) = delete;
+  ~Parcel() { Access<typename C::protocol, typename C::environment>::discard(endpoint_); }
+  C take() noexcept { return std::move(endpoint_); }
+
+ private:
+  C endpoint_;
 };
 
 template <class F>
@@ -859,8 +887,13 @@ template <class P, class Q>
 template <class P, class Server, class Client>
 void connect(Server&& server, Client&& client) {
   auto [server_end, client_end] = session_channel<P>();
+  // If the thread cannot start, both endpoints go quietly (no violation:
+  // neither side ever ran) and spawn's error reaches the caller.
+  detail::Parcel<Chan<P>> parcel(std::move(server_end));
+  auto quiet_client = detail::Parcel<Chan<Dual<P>>>(std::move(client_end));
   auto handle = spindle::thread::spawn(
-      [run = std::forward<Server>(server), end = std::move(server_end)]() mutable { run(std::move(end)); });
+      [run = std::forward<Server>(server), end = std::move(parcel)]() mutable { run(end.take()); });
+  client_end = quiet_client.take();
   std::exception_ptr client_error;
   {
     // The client's endpoint lives here, not in the client: one the client
