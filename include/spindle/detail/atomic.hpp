@@ -5,9 +5,10 @@
 // so that a checking build can substitute a model checker's atomics for
 // std::atomic (the way crossbeam swaps in loom). Lock-free code names
 // spindle::detail::Atomic<T> and spindle::detail::cpu_relax(), never
-// std::atomic or a pause instruction directly.
+// std::atomic, a pause instruction or std::this_thread::yield directly.
 
 #include <atomic>
+#include <thread>
 
 #include "spindle/detail/config.hpp"
 
@@ -17,6 +18,28 @@
 
 namespace spindle::detail {
 
+/// A spin limit of `n` rounds before a waiting thread yields or sleeps. In
+/// a model-checking build every round is a scheduling point that only
+/// multiplies the interleavings to explore, so it is cut to 2.
+constexpr unsigned spin_limit(unsigned n) noexcept {
+#if defined(SPINDLE_MODEL_CHECK)
+  return n < 2 ? n : 2;
+#else
+  return n;
+#endif
+}
+
+#if defined(SPINDLE_MODEL_CHECK)
+// A model-checking build (tests/relacy) defines, before including spindle,
+// spindle::detail::model::Atomic<T> (std::atomic's interface over the
+// checker's atomics), model::cpu_relax() (a scheduling point) and the
+// parking functions of park.hpp.
+template <class T>
+using Atomic = model::Atomic<T>;
+
+inline void cpu_relax() noexcept { model::cpu_relax(); }
+inline void yield_thread() noexcept { model::cpu_relax(); }
+#else
 template <class T>
 using Atomic = std::atomic<T>;
 
@@ -32,5 +55,10 @@ inline void cpu_relax() noexcept {
   std::atomic_signal_fence(std::memory_order::seq_cst);
 #endif
 }
+
+/// Lets another thread run: the OS's yield (a scheduling point under a
+/// model checker).
+inline void yield_thread() noexcept { std::this_thread::yield(); }
+#endif
 
 }  // namespace spindle::detail

@@ -105,9 +105,8 @@ extern "C" inline void* run_trampoline(void* raw) {
 // A stack size the platform accepts: at least its minimum, a whole number
 // of pages.
 inline std::size_t usable_stack_size(std::size_t requested) noexcept {
-  std::size_t size = requested < static_cast<std::size_t>(PTHREAD_STACK_MIN)
-                         ? static_cast<std::size_t>(PTHREAD_STACK_MIN)
-                         : requested;
+  std::size_t size =
+      requested < static_cast<std::size_t>(PTHREAD_STACK_MIN) ? static_cast<std::size_t>(PTHREAD_STACK_MIN) : requested;
   const long page_or_error = ::sysconf(_SC_PAGESIZE);
   const std::size_t page = page_or_error > 0 ? static_cast<std::size_t>(page_or_error) : 4096;
   const std::size_t rem = size % page;

@@ -17,10 +17,13 @@
 #include <atomic>
 #include <cstdint>
 
+#include "spindle/detail/atomic.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/time.hpp"
 
-#if SPINDLE_HAS_FUTEX
+#if defined(SPINDLE_MODEL_CHECK)
+// The checker's own blocking (see atomic.hpp).
+#elif SPINDLE_HAS_FUTEX
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,12 +39,20 @@
 namespace spindle::detail::park {
 
 /// The type of every word a thread can park on.
-using Word = std::atomic<std::uint32_t>;
+using Word = Atomic<std::uint32_t>;
+
+#if defined(SPINDLE_MODEL_CHECK)
+
+inline void wait(Word& word, std::uint32_t expected, Deadline deadline) noexcept {
+  model::park_wait(word, expected, deadline != forever);
+}
+inline void wake_one(Word& word) noexcept { model::park_wake(word, false); }
+inline void wake_all(Word& word) noexcept { model::park_wake(word, true); }
+
+#elif SPINDLE_HAS_FUTEX
 
 static_assert(sizeof(Word) == sizeof(std::uint32_t) && Word::is_always_lock_free,
               "parking needs a lock-free 32-bit atomic with the layout of a plain uint32_t");
-
-#if SPINDLE_HAS_FUTEX
 
 namespace sys {
 inline long futex(Word& word, int op, std::uint32_t value, const timespec* timeout, std::uint32_t bitset) noexcept {
@@ -86,6 +97,8 @@ inline void wake_all(Word& word) noexcept {
 }
 
 #else  // portable fallback
+
+static_assert(Word::is_always_lock_free, "parking needs a lock-free 32-bit atomic");
 
 namespace table {
 struct Bucket {

@@ -85,8 +85,7 @@ class Parker {
     std::uint32_t expected = notified;
     // acquire (P2): pairs with release (U1). relaxed on failure: the state
     // is still "parked" and we go back to sleep, having learned nothing.
-    return state_.compare_exchange_strong(expected, empty, std::memory_order::acquire,
-                                          std::memory_order::relaxed);
+    return state_.compare_exchange_strong(expected, empty, std::memory_order::acquire, std::memory_order::relaxed);
   }
 
   park::Word state_{empty};

@@ -163,7 +163,7 @@ class Array {
       // acquire (A3'): pairs with (A2).
       const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
       if ((stamp & ~(waiter | skip)) != head_ + 1) {
-        std::this_thread::yield();  // claimed before the flag; being written
+        yield_thread();  // claimed before the flag; being written
         continue;
       }
       if ((stamp & skip) == 0) {

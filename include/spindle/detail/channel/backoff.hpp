@@ -45,7 +45,7 @@ class Backoff {
       }
       ++step_;
     } else {
-      std::this_thread::yield();
+      yield_thread();
     }
   }
 
@@ -56,7 +56,7 @@ class Backoff {
     if (step_ < spin_steps) {
       cpu_relax();
     } else if (step_ < spin_steps + yield_steps && yield_streak() < max_yield_streak) {
-      std::this_thread::yield();
+      yield_thread();
     } else {
       parked_ = true;
       return false;

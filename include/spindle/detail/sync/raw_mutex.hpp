@@ -17,6 +17,14 @@
 
 namespace spindle::detail::sync {
 
+// The order of the lock's acquiring CAS (M1). Only the relacy test that
+// proves a model can fail weakens it, through this test-only switch.
+#if defined(SPINDLE_TEST_WEAKEN_MUTEX_ACQUIRE)
+inline constexpr std::memory_order mutex_acquire = std::memory_order::relaxed;
+#else
+inline constexpr std::memory_order mutex_acquire = std::memory_order::acquire;
+#endif
+
 class SPINDLE_CAPABILITY("mutex") RawMutex {
  public:
   RawMutex() = default;
@@ -26,7 +34,7 @@ class SPINDLE_CAPABILITY("mutex") RawMutex {
   void lock() noexcept SPINDLE_ACQUIRE() {
     std::uint32_t expected = unlocked;
     // acquire (M1): pairs with release (M2) of the previous holder.
-    if (!state_.compare_exchange_strong(expected, locked, std::memory_order::acquire, std::memory_order::relaxed)) {
+    if (!state_.compare_exchange_strong(expected, locked, mutex_acquire, std::memory_order::relaxed)) {
       lock_contended();
     }
   }
@@ -75,7 +83,7 @@ class SPINDLE_CAPABILITY("mutex") RawMutex {
 
   // Spins while the lock is held and nobody sleeps; returns the last state.
   std::uint32_t spin() noexcept {
-    for (int i = 0; i < 100; ++i) {
+    for (unsigned i = 0; i < spin_limit(100); ++i) {
       // relaxed: only a hint; the CAS or exchange that follows decides.
       const std::uint32_t state = state_.load(std::memory_order::relaxed);
       if (state != locked) {

@@ -129,8 +129,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
         release = Release::keep_out;  // inside a phase: look at the clock only now and then
       } else {
         const std::int64_t now = now_ns();
-        if (phase_end_ == 0 || now >= phase_end_ + phase_ns_) {
-          // A new phase (also when the last one ended long ago, unnoticed).
+        if (phase_end_ == 0) {
           phase_end_ = now + phase_ns_;
           // relaxed: published by the release (W3) that sets PHASE.
           published_phase_end_.store(phase_end_, std::memory_order::relaxed);
@@ -165,7 +164,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   static constexpr std::uint32_t writers_gone_after = 16;  // looks that find no writer about
   static constexpr std::uint32_t phase_after = 4;          // contended unlocks in a row that start a phase
   static constexpr std::int64_t reader_turn_ns = 100'000;
-  static constexpr std::uint32_t reader_spins = 100;
+  static constexpr std::uint32_t reader_spins = spin_limit(100);
   static constexpr unsigned slot_count = SPINDLE_RWLOCK_READER_SLOTS;
   static_assert((slot_count & (slot_count - 1)) == 0, "SPINDLE_RWLOCK_READER_SLOTS must be a power of two");
 
@@ -185,10 +184,16 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   };
 
   static Slot& slot_of(Slot* slots) noexcept {
-    // relaxed: the index only spreads threads over slots.
-    static Atomic<unsigned> next{0};
+#if defined(SPINDLE_MODEL_CHECK)
+    // The checker's threads are fibers of one OS thread.
+    return slots[model::thread_slot() & (slot_count - 1)];
+#else
+    // Not part of the algorithm (any spread is correct), so a plain
+    // std::atomic, outside the seam. relaxed: only spreads threads.
+    static std::atomic<unsigned> next{0};
     thread_local const unsigned index = next.fetch_add(1, std::memory_order::relaxed) & (slot_count - 1);
     return slots[index];
+#endif
   }
   Slot& my_slot() noexcept { return slot_of(slots_); }
 
@@ -256,10 +261,16 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
         idle = (state & writer) != 0 || writers_.is_locked() ? 0 : idle + 1;
         if (idle >= writers_gone_after || now_ns() >= end) {
           // The phase is over, whether or not its writers noticed, or they
-          // have gone. Close
-          // it for the readers behind us (one try: a failure means a
-          // writer changed the word, and it knows best).
-          state_.compare_exchange_strong(state, state & ~phase, std::memory_order::relaxed);
+          // have gone. Open the gate for the readers behind us, and wake
+          // those asleep in the phase (one try: a failure means a writer
+          // changed the word, and it knows best). seq_cst: as the writer's
+          // release (W3), for the sleepers' gate_ load and CAS.
+          if (state_.compare_exchange_strong(state, state & ~(phase | readers_parked), std::memory_order::seq_cst,
+                                             std::memory_order::relaxed) &&
+              (state & readers_parked) != 0) {
+            gate_.fetch_add(1, std::memory_order::seq_cst);
+            park::wake_all(gate_);
+          }
           return;
         }
         until = at_ns(end);
@@ -274,10 +285,12 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       // changes with every write). seq_cst: a writer that opens the gate
       // after our CAS sees READERS_PARKED and bumps gate_ after our load of
       // it, so the futex's compare or the wake-up stops the sleep; one that
-      // opens it before makes the CAS fail. A phase sleep is bounded by its end.
+      // opens it before makes the CAS fail. The CAS runs even when
+      // READERS_PARKED is already set: it is what proves that `state`, on
+      // which we decided to sleep, is still current after the gate_ load.
+      // A phase sleep is bounded by its end.
       const std::uint32_t gate = gate_.load(std::memory_order::seq_cst);
-      if ((state & readers_parked) != 0 ||
-          state_.compare_exchange_strong(state, state | readers_parked, std::memory_order::seq_cst,
+      if (state_.compare_exchange_strong(state, state | readers_parked, std::memory_order::seq_cst,
                                          std::memory_order::relaxed)) {
         park::wait(gate_, gate, until);
       }
@@ -301,12 +314,12 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       if (readers_inside() == 0) {
         return;
       }
-      if (spins < 200) {
+      if (spins < spin_limit(200)) {
         cpu_relax();
         continue;
       }
-      if (spins < 260) {
-        std::this_thread::yield();
+      if (spins < spin_limit(260)) {
+        yield_thread();
         continue;
       }
       const std::uint32_t prepared = drain_.load(std::memory_order::seq_cst);

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Runs spindle's real lock-free code under the relacy model checker.
+//
+// spindle reaches its atomics and its parking only through the seams in
+// detail/atomic.hpp and detail/park.hpp. With SPINDLE_MODEL_CHECK defined
+// they resolve to the adapters below: std::atomic's interface over
+// rl::atomic, spinning as a scheduling point, and parking on relacy's
+// futex. So a model exercises the very code that ships.
+//
+// Include this header first in a model, before any spindle header: relacy
+// must come after the standard headers (it defines macros such as `new`
+// and `delete`), and spindle's headers need the adapters declared.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <relacy/relacy.hpp>
+
+// relacy tracks allocations by redefining these; spindle's `= delete`
+// declarations and placement-new must keep their meaning.
+#undef new
+#undef delete
+
+#ifndef SPINDLE_MODEL_CHECK
+#define SPINDLE_MODEL_CHECK 1
+#endif
+
+namespace spindle::detail::model {
+
+constexpr rl::memory_order order(std::memory_order mo) noexcept {
+  switch (mo) {
+    case std::memory_order::relaxed:
+      return rl::mo_relaxed;
+    case std::memory_order::consume:
+    case std::memory_order::acquire:
+      return rl::mo_acquire;
+    case std::memory_order::release:
+      return rl::mo_release;
+    case std::memory_order::acq_rel:
+      return rl::mo_acq_rel;
+    case std::memory_order::seq_cst:
+      return rl::mo_seq_cst;
+  }
+  return rl::mo_seq_cst;
+}
+
+// The failure order of a CAS given only its success order, as std::atomic
+// derives it.
+constexpr std::memory_order failure_of(std::memory_order mo) noexcept {
+  return mo == std::memory_order::acq_rel   ? std::memory_order::acquire
+         : mo == std::memory_order::release ? std::memory_order::relaxed
+                                            : mo;
+}
+
+// std::atomic<T>'s interface over rl::atomic<R> (R = int for the 32-bit
+// words threads park on: relacy's futex works on rl::atomic<int>).
+template <class T, class R = T>
+class BasicAtomic {
+ public:
+  static constexpr bool is_always_lock_free = true;
+
+  BasicAtomic() noexcept : value_(R{}) {}
+  BasicAtomic(T value) noexcept : value_(static_cast<R>(value)) {}  // NOLINT: as std::atomic
+  BasicAtomic(const BasicAtomic&) = delete;
+  BasicAtomic& operator=(const BasicAtomic&) = delete;
+
+  T load(std::memory_order mo = std::memory_order::seq_cst) const noexcept {
+    return static_cast<T>(value_($).load(order(mo)));
+  }
+  void store(T v, std::memory_order mo = std::memory_order::seq_cst) noexcept {
+    value_($).store(static_cast<R>(v), order(mo));
+  }
+  T exchange(T v, std::memory_order mo = std::memory_order::seq_cst) noexcept {
+    return static_cast<T>(value_($).exchange(static_cast<R>(v), order(mo)));
+  }
+  bool compare_exchange_strong(T& expected, T desired, std::memory_order success, std::memory_order failure) noexcept {
+    R cmp = static_cast<R>(expected);
+    const bool ok = value_($).compare_exchange_strong(cmp, static_cast<R>(desired), order(success), order(failure));
+    expected = static_cast<T>(cmp);
+    return ok;
+  }
+  bool compare_exchange_strong(T& expected, T desired, std::memory_order mo = std::memory_order::seq_cst) noexcept {
+    return compare_exchange_strong(expected, desired, mo, failure_of(mo));
+  }
+  bool compare_exchange_weak(T& expected, T desired, std::memory_order success, std::memory_order failure) noexcept {
+    R cmp = static_cast<R>(expected);
+    const bool ok = value_($).compare_exchange_weak(cmp, static_cast<R>(desired), order(success), order(failure));
+    expected = static_cast<T>(cmp);
+    return ok;
+  }
+  bool compare_exchange_weak(T& expected, T desired, std::memory_order mo = std::memory_order::seq_cst) noexcept {
+    return compare_exchange_weak(expected, desired, mo, failure_of(mo));
+  }
+  T fetch_add(T v, std::memory_order mo = std::memory_order::seq_cst) noexcept requires std::is_integral_v<T> {
+    return static_cast<T>(value_($).fetch_add(static_cast<R>(v), order(mo)));
+  }
+  T fetch_sub(T v, std::memory_order mo = std::memory_order::seq_cst) noexcept requires std::is_integral_v<T> {
+    return static_cast<T>(value_($).fetch_sub(static_cast<R>(v), order(mo)));
+  }
+  T fetch_or(T v, std::memory_order mo = std::memory_order::seq_cst) noexcept requires std::is_integral_v<T> {
+    return static_cast<T>(value_($).fetch_or(static_cast<R>(v), order(mo)));
+  }
+  T fetch_and(T v, std::memory_order mo = std::memory_order::seq_cst) noexcept requires std::is_integral_v<T> {
+    return static_cast<T>(value_($).fetch_and(static_cast<R>(v), order(mo)));
+  }
+
+  rl::atomic<R>& raw() noexcept { return value_; }
+
+ private:
+  mutable rl::atomic<R> value_;
+};
+
+template <class T>
+struct Pick {
+  using type = BasicAtomic<T>;
+};
+template <>
+struct Pick<std::uint32_t> {
+  using type = BasicAtomic<std::uint32_t, int>;
+};
+
+template <class T>
+using Atomic = typename Pick<T>::type;
+
+// The checker's threads are fibers of one OS thread: thread_local cannot
+// tell them apart, their index can.
+inline unsigned thread_slot() noexcept { return static_cast<unsigned>(rl::ctx().current_thread()); }
+
+// Spinning is a point where the checker may switch threads.
+inline void cpu_relax() noexcept { rl::yield(1, $); }
+
+// Parking on relacy's futex. A timed wait may also return for no reason,
+// which spindle's callers allow (a timeout is a spurious return to them).
+inline void park_wait(BasicAtomic<std::uint32_t, int>& word, std::uint32_t expected, bool timed) noexcept {
+  timespec zero{};
+  (void)rl::rl_futex(&word.raw(), rl::RL_FUTEX_WAIT, static_cast<int>(expected), timed ? &zero : nullptr, nullptr, 0,
+                     $);
+}
+inline void park_wake(BasicAtomic<std::uint32_t, int>& word, bool all) noexcept {
+  (void)rl::rl_futex(&word.raw(), rl::RL_FUTEX_WAKE, all ? 1 << 30 : 1, nullptr, nullptr, 0, $);
+}
+
+}  // namespace spindle::detail::model
