@@ -163,3 +163,21 @@ inline void park_wake(BasicAtomic<std::uint32_t, int>& word, bool all) noexcept 
 }
 
 }  // namespace spindle::detail::model
+
+namespace spindle::model_test {
+
+/// Runs the model Test with `scheduler` for `iterations` and prints one
+/// line: its name, the scheduler, ok or FAILED (relacy prints the why).
+template <class Test>
+bool run(const char* name, rl::scheduler_type_e scheduler, int iterations) {
+  rl::test_params params;
+  params.search_type = scheduler;
+  params.iteration_count = iterations;
+  params.output_history = false;
+  const bool ok = rl::simulate<Test>(params);
+  std::printf("%-40s %-14s %s\n", name, scheduler == rl::sched_random ? "random" : "context-bound",
+              ok ? "ok" : "FAILED");
+  return ok;
+}
+
+}  // namespace spindle::model_test

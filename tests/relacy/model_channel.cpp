@@ -209,21 +209,10 @@ struct MakeUnbounded {
   auto operator()() const { return unbounded(); }
 };
 
-template <class Test>
-bool run(const char* name, rl::scheduler_type_e scheduler, int iterations) {
-  rl::test_params params;
-  params.search_type = scheduler;
-  params.iteration_count = iterations;
-  params.output_history = false;
-  const bool ok = rl::simulate<Test>(params);
-  std::printf("%-40s %-14s %s\n", name, scheduler == rl::sched_random ? "random" : "context-bound",
-              ok ? "ok" : "FAILED");
-  return ok;
-}
-
 }  // namespace
 
 int main() {
+  using spindle::model_test::run;
   bool ok = true;
   ok &= run<SendThenDrop<MakeUnbounded>>("unbounded: send, send, drop vs recv", rl::sched_random, 20000);
   ok &= run<SendThenDrop<MakeBounded1>>("bounded(1): send, send, drop vs recv", rl::sched_random, 20000);

@@ -48,21 +48,10 @@ struct TryLock : rl::test_suite<TryLock, 2> {
   void after() { RL_ASSERT(inside($) == wins($).load()); }
 };
 
-template <class Test>
-bool run(const char* name, rl::scheduler_type_e scheduler, int iterations) {
-  rl::test_params params;
-  params.search_type = scheduler;
-  params.iteration_count = iterations;
-  params.output_history = false;
-  const bool ok = rl::simulate<Test>(params);
-  std::printf("%-28s %-14s %s\n", name, scheduler == rl::sched_random ? "random" : "context-bound",
-              ok ? "ok" : "FAILED");
-  return ok;
-}
-
 }  // namespace
 
 int main() {
+  using spindle::model_test::run;
   bool ok = true;
   ok &= run<Increments<2>>("mutex: 2 threads increment", rl::sched_random, 20000);
   ok &= run<Increments<2>>("mutex: 2 threads increment", rl::sched_bound, 20000);

@@ -119,21 +119,10 @@ struct CondvarHandOff : rl::test_suite<CondvarHandOff, 2> {
   }
 };
 
-template <class Test>
-bool run(const char* name, rl::scheduler_type_e scheduler, int iterations) {
-  rl::test_params params;
-  params.search_type = scheduler;
-  params.iteration_count = iterations;
-  params.output_history = false;
-  const bool ok = rl::simulate<Test>(params);
-  std::printf("%-40s %-14s %s\n", name, scheduler == rl::sched_random ? "random" : "context-bound",
-              ok ? "ok" : "FAILED");
-  return ok;
-}
-
 }  // namespace
 
 int main() {
+  using spindle::model_test::run;
   bool ok = true;
   ok &= run<ReadersAndWriter>("rwlock: writer behind two readers", rl::sched_random, 20000);
   ok &= run<TryAndBlock>("rwlock: try_ and blocking mixed", rl::sched_random, 20000);
