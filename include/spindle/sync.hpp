@@ -114,7 +114,8 @@ namespace detail {
   throw std::logic_error("spindle::sync: use of a moved-from guard");
 }
 
-// The guard as a LockResult: an error when the lock is poisoned.
+// The guard (or the value itself, for get_mut and into_inner) as a
+// LockResult: an error when the lock is poisoned.
 template <class Guard>
 LockResult<Guard> checked(Guard guard, bool poisoned) {
   if (poisoned) {
@@ -213,18 +214,12 @@ class Mutex {
   /// The value, without locking: a non-const Mutex cannot be shared with
   /// another thread at the same time. Err when poisoned (the value inside).
   Result<std::reference_wrapper<T>, PoisonError<std::reference_wrapper<T>>> get_mut() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (poison_.get()) {
-      return Err(PoisonError<std::reference_wrapper<T>>(std::ref(value_)));
-    }
-    return Ok(std::ref(value_));
+    return detail::checked(std::ref(value_), poison_.get());
   }
 
   /// Takes the value out of the mutex. Err when poisoned (the value inside).
   Result<T, PoisonError<T>> into_inner() && SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (poison_.get()) {
-      return Result<T, PoisonError<T>>(in_place_err, std::move(value_));
-    }
-    return Result<T, PoisonError<T>>(in_place_ok, std::move(value_));
+    return detail::checked(std::move(value_), poison_.get());
   }
 
  private:
@@ -364,18 +359,12 @@ class RwLock {
 
   /// The value, without locking (see Mutex::get_mut).
   Result<std::reference_wrapper<T>, PoisonError<std::reference_wrapper<T>>> get_mut() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (poison_.get()) {
-      return Err(PoisonError<std::reference_wrapper<T>>(std::ref(value_)));
-    }
-    return Ok(std::ref(value_));
+    return detail::checked(std::ref(value_), poison_.get());
   }
 
   /// Takes the value out. Err when poisoned (the value inside).
   Result<T, PoisonError<T>> into_inner() && SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (poison_.get()) {
-      return Result<T, PoisonError<T>>(in_place_err, std::move(value_));
-    }
-    return Result<T, PoisonError<T>>(in_place_ok, std::move(value_));
+    return detail::checked(std::move(value_), poison_.get());
   }
 
  private:
