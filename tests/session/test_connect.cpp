@@ -186,7 +186,7 @@ TEST_CASE("connect: an exception from the server comes out of connect", "[sessio
   REQUIRE(violations.count() == 0);
 }
 
-TEST_CASE("connect: a server that fails mid-protocol disconnects the client; the client's exception wins",
+TEST_CASE("connect: a server that fails mid-protocol disconnects the client, the client's exception wins",
           "[session][connect]") {
   Watchdog dog("connect server fails mid-protocol");
   RecordViolations violations;

@@ -154,7 +154,7 @@ TEST_CASE("misuse: a step on a closed endpoint throws ProtocolError", "[session]
   REQUIRE(violations.count() == 0);
 }
 
-TEST_CASE("misuse: the endpoint a step consumed is no longer live; the one it returned is", "[session][misuse]") {
+TEST_CASE("misuse: the endpoint a step consumed is no longer live, the one it returned is", "[session][misuse]") {
   RecordViolations violations;
   auto ends = ss::session_channel<Send<int, Recv<int, Eps>>>();
   auto& a = ends.first;
@@ -185,7 +185,7 @@ void handler_two(std::string_view /*description*/) {}
 
 }  // namespace
 
-TEST_CASE("violations: set_violation_handler returns the handler it replaces; nullptr means the default",
+TEST_CASE("violations: set_violation_handler returns the handler it replaces, nullptr means the default",
           "[session][violation]") {
   const ss::ViolationHandler original = ss::set_violation_handler(&handler_one);
   REQUIRE(original == &ss::detail::default_violation);  // no other test leaves one behind
@@ -214,7 +214,7 @@ TEST_CASE("violations: destroying a live endpoint calls the handler with the pro
   REQUIRE_FALSE(contains(text, "spindle::session::"));
 }
 
-TEST_CASE("violations: each live endpoint destroyed is reported once; closed and moved-from ones are not",
+TEST_CASE("violations: each live endpoint destroyed is reported once, closed and moved-from ones are not",
           "[session][violation]") {
   RecordViolations violations;
   {

@@ -169,7 +169,7 @@ TEST_CASE("choices: sel2 takes the second branch and offer() says index 1", "[se
   REQUIRE(violations.count() == 0);
 }
 
-TEST_CASE("choices: select<I> on a three-branch choice; offer() returns branch I", "[session][choice]") {
+TEST_CASE("choices: select<I> on a three-branch choice, offer() returns branch I", "[session][choice]") {
   RecordViolations violations;  // a failed check unwinds into a report, not an abort
   SECTION("select<0>") {
     auto ends = ss::session_channel<ThreeWay>();
@@ -340,7 +340,7 @@ RowsSeen serve_rows(Chan<RowsServer> end) {
 
 }  // namespace
 
-TEST_CASE("loops: nested loops; succ() leaves the inner loop for the outer one", "[session][rec]") {
+TEST_CASE("loops: nested loops, succ() leaves the inner loop for the outer one", "[session][rec]") {
   Watchdog dog("rows server");
   RecordViolations violations;
   auto ends = ss::session_channel<RowsServer>();

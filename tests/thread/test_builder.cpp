@@ -52,7 +52,7 @@ TEST_CASE("a builder's name is the thread's name, inside and out", "[thread][bui
   REQUIRE(handle->join().unwrap() == "worker-1");
 }
 
-TEST_CASE("an unnamed thread has no name; the process's first thread is \"main\"", "[thread][builder]") {
+TEST_CASE("an unnamed thread has no name, the process's first thread is \"main\"", "[thread][builder]") {
   auto handle = th::spawn([] { return th::current().name().has_value(); });
   REQUIRE_FALSE(handle.thread().name().has_value());
   REQUIRE_FALSE(handle.join().unwrap());
