@@ -55,7 +55,7 @@ class Backoff {
     snoozed_ = true;
     if (step_ < spin_steps) {
       cpu_relax();
-    } else if (step_ < spin_steps + yield_steps && yield_streak() < max_yield_streak) {
+    } else if (step_ < spin_steps + yield_steps && (!keep_streak || yield_streak() < max_yield_streak)) {
       yield_thread();
     } else {
       parked_ = true;
@@ -80,13 +80,24 @@ class Backoff {
   // on an idle CPU, and the next waits succeed while spinning.
   static constexpr std::uint32_t max_yield_streak = 4;
 
+  // Under the model checker every model thread is a fiber of one OS thread,
+  // so a thread_local streak would be shared by all of them and carried
+  // from one explored execution to the next: the checker would replay a
+  // different program from the one it recorded. The streak only tunes
+  // performance, so the models run without it.
+#ifdef SPINDLE_MODEL_CHECK
+  static constexpr bool keep_streak = false;
+#else
+  static constexpr bool keep_streak = true;
+#endif
+
   static std::uint32_t& yield_streak() noexcept {
     thread_local std::uint32_t streak = 0;
     return streak;
   }
 
   void record_outcome() noexcept {
-    if (!snoozed_) {
+    if (!keep_streak || !snoozed_) {
       return;
     }
     std::uint32_t& streak = yield_streak();
