@@ -4,27 +4,15 @@
 // runs the violation handler and disconnects the peer (whose pending or next
 // step throws Disconnected instead of hanging); an endpoint spent by
 // Disconnected is not a violation; messages in flight are destroyed exactly
-// once; and the default handler prints the protocol state and aborts.
+// once. (That the default handler prints the protocol state and aborts is a
+// death test: tests/death.)
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <csignal>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <utility>
 #include <variant>
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <fcntl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#define SESSION_TEST_HAVE_FORK 1
-#else
-#define SESSION_TEST_HAVE_FORK 0
-#endif
 
 #include "session/common.hpp"
 #include "support/bounded.hpp"
@@ -513,83 +501,5 @@ TEST_CASE("in flight: torn down from two threads at once, every message is destr
   REQUIRE(violations.count() == violations_expected);
 }
 
-// --- the default handler aborts ----------------------------------------------------
-
-#if SESSION_TEST_HAVE_FORK
-TEST_CASE("violations: the default handler prints the protocol state and aborts", "[session][violation][fork]") {
-  // This also runs under ThreadSanitizer, where it behaves: the child makes
-  // no thread (tsan's die_after_fork concerns only those) and the abort is
-  // the default action of SIGABRT, which tsan leaves alone. Should a tsan
-  // runtime ever misbehave here, the place to skip is SESSION_TEST_TSAN.
-  //
-  // No test thread is running here (every test joins its threads), so the
-  // child of fork() is an ordinary single-threaded copy of this process.
-  const ss::ViolationHandler previous = ss::set_violation_handler(nullptr);
-  REQUIRE(previous == &ss::detail::default_violation);
-  int fds[2] = {-1, -1};
-  REQUIRE(::pipe(fds) == 0);
-
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    // The child: stderr into the pipe, SIGABRT's default action back (Catch2
-    // installs a handler of its own), then the violation. Nothing here may
-    // report to Catch2: the parent does the checking.
-    ::dup2(fds[1], STDERR_FILENO);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    std::signal(SIGABRT, SIG_DFL);
-    auto ends = ss::session_channel<Send<int, Eps>>();
-    { auto live = std::move(ends.first); }  // the default handler aborts here
-    ::_exit(0);                             // reached only if it returned
-  }
-  ::close(fds[1]);
-  ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-
-  // Collects what the child wrote to stderr, without blocking.
-  std::string output;
-  auto drain = [&output, fd = fds[0]] {
-    char buffer[512];
-    for (;;) {
-      const ssize_t n = ::read(fd, buffer, sizeof buffer);
-      if (n > 0) {
-        output.append(buffer, static_cast<std::size_t>(n));
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else {
-        return;  // end of file, or nothing more for now
-      }
-    }
-  };
-
-  // Bounded wait for the child: a child that neither aborts nor exits is
-  // killed and the test fails.
-  int status = 0;
-  bool ended = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    drain();
-    const pid_t r = ::waitpid(child, &status, WNOHANG);
-    if (r == child) {
-      ended = true;
-      break;
-    }
-    if (r < 0 && errno != EINTR) {
-      break;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  if (!ended) {
-    ::kill(child, SIGKILL);
-    ::waitpid(child, &status, 0);
-  }
-  drain();
-  ::close(fds[0]);
-  INFO("the child's stderr: " << output);
-  REQUIRE(ended);
-  REQUIRE(WIFSIGNALED(status));
-  REQUIRE(WTERMSIG(status) == SIGABRT);
-  REQUIRE(contains(output, "protocol violation"));
-  REQUIRE(contains(output, "Send<int, Eps>"));  // the step the endpoint stopped at
-}
-#endif
+// The default handler's abort is checked by the death tests (tests/death),
+// which run it in a child process.

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+// Death tests: what must end the process, run in a child process through
+// death.hpp's fork/wait helper, and the checks that the helper tells an
+// abort, an exit and a hang apart.
+//
+// What must end the process, according to the headers and DESIGN.md:
+//   - session: destroying an endpoint that is neither closed nor moved-from
+//     runs the violation handler; the default prints the protocol state to
+//     stderr and aborts (session.hpp, detail::default_violation). The
+//     handler runs in a noexcept destructor, so one that throws ends the
+//     process through std::terminate.
+// And what must not, where a C++ programmer might expect it to:
+//   - thread: a JoinHandle destroyed unjoined detaches its thread, as in
+//     Rust (std::thread would call std::terminate); an exception escaping a
+//     thread is the thread's Panic, never the process's end.
+//
+// Each test calls the helper from the test's only thread (the tests here
+// start no thread in the parent); the children start threads of their own.
+
+#include "death/death.hpp"
+#include "support/catch.hpp"
+
+#if SPINDLE_TEST_HAVE_FORK
+
+#include <pthread.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "support/bounded.hpp"
+
+#include <spindle/session.hpp>
+#include <spindle/thread.hpp>
+
+namespace ss = spindle::session;
+namespace th = spindle::thread;
+using namespace std::chrono_literals;
+using spindle::test::eventually;
+using spindle::test::death::check_in_child;
+using spindle::test::death::DeathResult;
+using spindle::test::death::run_in_child;
+using ss::Chan;
+using ss::Dual;
+using ss::Eps;
+using ss::Rec;
+using ss::Recv;
+using ss::Send;
+using ss::Var;
+using ss::Z;
+
+namespace {
+
+// What the default violation handler prints, whatever the protocol.
+constexpr std::string_view violation_header =
+    "spindle::session: protocol violation: an endpoint was destroyed before its protocol ended.";
+constexpr std::string_view violation_advice = "Finish the protocol and call close() on Eps, or move the endpoint on.";
+
+// The tests below that expect the default handler check, in the parent,
+// that it is the one installed: the child inherits it.
+bool default_handler_installed() {
+  const ss::ViolationHandler current = ss::set_violation_handler(nullptr);
+  ss::set_violation_handler(current);
+  return current == &ss::detail::default_violation;
+}
+
+// A handler that reports to stderr and counts, and returns: the session
+// carries on with the peer disconnected.
+std::atomic<int> handler_calls{0};
+
+void report_violation(std::string_view description) {
+  handler_calls.fetch_add(1);
+  std::fprintf(stderr, "custom handler: %.*s\n", static_cast<int>(description.size()), description.data());
+}
+
+void throwing_handler(std::string_view /*description*/) { throw std::runtime_error("the handler threw"); }
+
+}  // namespace
+
+// --- the helper itself ------------------------------------------------------------
+
+TEST_CASE("helper: a body that returns is an exit with code 0, not a death", "[death][helper]") {
+  const DeathResult r = run_in_child([] { std::fputs("the child ran\n", stderr); });
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.exited_with(0));
+  REQUIRE_FALSE(r.signalled());
+  REQUIRE_FALSE(r.timed_out());
+  REQUIRE(r.said("the child ran"));
+}
+
+TEST_CASE("helper: a body that exits with a code is reported with that code", "[death][helper]") {
+  const DeathResult r = run_in_child([] { ::_exit(7); });
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.exited_with(7));
+  REQUIRE_FALSE(r.exited_with(0));
+  REQUIRE(r.code() == 7);
+}
+
+TEST_CASE("helper: a body that aborts is reported as killed by SIGABRT with its stderr", "[death][helper]") {
+  const DeathResult r = run_in_child([] {
+    std::fputs("last words\n", stderr);
+    std::abort();
+  });
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.killed_by(SIGABRT));
+  REQUIRE(r.signal() == SIGABRT);
+  REQUIRE_FALSE(r.exited());
+  REQUIRE(r.said("last words"));
+}
+
+TEST_CASE("helper: a body that runs past the limit is killed and reported as timed out", "[death][helper]") {
+  const auto start = std::chrono::steady_clock::now();
+  const DeathResult r = run_in_child([] { std::this_thread::sleep_for(10s); }, 200ms);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.timed_out());
+  REQUIRE_FALSE(r.exited());
+  REQUIRE_FALSE(r.killed_by(SIGABRT));
+  REQUIRE(r.elapsed >= 200ms);
+  // Killed near the limit, not after the body's ten seconds.
+  REQUIRE(waited < 5s);
+}
+
+TEST_CASE("helper: an exception escaping the body ends the child with body_threw_code", "[death][helper]") {
+  const DeathResult r = run_in_child([] { throw std::runtime_error("thrown in the child"); });
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.exited_with(spindle::test::death::body_threw_code));
+  REQUIRE(r.said("the body threw: thrown in the child"));
+}
+
+TEST_CASE("helper: a failed check_in_child ends the child with check_failed_code", "[death][helper]") {
+  const DeathResult r = run_in_child([] {
+    check_in_child(true, "this one holds");
+    check_in_child(false, "this one does not");
+  });
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.exited_with(spindle::test::death::check_failed_code));
+  REQUIRE(r.said("check failed in the child: this one does not"));
+  REQUIRE_FALSE(r.said("this one holds"));
+}
+
+TEST_CASE("helper: the child may start threads", "[death][helper]") {
+  const DeathResult r = run_in_child([] {
+    auto handle = th::spawn([] { return 17; });
+    check_in_child(handle.join().unwrap() == 17, "a thread in the child returned 17");
+  });
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.exited_with(0));
+}
+
+// --- session: the default violation handler aborts ------------------------------------
+
+TEST_CASE("session: destroying a live endpoint prints the next step and the protocol, and aborts", "[death][session]") {
+  REQUIRE(default_handler_installed());
+
+  SECTION("in the middle of the protocol") {
+    const DeathResult r = run_in_child([] {
+      using P = Send<int, Recv<char, Eps>>;
+      auto ends = ss::session_channel<P>();
+      auto half = std::move(ends.first).send(1);  // Chan<Recv<char, Eps>, Env<P>>
+      auto got = std::move(ends.second).recv();
+      std::move(got.first).send('x').close();
+      { auto dropped = std::move(half); }  // still has to receive: aborts here
+      std::fputs("not reached\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.killed_by(SIGABRT));
+    REQUIRE(r.said(violation_header));
+    REQUIRE(r.said("  next step:  Recv<char, Eps>\n"));
+    // (g++ spells the closing brackets "> >", clang ">>".)
+    REQUIRE(r.said("  protocol:   Send<int, Recv<char, Eps>"));
+    REQUIRE(r.said(violation_advice));
+    REQUIRE_FALSE(r.said("spindle::session::"));
+    REQUIRE_FALSE(r.said("not reached"));
+  }
+  SECTION("an untouched endpoint, on the dual side") {
+    const DeathResult r = run_in_child([] {
+      using P = Send<int, Recv<char, Eps>>;
+      auto ends = ss::session_channel<P>();
+      { Chan<Dual<P>> dropped = std::move(ends.second); }  // aborts here
+      std::fputs("not reached\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.killed_by(SIGABRT));
+    REQUIRE(r.said(violation_header));
+    REQUIRE(r.said("  next step:  Recv<int, Send<char, Eps>"));
+    REQUIRE(r.said("  protocol:   Recv<int, Send<char, Eps>"));
+    REQUIRE_FALSE(r.said("not reached"));
+  }
+  SECTION("inside a loop") {
+    const DeathResult r = run_in_child([] {
+      using P = Rec<Send<int, Var<Z>>>;
+      auto ends = ss::session_channel<P>();
+      auto peer = std::move(ends.second).enter();
+      auto jump = std::move(ends.first).enter().send(1);  // Chan<Var<Z>, ...>
+      { auto dropped = std::move(jump); }                 // aborts here
+      std::fputs("not reached\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.killed_by(SIGABRT));
+    REQUIRE(r.said(violation_header));
+    REQUIRE(r.said("  next step:  Var<Z>\n"));
+    REQUIRE(r.said("  protocol:   Rec<Send<int, Var<Z>"));
+    REQUIRE_FALSE(r.said("not reached"));
+  }
+}
+
+TEST_CASE("session: a violation in a thread the program started aborts the whole process", "[death][session]") {
+  REQUIRE(default_handler_installed());
+
+  SECTION("the server of connect() drops its endpoint") {
+    const DeathResult r = run_in_child([] {
+      using P = Recv<int, Send<int, Eps>>;
+      ss::connect<P>(
+          [](Chan<P> end) {
+            auto got = std::move(end).recv();
+            (void)got;  // returns without sending back: `got.first` dies live
+          },
+          [](Chan<Dual<P>> end) {
+            auto waiting = std::move(end).send(41);
+            try {
+              auto back = std::move(waiting).recv();  // the process ends first
+              std::move(back.first).close();
+            } catch (const ss::Disconnected&) {
+              std::fputs("not reached: the client saw Disconnected\n", stderr);
+            }
+          });
+      std::fputs("not reached: connect returned\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.killed_by(SIGABRT));
+    REQUIRE(r.said(violation_header));
+    REQUIRE(r.said("  next step:  Send<int, Eps>\n"));
+    REQUIRE(r.said("  protocol:   Recv<int, Send<int, Eps>"));
+    REQUIRE_FALSE(r.said("not reached"));
+  }
+  SECTION("the client of connect() leaves its endpoint unfinished") {
+    const DeathResult r = run_in_child([] {
+      using P = Recv<int, Eps>;
+      ss::connect<P>(
+          [](Chan<P> end) {
+            try {
+              auto got = std::move(end).recv();
+              std::move(got.first).close();
+            } catch (const ss::Disconnected&) {
+              // The client's violation disconnects the server, unless the
+              // abort ends the process first.
+            }
+          },
+          [](Chan<Dual<P>>&& /*end taken by reference and left alone*/) {});
+      std::fputs("not reached: connect returned\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.killed_by(SIGABRT));
+    REQUIRE(r.said(violation_header));
+    REQUIRE(r.said("  next step:  Send<int, Eps>\n"));
+    REQUIRE_FALSE(r.said("not reached"));
+  }
+}
+
+TEST_CASE("session: a session run to the end does not abort", "[death][session]") {
+  REQUIRE(default_handler_installed());
+
+  SECTION("both ends on one thread") {
+    const DeathResult r = run_in_child([] {
+      using P = Send<int, Recv<char, Eps>>;
+      auto ends = ss::session_channel<P>();
+      auto half = std::move(ends.first).send(1);
+      auto got = std::move(ends.second).recv();
+      std::move(got.first).send('x').close();
+      auto back = std::move(half).recv();
+      std::move(back.first).close();
+      check_in_child(got.second == 1 && back.second == 'x', "the values crossed");
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE_FALSE(r.said("protocol violation"));
+  }
+  SECTION("a loop through connect(), with moved-from endpoints left behind") {
+    const DeathResult r = run_in_child([] {
+      using P = Rec<Recv<int, ss::Offer<Var<Z>, Eps>>>;
+      ss::connect<P>(
+          [](Chan<P> end) {
+            auto c = std::move(end).enter();
+            for (;;) {
+              auto got = std::move(c).recv();
+              auto next = std::move(got.first).offer();
+              if (next.index() == 1) {
+                std::get<1>(std::move(next)).close();
+                return;
+              }
+              c = std::get<0>(std::move(next)).zero();
+            }
+          },
+          [](Chan<Dual<P>> end) {
+            auto c = std::move(end).enter();
+            for (int i = 0; i < 3; ++i) {
+              c = std::move(c).send(i).sel1().zero();
+            }
+            std::move(c).send(3).sel2().close();
+          });
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE_FALSE(r.said("protocol violation"));
+  }
+}
+
+// --- session: a handler that returns ------------------------------------------------
+
+TEST_CASE("session: with a handler installed, a violation calls it instead of aborting", "[death][session]") {
+  REQUIRE(default_handler_installed());
+
+  SECTION("the handler is called once, the peer is disconnected, the process goes on") {
+    const DeathResult r = run_in_child([] {
+      const ss::ViolationHandler previous = ss::set_violation_handler(&report_violation);
+      check_in_child(previous == &ss::detail::default_violation, "the default handler was installed");
+      using P = Send<int, Recv<char, Eps>>;
+      auto ends = ss::session_channel<P>();
+      { auto half = std::move(ends.first).send(1); }  // dies live: the handler runs, and returns
+      check_in_child(handler_calls.load() == 1, "the handler was called once");
+      auto got = std::move(ends.second).recv();  // what was sent before still arrives
+      check_in_child(got.second == 1, "the value sent before the violation arrived");
+      bool disconnected = false;
+      try {
+        std::move(got.first).send('x').close();
+      } catch (const ss::Disconnected&) {
+        disconnected = true;
+      }
+      check_in_child(disconnected, "the peer's next step threw Disconnected");
+      check_in_child(handler_calls.load() == 1, "the spent peer was no second violation");
+      std::fputs("the child went on\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE(r.said(std::string("custom handler: ").append(violation_header)));
+    REQUIRE(r.said("  next step:  Recv<char, Eps>\n"));
+    REQUIRE(r.said("the child went on"));
+  }
+  SECTION("set_violation_handler(nullptr) puts the default back, which aborts") {
+    const DeathResult r = run_in_child([] {
+      ss::set_violation_handler(&report_violation);
+      check_in_child(ss::set_violation_handler(nullptr) == &report_violation, "nullptr replaced the custom handler");
+      auto ends = ss::session_channel<Send<int, Eps>>();
+      { auto dropped = std::move(ends.first); }  // aborts here
+      std::fputs("not reached\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.killed_by(SIGABRT));
+    REQUIRE(r.said(violation_header));
+    REQUIRE(r.said("  next step:  Send<int, Eps>\n"));
+    REQUIRE_FALSE(r.said("custom handler"));
+    REQUIRE_FALSE(r.said("not reached"));
+  }
+}
+
+TEST_CASE("session: a violation handler that throws ends the process through std::terminate", "[death][session]") {
+  // The handler runs inside the endpoint's destructor (and a noexcept
+  // function under it): an exception cannot leave it.
+  const DeathResult r = run_in_child([] {
+    ss::set_violation_handler(&throwing_handler);
+    auto ends = ss::session_channel<Send<int, Eps>>();
+    try {
+      auto dropped = std::move(ends.first);
+    } catch (...) {
+      std::fputs("not reached: the handler's exception escaped the destructor\n", stderr);
+    }
+    std::fputs("not reached\n", stderr);
+  });
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.killed_by(SIGABRT));
+  REQUIRE_FALSE(r.said("not reached"));
+#if defined(__GLIBCXX__)
+  // libstdc++'s verbose terminate handler names the exception.
+  REQUIRE(r.said("terminate called after throwing an instance of 'std::runtime_error'"));
+  REQUIRE(r.said("the handler threw"));
+#endif
+}
+
+// --- thread: what does not end the process ----------------------------------------------
+
+TEST_CASE("thread: a JoinHandle destroyed unjoined detaches its thread and the process goes on", "[death][thread]") {
+  SECTION("spindle::thread::JoinHandle") {
+    const DeathResult r = run_in_child([] {
+      static std::atomic<bool> go{false};
+      static std::atomic<bool> ran{false};
+      {
+        auto handle = th::spawn([] {
+          while (!go.load()) {
+            std::this_thread::sleep_for(1ms);
+          }
+          ran = true;
+        });
+        // Destroyed while the thread runs, never joined: it detaches.
+      }
+      go = true;
+      check_in_child(eventually([] { return ran.load(); }), "the detached thread ran to its end");
+      std::fputs("the child went on\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE(r.said("the child went on"));
+  }
+  SECTION("for contrast: a std::thread destroyed joinable calls std::terminate") {
+    // The same program with std::thread: this is what the test above would
+    // see if JoinHandle behaved like std::thread.
+    const DeathResult r = run_in_child([] {
+      static std::atomic<bool> go{false};
+      {
+        std::thread t([] {
+          while (!go.load()) {
+            std::this_thread::sleep_for(1ms);
+          }
+        });
+      }
+      go = true;
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.killed_by(SIGABRT));
+  }
+}
+
+TEST_CASE("thread: a thread that throws or calls pthread_exit, never joined, does not end the process",
+          "[death][thread]") {
+  SECTION("an exception escapes the thread") {
+    const DeathResult r = run_in_child([] {
+      auto handle = th::spawn([]() -> int { throw std::runtime_error("escaped the thread"); });
+      check_in_child(eventually([&handle] { return handle.is_finished(); }), "the thread finished");
+      // `handle` is destroyed unjoined, its Panic with it.
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE_FALSE(r.said("terminate called"));
+  }
+#if defined(__GLIBC__)  // glibc's forced unwind is what spindle reports (thread.hpp)
+  SECTION("the thread calls pthread_exit") {
+    const DeathResult r = run_in_child([] {
+      auto handle = th::spawn([] { ::pthread_exit(nullptr); });
+      check_in_child(eventually([&handle] { return handle.is_finished(); }), "the thread finished");
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE_FALSE(r.said("terminate called"));
+  }
+#endif
+}
+
+#else  // no fork()
+
+TEST_CASE("death tests need fork(): skipped on this platform", "[death]") {
+  WARN(
+      "the death tests are skipped: they run the code under test in a child made with fork(), which this "
+      "platform lacks");
+}
+
+#endif  // SPINDLE_TEST_HAVE_FORK
