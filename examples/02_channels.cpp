@@ -19,7 +19,7 @@
 #include <iostream>
 #include <utility>
 
-int main() {
+int main() {  // NOLINT(bugprone-exception-escape): an escaping exception fails the example, as a panic does in Rust
   auto [tx, rx] = spindle::mpsc::channel<int>();
 
   // The receiver moves into the thread, as with Rust's `move` closure.

@@ -79,11 +79,12 @@ void front_desk(spindle::mpsc::Receiver<Chan<Service>> incoming, std::vector<ToW
     auto [rest, name] = std::move(session).recv();
     const std::size_t w = turn++ % workers.size();
     std::cout << "front desk: " << name << " is here, worker " << w + 1 << " takes over\n";
+    // cppcheck-suppress accessMoved ; false positive (cppcheck 2.10): `name` is new each iteration
     workers[w] = std::move(workers[w]).sel1().send(std::move(name)).send(std::move(rest)).zero();
     // `rest` is spent: the session now belongs to the worker.
   }
-  for (ToWorker& worker : workers) {
-    std::move(worker).sel2().close();
+  for (ToWorker& to_worker : workers) {
+    std::move(to_worker).sel2().close();
   }
 }
 
@@ -112,7 +113,7 @@ int worker(int number, Chan<Dual<Assign>> desk) {
 
 }  // namespace
 
-int main() {
+int main() {  // NOLINT(bugprone-exception-escape): an escaping exception fails the example, as a panic does in Rust
   // Two workers, each with a session to the desk.
   std::vector<ToWorker> desk_ends;
   std::vector<spindle::thread::JoinHandle<int>> workers;

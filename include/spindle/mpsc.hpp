@@ -121,7 +121,7 @@ template <class T>
 class SyncSender {
  public:
   SyncSender(const SyncSender& other) noexcept : flavor_(other.flavor_), counter_(other.counter_) {
-    visit([](auto& counter) { counter.acquire_sender(); }, nullptr);
+    visit_or_empty([](auto& counter) { counter.acquire_sender(); });
   }
   SyncSender(SyncSender&& other) noexcept
       : flavor_(std::exchange(other.flavor_, detail::Flavor::none)), counter_(std::exchange(other.counter_, nullptr)) {}
@@ -132,7 +132,7 @@ class SyncSender {
   }
   ~SyncSender() {
     if (counter_ != nullptr) {  // a moved-from sender costs one test
-      visit([](auto& counter) { counter.release_sender(); }, nullptr);
+      visit_or_empty([](auto& counter) { counter.release_sender(); });
     }
   }
 
@@ -169,8 +169,8 @@ class SyncSender {
     return visit([&](auto& counter) { return counter.chan().send(value, mode); }, what);
   }
 
-  // Calls f on the channel; on a moved-from sender does nothing, or throws
-  // naming `operation` when one is given.
+  // Calls f on the channel's counter; on a moved-from sender throws naming
+  // `operation`.
   template <class F>
   decltype(auto) visit(F&& f, const char* operation) const {
     switch (flavor_) {
@@ -179,13 +179,21 @@ class SyncSender {
       case detail::Flavor::zero:
         return f(*static_cast<detail::ZeroCounter<T>*>(counter_));
       default:
-        if (operation != nullptr) {
-          detail::moved_from(operation);
-        }
-        using R = decltype(f(*static_cast<detail::ArrayCounter<T>*>(counter_)));
-        if constexpr (!std::is_void_v<R>) {
-          return R{};
-        }
+        detail::moved_from(operation);
+    }
+  }
+
+  // Calls f on the channel's counter; on a moved-from sender does nothing.
+  // What the copy and the destructor need: neither may throw.
+  template <class F>
+  void visit_or_empty(F&& f) const noexcept {
+    switch (flavor_) {
+      case detail::Flavor::array:
+        return f(*static_cast<detail::ArrayCounter<T>*>(counter_));
+      case detail::Flavor::zero:
+        return f(*static_cast<detail::ZeroCounter<T>*>(counter_));
+      default:
+        return;
     }
   }
 
@@ -202,6 +210,7 @@ class Receiver {
   Receiver(Receiver&& other) noexcept
       : flavor_(std::exchange(other.flavor_, detail::Flavor::none)), counter_(std::exchange(other.counter_, nullptr)) {}
   Receiver& operator=(Receiver&& other) noexcept {
+    // cppcheck-suppress accessMoved ; false positive (cppcheck 2.10): it reports the move itself
     Receiver(std::move(other)).swap(*this);
     return *this;
   }

@@ -327,9 +327,9 @@ class [[nodiscard]] Result {
 
   /// Equal when both hold equal values or both hold equal errors.
   friend constexpr bool operator==(const Result& a, const Result& b)
-    requires requires(const Stored& x, const E& e) {
-      { x == x } -> std::convertible_to<bool>;
-      { e == e } -> std::convertible_to<bool>;
+    requires requires(const Stored& x, const Stored& y, const E& e, const E& f) {
+      { x == y } -> std::convertible_to<bool>;
+      { e == f } -> std::convertible_to<bool>;
     }
   {
     return a.state_ == b.state_;

@@ -142,8 +142,9 @@ using ViolationHandler = void (*)(std::string_view description);
 namespace detail {
 
 [[noreturn]] inline void default_violation(std::string_view description) noexcept {
-  std::fprintf(stderr, "%.*s\n", static_cast<int>(description.size()), description.data());
-  std::fflush(stderr);
+  // About to abort: a failed write has nowhere to be reported.
+  (void)std::fprintf(stderr, "%.*s\n", static_cast<int>(description.size()), description.data());
+  (void)std::fflush(stderr);
   std::abort();
 }
 
@@ -194,6 +195,7 @@ struct Head<Choose<P...>> {
 template <class... P>
 struct Head<Offer<P...>> {
   static constexpr Kind kind = Kind::offer;
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as Head<P>::branches
   static constexpr std::size_t branches = sizeof...(P);
 };
 template <class P>
@@ -222,7 +224,9 @@ struct Nat<Z> {
 };
 template <class N>
 struct Nat<S<N>> {
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as Nat<N>::valid
   static constexpr bool valid = Nat<N>::valid;
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as Nat<N>::value
   static constexpr std::size_t value = Nat<N>::value + 1;
 };
 
@@ -391,7 +395,6 @@ struct EnvTraits;
 template <class Root, class... Bodies>
 struct EnvTraits<Env<Root, Bodies...>> {
   using root = Root;
-  static constexpr std::size_t depth = sizeof...(Bodies);
   template <class B>
   using push = Env<Root, B, Bodies...>;
 };

@@ -589,7 +589,7 @@ class Builder {
       }
       return Err(std::system_error(ec, "spindle::thread::Builder: cannot start a thread"));
     }
-    start.release();  // the thread owns it now
+    (void)start.release();  // the thread owns it now
     return Ok(Handle(std::move(inner), std::move(packet), std::move(native)));
   }
 

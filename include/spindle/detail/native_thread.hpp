@@ -14,7 +14,7 @@
 #include "spindle/detail/config.hpp"
 
 #if SPINDLE_HAS_PTHREAD
-#include <limits.h>
+#include <limits.h>  // NOLINT(modernize-deprecated-headers): POSIX's PTHREAD_STACK_MIN is here, not in <climits>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -35,6 +35,7 @@ class NativeThread {
   NativeThread() noexcept = default;
   NativeThread(NativeThread&& other) noexcept { swap(other); }
   NativeThread& operator=(NativeThread&& other) noexcept {
+    // cppcheck-suppress accessMoved ; false positive (cppcheck 2.10): it reports the move itself
     NativeThread(std::move(other)).swap(*this);
     return *this;
   }

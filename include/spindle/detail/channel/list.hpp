@@ -63,7 +63,7 @@ class List {
 
  public:
   List() {
-    Block* first = new Block;
+    auto* first = new Block;
     tail_.block.store(first, std::memory_order::relaxed);
     head_.block = first;
   }

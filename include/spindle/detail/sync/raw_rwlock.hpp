@@ -183,6 +183,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
     Atomic<std::uint32_t> readers{0};
   };
 
+  // cppcheck-suppress constParameter ; false positive: the slot it returns is written through
   static Slot& slot_of(Slot* slots) noexcept {
 #if defined(SPINDLE_MODEL_CHECK)
     // The checker's threads are fibers of one OS thread.
