@@ -63,6 +63,17 @@ constexpr std::string_view violation_header =
     "spindle::session: protocol violation: an endpoint was destroyed before its protocol ended.";
 constexpr std::string_view violation_advice = "Finish the protocol and call close() on Eps, or move the endpoint on.";
 
+// That the child died as the default violation handler ends a process:
+// SIGABRT, after its report, whose "next step" line starts with `next_step`.
+// No sanitizer report.
+void require_default_violation(const DeathResult& r, std::string_view next_step) {
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.killed_by(SIGABRT));
+  REQUIRE(r.said(violation_header));
+  REQUIRE(r.said(std::string("  next step:  ").append(next_step)));
+}
+
 // The tests below that expect the default handler check, in the parent,
 // that it is the one installed: the child inherits it.
 bool default_handler_installed() {
@@ -178,10 +189,7 @@ TEST_CASE("session: destroying a live endpoint prints the next step and the prot
       std::fputs("not reached\n", stderr);
     });
     INFO(r);
-    REQUIRE_FALSE(r.sanitizer_reported());
-    REQUIRE(r.killed_by(SIGABRT));
-    REQUIRE(r.said(violation_header));
-    REQUIRE(r.said("  next step:  Recv<char, Eps>\n"));
+    require_default_violation(r, "Recv<char, Eps>\n");
     // (g++ spells the closing brackets "> >", clang ">>".)
     REQUIRE(r.said("  protocol:   Send<int, Recv<char, Eps>"));
     REQUIRE(r.said(violation_advice));
@@ -196,10 +204,7 @@ TEST_CASE("session: destroying a live endpoint prints the next step and the prot
       std::fputs("not reached\n", stderr);
     });
     INFO(r);
-    REQUIRE_FALSE(r.sanitizer_reported());
-    REQUIRE(r.killed_by(SIGABRT));
-    REQUIRE(r.said(violation_header));
-    REQUIRE(r.said("  next step:  Recv<int, Send<char, Eps>"));
+    require_default_violation(r, "Recv<int, Send<char, Eps>");
     REQUIRE(r.said("  protocol:   Recv<int, Send<char, Eps>"));
     REQUIRE_FALSE(r.said("not reached"));
   }
@@ -213,10 +218,7 @@ TEST_CASE("session: destroying a live endpoint prints the next step and the prot
       std::fputs("not reached\n", stderr);
     });
     INFO(r);
-    REQUIRE_FALSE(r.sanitizer_reported());
-    REQUIRE(r.killed_by(SIGABRT));
-    REQUIRE(r.said(violation_header));
-    REQUIRE(r.said("  next step:  Var<Z>\n"));
+    require_default_violation(r, "Var<Z>\n");
     REQUIRE(r.said("  protocol:   Rec<Send<int, Var<Z>"));
     REQUIRE_FALSE(r.said("not reached"));
   }
@@ -245,10 +247,7 @@ TEST_CASE("session: a violation in a thread the program started aborts the whole
       std::fputs("not reached: connect returned\n", stderr);
     });
     INFO(r);
-    REQUIRE_FALSE(r.sanitizer_reported());
-    REQUIRE(r.killed_by(SIGABRT));
-    REQUIRE(r.said(violation_header));
-    REQUIRE(r.said("  next step:  Send<int, Eps>\n"));
+    require_default_violation(r, "Send<int, Eps>\n");
     REQUIRE(r.said("  protocol:   Recv<int, Send<int, Eps>"));
     REQUIRE_FALSE(r.said("not reached"));
   }
@@ -269,10 +268,7 @@ TEST_CASE("session: a violation in a thread the program started aborts the whole
       std::fputs("not reached: connect returned\n", stderr);
     });
     INFO(r);
-    REQUIRE_FALSE(r.sanitizer_reported());
-    REQUIRE(r.killed_by(SIGABRT));
-    REQUIRE(r.said(violation_header));
-    REQUIRE(r.said("  next step:  Send<int, Eps>\n"));
+    require_default_violation(r, "Send<int, Eps>\n");
     REQUIRE_FALSE(r.said("not reached"));
   }
 }
@@ -368,10 +364,7 @@ TEST_CASE("session: with a handler installed, a violation calls it instead of ab
       std::fputs("not reached\n", stderr);
     });
     INFO(r);
-    REQUIRE_FALSE(r.sanitizer_reported());
-    REQUIRE(r.killed_by(SIGABRT));
-    REQUIRE(r.said(violation_header));
-    REQUIRE(r.said("  next step:  Send<int, Eps>\n"));
+    require_default_violation(r, "Send<int, Eps>\n");
     REQUIRE_FALSE(r.said("custom handler"));
     REQUIRE_FALSE(r.said("not reached"));
   }
