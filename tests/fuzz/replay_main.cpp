@@ -7,8 +7,9 @@
 // test in every build. The fuzzer builds get their main() from libFuzzer and
 // never compile this file.
 //
-// It also counts the heap: it replaces the global operator new and delete,
-// and an input after which more blocks are live than before is a leak (an
+// It also counts the heap (the replays link tests/support/counting_heap.cpp,
+// which replaces the global operator new and delete): an input after which
+// more blocks are live than before is a leak (an
 // input is run a second time first, so that something allocated once and
 // kept, say a lazily built table, is not taken for one). libFuzzer builds
 // have LeakSanitizer for that instead.
@@ -21,100 +22,20 @@
 #endif
 
 #include <algorithm>
-#include <atomic>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <new>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "support/counting_heap.hpp"
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
-
-// --- heap accounting ------------------------------------------------------------
-
-namespace {
-
-std::atomic<long> live_blocks{0};
-
-void* allocate(std::size_t size, std::size_t align) {
-  if (size == 0) {
-    size = 1;
-  }
-  void* p = nullptr;
-  if (align <= alignof(std::max_align_t)) {
-    p = std::malloc(size);
-  } else {
-    p = std::aligned_alloc(align, (size + align - 1) / align * align);
-  }
-  if (p == nullptr) {
-    throw std::bad_alloc();
-  }
-  live_blocks.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-
-void deallocate(void* p) noexcept {
-  if (p != nullptr) {
-    live_blocks.fetch_sub(1, std::memory_order_relaxed);
-    std::free(p);
-  }
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) { return allocate(size, 0); }
-void* operator new[](std::size_t size) { return allocate(size, 0); }
-void* operator new(std::size_t size, std::align_val_t align) { return allocate(size, static_cast<std::size_t>(align)); }
-void* operator new[](std::size_t size, std::align_val_t align) {
-  return allocate(size, static_cast<std::size_t>(align));
-}
-void* operator new(std::size_t size, const std::nothrow_t& /*tag*/) noexcept {
-  try {
-    return allocate(size, 0);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t& /*tag*/) noexcept {
-  try {
-    return allocate(size, 0);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new(std::size_t size, std::align_val_t align, const std::nothrow_t& /*tag*/) noexcept {
-  try {
-    return allocate(size, static_cast<std::size_t>(align));
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, std::align_val_t align, const std::nothrow_t& /*tag*/) noexcept {
-  try {
-    return allocate(size, static_cast<std::size_t>(align));
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p) noexcept { deallocate(p); }
-void operator delete[](void* p) noexcept { deallocate(p); }
-void operator delete(void* p, std::size_t /*size*/) noexcept { deallocate(p); }
-void operator delete[](void* p, std::size_t /*size*/) noexcept { deallocate(p); }
-void operator delete(void* p, std::align_val_t /*align*/) noexcept { deallocate(p); }
-void operator delete[](void* p, std::align_val_t /*align*/) noexcept { deallocate(p); }
-void operator delete(void* p, std::size_t /*size*/, std::align_val_t /*align*/) noexcept { deallocate(p); }
-void operator delete[](void* p, std::size_t /*size*/, std::align_val_t /*align*/) noexcept { deallocate(p); }
-void operator delete(void* p, const std::nothrow_t& /*tag*/) noexcept { deallocate(p); }
-void operator delete[](void* p, const std::nothrow_t& /*tag*/) noexcept { deallocate(p); }
-void operator delete(void* p, std::align_val_t /*align*/, const std::nothrow_t& /*tag*/) noexcept { deallocate(p); }
-void operator delete[](void* p, std::align_val_t /*align*/, const std::nothrow_t& /*tag*/) noexcept { deallocate(p); }
 
 // --- replay -----------------------------------------------------------------------
 
@@ -141,9 +62,9 @@ std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
 // Runs one input; false when it leaks.
 bool run(const std::vector<std::uint8_t>& bytes) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const long before = live_blocks.load(std::memory_order_relaxed);
+    const long before = spindle::test::heap_now().live;
     LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
-    if (live_blocks.load(std::memory_order_relaxed) == before) {
+    if (spindle::test::heap_now().live == before) {
       return true;
     }
   }

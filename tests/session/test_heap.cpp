@@ -3,110 +3,29 @@
 // allocated when it is made, and then thousands of round trips (each with a
 // choice) allocate nothing, on one thread and on two.
 //
-// This file is its own test binary: it replaces the global operator new and
-// delete to count every allocation in the process.
+// Its own test binary, linked with support/counting_heap.cpp, which
+// replaces the global operator new and delete to count every allocation in
+// the process.
 
 #include <atomic>
-#include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <new>
 #include <utility>
 #include <variant>
 
 #include "session/common.hpp"
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
+#include "support/counting_heap.hpp"
 
 #include <spindle/session.hpp>
 #include <spindle/thread.hpp>
-
-// --- counting operator new and delete ------------------------------------------
-
-namespace {
-
-std::atomic<long> allocations{0};
-std::atomic<long> deallocations{0};
-
-void* counted_new(std::size_t size, std::size_t align) {
-  if (size == 0) {
-    size = 1;
-  }
-  void* p = nullptr;
-  if (align <= alignof(std::max_align_t)) {
-    p = std::malloc(size);
-  } else {
-    // aligned_alloc wants a size that is a multiple of the alignment.
-    p = std::aligned_alloc(align, (size + align - 1) / align * align);
-  }
-  if (p == nullptr) {
-    throw std::bad_alloc();
-  }
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-
-void* counted_new_nothrow(std::size_t size, std::size_t align) noexcept {
-  try {
-    return counted_new(size, align);
-  } catch (...) {
-    return nullptr;
-  }
-}
-
-void counted_delete(void* p) noexcept {
-  if (p != nullptr) {
-    deallocations.fetch_add(1, std::memory_order_relaxed);
-    std::free(p);
-  }
-}
-
-struct HeapCount {
-  long allocations;
-  long live;  // blocks allocated and not yet freed
-};
-
-HeapCount heap_now() noexcept {
-  const long a = allocations.load(std::memory_order_relaxed);
-  const long d = deallocations.load(std::memory_order_relaxed);
-  return {a, a - d};
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) { return counted_new(size, 0); }
-void* operator new[](std::size_t size) { return counted_new(size, 0); }
-void* operator new(std::size_t size, std::align_val_t align) {
-  return counted_new(size, static_cast<std::size_t>(align));
-}
-void* operator new[](std::size_t size, std::align_val_t align) {
-  return counted_new(size, static_cast<std::size_t>(align));
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_new_nothrow(size, 0); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_new_nothrow(size, 0); }
-void* operator new(std::size_t size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  return counted_new_nothrow(size, static_cast<std::size_t>(align));
-}
-void* operator new[](std::size_t size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  return counted_new_nothrow(size, static_cast<std::size_t>(align));
-}
-void operator delete(void* p) noexcept { counted_delete(p); }
-void operator delete[](void* p) noexcept { counted_delete(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_delete(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_delete(p); }
-void operator delete(void* p, std::align_val_t) noexcept { counted_delete(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { counted_delete(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_delete(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_delete(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_delete(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_delete(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_delete(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_delete(p); }
 
 // --- the tests ----------------------------------------------------------------------
 
 namespace ss = spindle::session;
 namespace th = spindle::thread;
+using spindle::test::HeapCount;
+using spindle::test::heap_now;
 using spindle::test::Watchdog;
 using spindle::test::session_support::spin_until;
 using ss::Chan;
