@@ -38,8 +38,8 @@ constexpr unsigned spin_limit(unsigned n) noexcept {
 #if defined(SPINDLE_MODEL_CHECK)
 // A model-checking build (tests/relacy) defines, before including spindle,
 // spindle::detail::model::Atomic<T> (std::atomic's interface over the
-// checker's atomics), model::cpu_relax() (a scheduling point) and the
-// parking functions of park.hpp.
+// checker's atomics), model::cpu_relax() (a scheduling point), the
+// parking functions of park.hpp and the RwLock's model::PhaseClock.
 template <class T>
 using Atomic = model::Atomic<T>;
 
