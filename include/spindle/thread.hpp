@@ -252,13 +252,7 @@ struct Start {
     }
     std::shared_ptr<Packet<R>> packet = std::move(start->packet);
     ScopeData* const scope = start->scope;
-    {
-      std::optional<Result<R, Panic>> outcome = run(start, packet, scope);
-      if (outcome->is_err()) {
-        packet->panic = outcome->error().exception();
-      }
-      packet->result.emplace(std::move(*outcome));
-    }
+    run(start, packet, scope);
     // release (F1): publishes the result; pairs with acquire in is_finished().
     packet->finished.store(true, std::memory_order::release);
     packet.reset();
@@ -267,20 +261,20 @@ struct Start {
     }
   }
 
-  // Runs the body and destroys the callable and what it captured right
-  // after, as Rust drops a thread's closure when it returns: whoever sees
-  // the thread finished also sees its captures gone (a captured channel
-  // sender disconnected).
-  static std::optional<Result<R, Panic>> run(std::unique_ptr<Start>& start,
-                                             [[maybe_unused]] std::shared_ptr<Packet<R>>& packet,
-                                             [[maybe_unused]] ScopeData* scope) {
-    std::optional<Result<R, Panic>> outcome;
+  // Runs the body and stores its outcome in the packet: the value, or the
+  // exception that escaped the body or the value's move into the packet.
+  // Then destroys the callable and what it captured, as Rust drops a
+  // thread's closure when it returns: whoever sees the thread finished also
+  // sees its captures gone (a captured channel sender disconnected).
+  static void run(std::unique_ptr<Start>& start, std::shared_ptr<Packet<R>>& packet,
+                  [[maybe_unused]] ScopeData* scope) {
     try {
       if constexpr (std::is_void_v<R>) {
         std::invoke(std::move(start->body));
-        outcome.emplace(in_place_ok);
+        packet->result.emplace(in_place_ok);
       } else {
-        outcome.emplace(in_place_ok, std::invoke(std::move(start->body)));
+        // The value's one move on this thread, straight into the packet.
+        packet->result.emplace(in_place_ok, std::invoke(std::move(start->body)));
       }
     } catch (...) {
       std::exception_ptr caught = std::current_exception();
@@ -293,16 +287,19 @@ struct Start {
         throw;
       }
 #endif
-      outcome.emplace(in_place_err, std::move(caught));
+      // Empty already, unless the returned temporary's destructor threw
+      // after the value was stored: the exception wins.
+      packet->result.reset();
+      packet->panic = caught;
+      packet->result.emplace(in_place_err, std::move(caught));
     }
     start.reset();
-    return outcome;
   }
 
 #if defined(__GLIBC__)
   static void finish_forced(std::shared_ptr<Packet<R>>& packet, ScopeData* scope) noexcept {
-    packet->panic = std::make_exception_ptr(
-        std::runtime_error("spindle::thread: the thread was cancelled or called pthread_exit"));
+    packet->panic =
+        std::make_exception_ptr(std::runtime_error("spindle::thread: the thread was cancelled or called pthread_exit"));
     packet->result.emplace(in_place_err, packet->panic);
     packet->finished.store(true, std::memory_order::release);  // as (F1)
     packet.reset();
@@ -409,7 +406,9 @@ template <class T>
 class HandleBase {
  public:
   HandleBase(HandleBase&& other) noexcept
-      : thread_(std::move(other.thread_.inner_)), packet_(std::move(other.packet_)), native_(std::move(other.native_)) {}
+      : thread_(std::move(other.thread_.inner_)),
+        packet_(std::move(other.packet_)),
+        native_(std::move(other.native_)) {}
   /// Assigning over a handle detaches the thread it held, if not joined.
   HandleBase& operator=(HandleBase&& other) noexcept {
     HandleBase old(std::move(*this));
@@ -423,8 +422,11 @@ class HandleBase {
   ~HandleBase() = default;
 
   /// Waits for the thread to end and returns what its function returned,
-  /// or the Panic holding the exception that escaped it. Everything the
-  /// thread did is visible to the caller once join() returns.
+  /// or the Panic holding the exception that escaped it. A result whose
+  /// move constructor throws on its way to the caller (into the handle's
+  /// slot on the thread, or out of it here) gives that exception as the
+  /// Panic. Everything the thread did is visible to the caller once join()
+  /// returns.
   ///
   /// Joining twice, or a moved-from handle, is a programming error and
   /// throws std::logic_error; a thread joining itself throws
@@ -445,11 +447,16 @@ class HandleBase {
     if (!packet_->result) {
       throw std::logic_error("spindle::thread: join() on a scoped handle after its scope ended");
     }
-    Result<T, Panic> out = std::move(*packet_->result);
-    // release: pairs with the acquire in ScopeData::unjoined_panics.
-    packet_->joined.store(true, std::memory_order::release);
-    packet_.reset();
-    return out;
+    const std::shared_ptr<Packet<T>> packet = std::move(packet_);
+    // release: pairs with the acquire in ScopeData::collect_unjoined.
+    packet->joined.store(true, std::memory_order::release);
+    try {
+      return std::move(*packet->result);
+    } catch (...) {
+      // The value's move out of the packet threw: the caller gets that
+      // exception as the thread's panic, as for a move on the thread.
+      return Result<T, Panic>(in_place_err, std::current_exception());
+    }
   }
 
   /// True once the thread's function has returned or thrown (join() will
@@ -501,8 +508,7 @@ class ScopedJoinHandle : public detail::HandleBase<T> {
 /// them ended with an exception and its handle was never joined.
 class ScopePanic : public std::runtime_error {
  public:
-  explicit ScopePanic(std::vector<Panic> panics)
-      : std::runtime_error(describe(panics)), panics_(std::move(panics)) {}
+  explicit ScopePanic(std::vector<Panic> panics) : std::runtime_error(describe(panics)), panics_(std::move(panics)) {}
 
   /// Every unjoined scoped thread's panic, in the order they were spawned.
   [[nodiscard]] const std::vector<Panic>& panics() const noexcept { return panics_; }

@@ -13,6 +13,7 @@
 
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
+#include "support/fragile_move.hpp"
 
 #include <spindle/thread.hpp>
 
@@ -213,6 +214,51 @@ TEST_CASE("results nobody joined are destroyed before scope returns", "[thread][
     REQUIRE(kept.join().is_ok());  // this one is destroyed right here
   });
   REQUIRE(destroyed.load() == 4);
+}
+
+TEST_CASE("a scoped result whose move throws joins to a Panic, or makes scope throw", "[thread][scope][panic]") {
+  using spindle::test::FragileMove;
+  using spindle::test::MoveFailed;
+  const spindle::test::Watchdog dog("scoped threads whose results' moves throw");
+  const spindle::test::LifetimeCheck check;
+  // Budget k: the (k+1)th move of the value throws, on the thread or in join().
+  const auto joins_well = [](const spindle::Result<FragileMove, spindle::Panic>& result, int budget) {
+    if (result.is_ok()) {
+      REQUIRE(result->value() == budget);
+    } else {
+      REQUIRE(std::string(result.error().what()) == MoveFailed::message);
+    }
+    REQUIRE((budget != 0 || result.is_err()));
+    REQUIRE((budget != FragileMove::plenty || result.is_ok()));
+  };
+  SECTION("joined") {
+    th::scope([&joins_well](th::Scope& s) {
+      for (const int budget : {0, 1, 2, FragileMove::plenty}) {
+        CAPTURE(budget);
+        joins_well(s.spawn([budget] { return FragileMove(budget, budget); }).join(), budget);
+        auto built = th::Builder().name("fragile").spawn_scoped(s, [budget] { return FragileMove(budget, budget); });
+        REQUIRE(built.is_ok());
+        joins_well(built->join(), budget);
+      }
+    });
+    // Every panic was joined: scope() returned normally.
+  }
+  SECTION("left to the scope") {
+    for (const int budget : {0, 1, 2, FragileMove::plenty}) {
+      CAPTURE(budget);
+      std::size_t reported = 0;
+      try {
+        th::scope([budget](th::Scope& s) { (void)s.spawn([budget] { return FragileMove(budget, budget); }); });
+      } catch (const th::ScopePanic& e) {
+        reported = e.panics().size();
+        REQUIRE(reported == 1);
+        REQUIRE(std::string(e.panics()[0].what()) == MoveFailed::message);
+      }
+      // Nobody takes the value out: only the moves on the thread can throw.
+      REQUIRE((budget != 0 || reported == 1));
+      REQUIRE((budget != FragileMove::plenty || reported == 0));
+    }
+  }
 }
 
 #if defined(__GLIBC__)
