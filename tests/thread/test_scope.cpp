@@ -5,6 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__GLIBC__)
@@ -258,6 +259,107 @@ TEST_CASE("a scoped result whose move throws joins to a Panic, or makes scope th
       REQUIRE((budget != 0 || reported == 1));
       REQUIRE((budget != FragileMove::plenty || reported == 0));
     }
+  }
+}
+
+namespace {
+// A scoped thread's result whose destructor, after a short sleep, spawns one
+// more thread on the same scope. That thread sleeps, counts itself, and
+// returns the next link of the chain (depth - 1), until depth 0. The last
+// link's thread throws, leaving a panic nobody joins.
+struct SpawnsWhenDestroyed {
+  th::Scope* scope;
+  std::atomic<int>* finished;
+  int depth;
+
+  SpawnsWhenDestroyed(th::Scope& s, std::atomic<int>& counter, int d) : scope(&s), finished(&counter), depth(d) {}
+  SpawnsWhenDestroyed(SpawnsWhenDestroyed&& other) noexcept
+      : scope(std::exchange(other.scope, nullptr)), finished(other.finished), depth(other.depth) {}
+  SpawnsWhenDestroyed(const SpawnsWhenDestroyed&) = delete;
+  SpawnsWhenDestroyed& operator=(const SpawnsWhenDestroyed&) = delete;
+  SpawnsWhenDestroyed& operator=(SpawnsWhenDestroyed&&) = delete;
+  ~SpawnsWhenDestroyed() {
+    if (scope == nullptr || depth == 0) {
+      return;
+    }
+    th::sleep(20ms);
+    th::Scope& s = *scope;
+    std::atomic<int>& counter = *finished;
+    const int next = depth - 1;
+    (void)s.spawn([&s, &counter, next] {
+      th::sleep(20ms);
+      counter.fetch_add(1);
+      if (next == 0) {
+        throw std::runtime_error("the last link");
+      }
+      return SpawnsWhenDestroyed(s, counter, next);
+    });
+  }
+};
+}  // namespace
+
+// After Rust's test_scoped_threads_drop_result_before_join
+// (library/std/src/thread/tests.rs): a result nobody joined is destroyed
+// before the scope's last wait, so the thread its destructor spawns is
+// waited for too.
+TEST_CASE("a result whose destructor spawns on the scope: scope waits for that thread too", "[thread][scope]") {
+  const spindle::test::Watchdog dog("scope() with a result whose destructor spawns");
+  std::atomic<bool> late_thread_done{false};
+  struct SpawnOnce {
+    th::Scope* scope;
+    std::atomic<bool>* done;
+    SpawnOnce(th::Scope* s, std::atomic<bool>* d) : scope(s), done(d) {}
+    SpawnOnce(SpawnOnce&& other) noexcept : scope(std::exchange(other.scope, nullptr)), done(other.done) {}
+    SpawnOnce(const SpawnOnce&) = delete;
+    SpawnOnce& operator=(const SpawnOnce&) = delete;
+    SpawnOnce& operator=(SpawnOnce&&) = delete;
+    ~SpawnOnce() {
+      if (scope != nullptr) {
+        th::sleep(20ms);
+        (void)scope->spawn([done = done] {
+          th::sleep(20ms);
+          done->store(true);
+        });
+      }
+    }
+  };
+  th::scope([&late_thread_done](th::Scope& s) {
+    (void)s.spawn([&s, &late_thread_done] {
+      th::sleep(20ms);
+      return SpawnOnce(&s, &late_thread_done);
+    });
+  });
+  REQUIRE(late_thread_done.load());
+}
+
+TEST_CASE("results that spawn from their destructors, links deep, are all waited for", "[thread][scope]") {
+  const spindle::test::Watchdog dog("scope() with a chain of results that spawn");
+  constexpr int depth = 3;
+  std::atomic<int> finished{0};
+  SECTION("scope's function returns") {
+    try {
+      th::scope([&finished](th::Scope& s) {
+        (void)s.spawn([&s, &finished] { return SpawnsWhenDestroyed(s, finished, depth); });
+      });
+      FAIL("scope did not throw");
+    } catch (const th::ScopePanic& e) {
+      // The last link's panic, from a thread spawned after the scope's function returned.
+      REQUIRE(e.panics().size() == 1);
+      REQUIRE(std::string(e.panics()[0].what()) == "the last link");
+    }
+    REQUIRE(finished.load() == depth);
+  }
+  SECTION("scope's function throws") {
+    try {
+      th::scope([&finished](th::Scope& s) {
+        (void)s.spawn([&s, &finished] { return SpawnsWhenDestroyed(s, finished, depth); });
+        throw std::invalid_argument("caller");
+      });
+      FAIL("scope did not throw");
+    } catch (const std::invalid_argument& e) {
+      REQUIRE(std::string(e.what()) == "caller");
+    }
+    REQUIRE(finished.load() == depth);
   }
 }
 
