@@ -36,6 +36,20 @@ template <class Pred>
   return true;
 }
 
+/// A time budget for a stress loop: the loop runs its full count on a
+/// quiet machine and stops early, after at least one round, on a loaded one,
+/// so its test's time limits catch hangs, not slowness.
+class Budget {
+ public:
+  explicit Budget(std::chrono::milliseconds budget = 4s) : end_(std::chrono::steady_clock::now() + budget) {}
+
+  /// Whether another round fits; `done` is the number of rounds done.
+  [[nodiscard]] bool more(long long done) const { return done == 0 || std::chrono::steady_clock::now() < end_; }
+
+ private:
+  std::chrono::steady_clock::time_point end_;
+};
+
 /// Sets `flag` when the scope ends, however it ends: a thread a test
 /// releases through a flag is released even when an assertion fails first.
 class SetOnExit {
