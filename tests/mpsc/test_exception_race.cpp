@@ -15,7 +15,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <random>
 #include <string>
@@ -26,6 +25,8 @@
 #include "mpsc/flavours.hpp"
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
+#include "support/fragile_move.hpp"
+#include "support/lifetime.hpp"
 
 #include <spindle/mpsc.hpp>
 #include <spindle/thread.hpp>
@@ -36,7 +37,10 @@ using namespace std::chrono_literals;
 using spindle::test::Bounded;
 using spindle::test::Bounded1;
 using spindle::test::drop;
+using spindle::test::FragileMove;
 using spindle::test::has_try_send;
+using spindle::test::LifetimeCheck;
+using spindle::test::MoveFailed;
 using spindle::test::ProgressWatchdog;
 using spindle::test::Rendezvous;
 using spindle::test::Unbounded;
@@ -46,63 +50,13 @@ namespace {
 
 constexpr std::chrono::milliseconds limit = 10s;  // no wait may take longer
 
-struct MoveFailed : std::exception {
-  [[nodiscard]] const char* what() const noexcept override { return "a message's move constructor threw"; }
-};
-
-/// A message whose move constructor throws when it was built to; the copy
-/// a successful move makes never throws, so only the channel's own move of
-/// the message into its slot can fail. Counts the live instances, and
-/// catches a double destruction.
-class Fragile {
- public:
-  Fragile(std::size_t sender, long seq, bool throws) noexcept : sender_(sender), seq_(seq), throws_(throws) { born(); }
-  Fragile(Fragile&& other) : sender_(other.sender_), seq_(other.seq_) {
-    if (other.throws_) {
-      throw MoveFailed();
-    }
-    born();
-  }
-  Fragile& operator=(Fragile&&) = delete;
-  Fragile(const Fragile&) = delete;
-  Fragile& operator=(const Fragile&) = delete;
-  ~Fragile() {
-    if (magic_ != alive) {
-      errors().fetch_add(1, std::memory_order::relaxed);  // relaxed: counters only
-      return;
-    }
-    magic_ = dead;
-    live().fetch_sub(1, std::memory_order::relaxed);
-  }
-
-  [[nodiscard]] std::size_t sender() const noexcept { return sender_; }
-  [[nodiscard]] long seq() const noexcept { return seq_; }
-
-  /// Instances alive now, process-wide.
-  static std::atomic<long>& live() noexcept {
-    static std::atomic<long> n{0};
-    return n;
-  }
-  /// Destructions of an object not alive, process-wide.
-  static std::atomic<long>& errors() noexcept {
-    static std::atomic<long> n{0};
-    return n;
-  }
-
- private:
-  static constexpr std::uint32_t alive = 0xF5A61E00u;
-  static constexpr std::uint32_t dead = 0xDEADF5A6u;
-
-  void born() noexcept {
-    magic_ = alive;
-    live().fetch_add(1, std::memory_order::relaxed);
-  }
-
-  std::size_t sender_;
-  long seq_;
-  bool throws_ = false;
-  volatile std::uint32_t magic_ = 0;
-};
+/// A message from sender `id`, its `seq`-th: a FragileMove whose first move
+/// (the channel's, into its slot) throws when `throws`, and no later one.
+FragileMove message(std::size_t id, long seq, bool throws) {
+  return FragileMove(static_cast<int>(id) * 1'000'000 + static_cast<int>(seq), throws ? 0 : FragileMove::plenty);
+}
+std::size_t sender_of(const FragileMove& m) { return static_cast<std::size_t>(m.value() / 1'000'000); }
+long seq_of(const FragileMove& m) { return m.value() % 1'000'000; }
 
 /// How one send ended.
 enum class Sent : std::uint8_t { ok, threw, refused };
@@ -128,7 +82,7 @@ Sent send_one(Tx& tx, std::size_t id, long seq, bool throws, bool by_try) {
       if (by_try) {
         const auto give_up = Clock::now() + limit;
         for (unsigned i = 0; Clock::now() < give_up; ++i) {
-          auto r = tx.try_send(Fragile(id, seq, throws));
+          auto r = tx.try_send(message(id, seq, throws));
           if (r.is_ok()) {
             return Sent::ok;
           }
@@ -143,7 +97,7 @@ Sent send_one(Tx& tx, std::size_t id, long seq, bool throws, bool by_try) {
       }
     }
     (void)by_try;
-    return tx.send(Fragile(id, seq, throws)).is_ok() ? Sent::ok : Sent::refused;
+    return tx.send(message(id, seq, throws)).is_ok() ? Sent::ok : Sent::refused;
   } catch (const MoveFailed&) {
     return Sent::threw;
   }
@@ -174,15 +128,14 @@ SenderLog run_sender(Tx tx, std::size_t id, std::uint32_t seed) {
 TEMPLATE_TEST_CASE("exception race: senders whose moves throw, a receiver with timeouts", "[mpsc][exception]",
                    Unbounded, Bounded, Bounded1, Rendezvous) {
   constexpr std::size_t senders = 3;
-  const long live0 = Fragile::live().load();
-  const long errors0 = Fragile::errors().load();
+  LifetimeCheck lifetimes;                           // every message made is destroyed, once
   std::vector<std::vector<long>> received(senders);  // each sender's seqs, as received
   std::atomic<long> progress{0};
   std::atomic<const char*> doing{"starting"};
   std::string wrong;
   std::vector<SenderLog> logs;
   {
-    auto [tx, rx] = TestType::template make<Fragile>();
+    auto [tx, rx] = TestType::template make<FragileMove>();
     std::vector<th::JoinHandle<SenderLog>> handles;
     for (std::size_t id = 0; id < senders; ++id) {
       handles.push_back(th::spawn([tx = tx, id]() mutable {
@@ -201,7 +154,7 @@ TEMPLATE_TEST_CASE("exception race: senders whose moves throw, a receiver with t
     bool disconnected = false;
     const auto give_up = Clock::now() + 6 * limit;
     while (!disconnected && Clock::now() < give_up) {
-      std::optional<Fragile> got;
+      std::optional<FragileMove> got;
       if (rng() % 3 == 0) {
         doing.store("in try_recv()");
         auto r = rx.try_recv();
@@ -222,10 +175,10 @@ TEMPLATE_TEST_CASE("exception race: senders whose moves throw, a receiver with t
       doing.store("between calls");
       progress.fetch_add(1);
       if (got) {
-        if (got->sender() < senders) {
-          received[got->sender()].push_back(got->seq());
+        if (sender_of(*got) < senders) {
+          received[sender_of(*got)].push_back(seq_of(*got));
         } else if (wrong.empty()) {
-          wrong = "a message from sender " + std::to_string(got->sender());
+          wrong = "a message from sender " + std::to_string(sender_of(*got));
         }
       }
     }
@@ -252,8 +205,7 @@ TEMPLATE_TEST_CASE("exception race: senders whose moves throw, a receiver with t
     REQUIRE(received[id] == ok);
   }
   REQUIRE(threw > 0);  // the throwing path ran
-  REQUIRE(Fragile::live().load() == live0);
-  REQUIRE(Fragile::errors().load() == errors0);
+  REQUIRE(lifetimes.balanced());
 }
 
 TEST_CASE("exception race: a rendezvous sender whose move throws strands nobody", "[mpsc][exception]") {
@@ -263,7 +215,7 @@ TEST_CASE("exception race: a rendezvous sender whose move throws strands nobody"
   // other two must still be served, and every try_recv() and
   // recv_timeout() must return (the watchdog fails a call that takes 10 s).
   constexpr int rounds = 12;
-  const long live0 = Fragile::live().load();
+  LifetimeCheck lifetimes;
   std::atomic<long> progress{0};
   std::atomic<int> round_now{0};
   std::atomic<const char*> doing{"starting"};
@@ -276,14 +228,14 @@ TEST_CASE("exception race: a rendezvous sender whose move throws strands nobody"
       limit);
   for (int round = 0; round < rounds; ++round) {
     round_now.store(round);
-    auto [tx, rx] = Rendezvous::make<Fragile>();
+    auto [tx, rx] = Rendezvous::make<FragileMove>();
     std::vector<th::JoinHandle<Sent>> senders;
     std::array<std::atomic<bool>, 3> sending{};
     for (std::size_t id = 0; id < 3; ++id) {
       senders.push_back(th::spawn([tx = tx, id, &started = sending[id]]() mutable {
         started.store(true);
         try {
-          return tx.send(Fragile(id, 0, id == 0)).is_ok() ? Sent::ok : Sent::refused;
+          return tx.send(message(id, 0, id == 0)).is_ok() ? Sent::ok : Sent::refused;
         } catch (const MoveFailed&) {
           return Sent::threw;
         }
@@ -300,7 +252,7 @@ TEST_CASE("exception race: a rendezvous sender whose move throws strands nobody"
     bool disconnected = false;
     const auto give_up = Clock::now() + limit;
     while (!disconnected && Clock::now() < give_up) {
-      std::optional<Fragile> got;
+      std::optional<FragileMove> got;
       if (round % 2 == 0) {
         doing.store("is in recv_timeout(200 ms)");
         auto r = rx.recv_timeout(200ms);
@@ -322,7 +274,7 @@ TEST_CASE("exception race: a rendezvous sender whose move throws strands nobody"
       doing.store("is between calls");
       progress.fetch_add(1);
       if (got) {
-        from.push_back(got->sender());
+        from.push_back(sender_of(*got));
       }
     }
     doing.store("joins the senders");
@@ -336,5 +288,5 @@ TEST_CASE("exception race: a rendezvous sender whose move throws strands nobody"
     REQUIRE(senders[1].join().unwrap() == Sent::ok);
     REQUIRE(senders[2].join().unwrap() == Sent::ok);
   }
-  REQUIRE(Fragile::live().load() == live0);
+  REQUIRE(lifetimes.balanced());
 }
