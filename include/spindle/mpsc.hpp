@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -140,34 +141,54 @@ class SyncSender {
   /// channel returns once a receiver has taken the message. Fails only when
   /// the receiver is gone (also while blocked); the error holds the value.
   Result<void, SendError<T>> send(T value) {
-    if (send_with(value, spindle::detail::channel::Mode::Block, "send()") == spindle::detail::channel::SendStatus::Ok) {
+    T* back = &value;
+    if (send_with(value, spindle::detail::channel::Mode::Block, back, "send()") ==
+        spindle::detail::channel::SendStatus::Ok) {
       return Ok();
     }
-    return Result<void, SendError<T>>(in_place_err, std::move(value));
+    const HandBack guard{back, &value};
+    return Result<void, SendError<T>>(in_place_err, std::move(*back));
   }
 
   /// Sends `value` only if that needs no waiting: Full when the buffer is
   /// full (on a rendezvous channel: when no receiver is waiting right now),
   /// Disconnected when the receiver is gone. The error holds the value.
   Result<void, TrySendError<T>> try_send(T value) {
-    switch (send_with(value, spindle::detail::channel::Mode::Try, "try_send()")) {
-      case spindle::detail::channel::SendStatus::Ok:
-        return Ok();
-      case spindle::detail::channel::SendStatus::Full:
-        return Result<void, TrySendError<T>>(in_place_err, TrySendError<T>::Full, std::move(value));
-      case spindle::detail::channel::SendStatus::Disconnected:
-        break;
+    T* back = &value;
+    const auto status = send_with(value, spindle::detail::channel::Mode::Try, back, "try_send()");
+    if (status == spindle::detail::channel::SendStatus::Ok) {
+      return Ok();
     }
-    return Result<void, TrySendError<T>>(in_place_err, TrySendError<T>::Disconnected, std::move(value));
+    const HandBack guard{back, &value};
+    const auto kind =
+        status == spindle::detail::channel::SendStatus::Full ? TrySendError<T>::Full : TrySendError<T>::Disconnected;
+    return Result<void, TrySendError<T>>(in_place_err, kind, std::move(*back));
   }
 
  private:
   friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t);
   SyncSender(detail::Flavor flavor, void* counter) noexcept : flavor_(flavor), counter_(counter) {}
 
-  spindle::detail::channel::SendStatus send_with(T& value, spindle::detail::channel::Mode mode, const char* what) {
-    return visit([&](auto& counter) { return counter.chan().send(value, mode); }, what);
+  spindle::detail::channel::SendStatus send_with(T& value, spindle::detail::channel::Mode mode, T*& back,
+                                                 const char* what) {
+    return visit([&](auto& counter) { return counter.chan().send(value, mode, back); }, what);
   }
+
+  // A failed send hands back *back: the caller's value, or (rendezvous) the
+  // message already moved into the channel, which is destroyed here once
+  // moved from.
+  struct HandBack {
+    T* back;
+    T* value;
+    HandBack(T* back_, T* value_) noexcept : back(back_), value(value_) {}
+    HandBack(const HandBack&) = delete;
+    HandBack& operator=(const HandBack&) = delete;
+    ~HandBack() {
+      if (back != value) {
+        std::destroy_at(back);
+      }
+    }
+  };
 
   // Calls f on the channel's counter; on a moved-from sender throws naming
   // `operation`.

@@ -51,7 +51,8 @@ class Array {
 
  public:
   explicit Array(std::size_t capacity)
-      : capacity_(capacity), one_lap_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
+      : capacity_(capacity),
+        one_lap_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
         slots_(new Slot[capacity]) {
     for (std::size_t i = 0; i < capacity; ++i) {
       slots_[i].stamp.store(i, std::memory_order::relaxed);
@@ -100,6 +101,12 @@ class Array {
     }
   }
 
+  /// As send(value, mode); a failed send always hands back `value` itself.
+  SendStatus send(T& value, Mode mode, T*& back) {
+    back = &value;
+    return send(value, mode);
+  }
+
   void disconnect_senders() noexcept {
     // seq_cst: against the receiver's check before it sleeps (see WakeWord).
     senders_gone_.store(true, std::memory_order::seq_cst);
@@ -110,6 +117,7 @@ class Array {
 
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
     Backoff backoff;
+    Backoff writing;  // for a message in flight
     bool spun_out = false;
     for (;;) {
       Slot& slot = slots_[head_ & (one_lap_ - 1)];
@@ -130,8 +138,18 @@ class Array {
       }
       switch (poll_empty()) {
         case Poll::in_flight:
-          cpu_relax();
-          continue;
+          // A sender claimed the head slot and is writing it: wait, yielding
+          // in case it lost its CPU, but only until the deadline (or, for
+          // try_recv and an expired deadline, a short grace): the message
+          // is not sent until its send returns.
+          if (mode == Mode::Block && !expired(deadline)) {
+            writing.spin();
+            continue;
+          }
+          if (writing.spin_bounded()) {
+            continue;
+          }
+          return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
         case Poll::disconnected:
           return RecvStatus::Disconnected;
         default:
@@ -209,13 +227,17 @@ class Array {
       return;
     }
     const std::uint32_t prepared = send_wake_.prepare();
-    if ((stamp & waiter) == 0) {
-      // acq_rel: release orders `prepared` before this flag for the
-      // receiver's exchange (A4), which then bumps the word after it.
-      if (!slot.stamp.compare_exchange_strong(stamp, stamp | waiter, std::memory_order::acq_rel,
-                                              std::memory_order::relaxed)) {
-        return;  // freed meanwhile: try again
-      }
+    // Set the flag, or confirm it, with a read-modify-write even when the
+    // stamp already carries it (another sender's, or ours before a spurious
+    // wake-up): the slot may have been freed between our read of the stamp
+    // and of the word, and then nobody bumps the word again. Failing here
+    // proves the slot changed: try again. Succeeding places this write
+    // before the receiver's exchange (A4), which then sees the flag and bumps
+    // the word after `prepared` was read.
+    // acq_rel: release orders `prepared` before the flag for (A4).
+    if (!slot.stamp.compare_exchange_strong(stamp, stamp | waiter, std::memory_order::acq_rel,
+                                            std::memory_order::relaxed)) {
+      return;  // freed meanwhile: try again
     }
     // seq_cst: against disconnect_receiver's flag-then-wake.
     if ((tail_.load(std::memory_order::seq_cst) & disconnected) != 0) {

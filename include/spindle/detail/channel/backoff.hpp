@@ -39,14 +39,29 @@ class Backoff {
   /// pauses, growing; after that, yields, in case that thread lost its CPU
   /// midway.
   void spin() noexcept {
-    if (step_ < 8) {
-      for (std::uint32_t i = 0, n = 1U << (step_ < 4 ? step_ : 4); i < n; ++i) {
-        cpu_relax();
-      }
+    if (step_ < pause_steps) {
+      pause(step_);
       ++step_;
     } else {
       yield_thread();
     }
+  }
+
+  /// A bounded wait on another thread's write, for a caller that may give
+  /// up on it (try_recv; a receive at its deadline): waits as spin() does
+  /// and returns true until the pause steps and a few yields are used up,
+  /// then returns false.
+  bool spin_bounded() noexcept {
+    if (step_ >= pause_steps + grace_yields) {
+      return false;
+    }
+    if (step_ < pause_steps) {
+      pause(step_);
+    } else {
+      yield_thread();
+    }
+    ++step_;
+    return true;
   }
 
   /// One waiting step before the caller re-checks. Returns false once the
@@ -70,6 +85,16 @@ class Backoff {
 
  private:
   static constexpr std::uint32_t spin_steps = SPINDLE_CHANNEL_SPIN_STEPS;
+  // spin(): growing runs of pauses (1, 2, 4, 8, then 16), before it yields.
+  static constexpr std::uint32_t pause_steps = 8;
+  // spin_bounded(): yields after the pauses, before it gives up.
+  static constexpr std::uint32_t grace_yields = 16;
+
+  static void pause(std::uint32_t step) noexcept {
+    for (std::uint32_t i = 0, n = 1U << (step < 4 ? step : 4); i < n; ++i) {
+      cpu_relax();
+    }
+  }
   static constexpr std::uint32_t yield_steps = SPINDLE_CHANNEL_YIELD_STEPS;
 
   // Waits that ended while yielding, in a row, on this thread. A wait that

@@ -112,8 +112,7 @@ class List {
       // relaxed is enough for the claim itself: the message is published by
       // the slot's state (L5), and a CAS that succeeds proves `block` is the
       // block of position `tail` (positions only grow).
-      if (tail_.index.compare_exchange_weak(tail, claimed, std::memory_order::relaxed,
-                                            std::memory_order::relaxed)) {
+      if (tail_.index.compare_exchange_weak(tail, claimed, std::memory_order::relaxed, std::memory_order::relaxed)) {
         if (offset + 1 == block_cap) {
           // release (L3): the block before the index move that uncovers it.
           tail_.block.store(next_block, std::memory_order::release);
@@ -147,6 +146,7 @@ class List {
   /// `out` points to it until release().
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
     Backoff backoff;
+    Backoff writing;  // for a message in flight
     bool spun_out = false;
     for (;;) {
       Slot& slot = slot_at_head();
@@ -168,8 +168,18 @@ class List {
       }
       switch (poll_empty()) {
         case Poll::in_flight:
-          cpu_relax();  // a sender claimed the slot and is writing it
-          continue;
+          // A sender claimed the head slot and is writing it: wait, yielding
+          // in case it lost its CPU, but only until the deadline (or, for
+          // try_recv and an expired deadline, a short grace): the message
+          // is not sent until its send returns.
+          if (mode == Mode::Block && !expired(deadline)) {
+            writing.spin();
+            continue;
+          }
+          if (writing.spin_bounded()) {
+            continue;
+          }
+          return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
         case Poll::disconnected:
           return RecvStatus::Disconnected;
         default:
@@ -293,8 +303,7 @@ class List {
     }
     // Withdraw the flag unless a sender already took it off with its claim.
     expected = head_.index | sleeping;
-    tail_.index.compare_exchange_strong(expected, head_.index, std::memory_order::relaxed,
-                                        std::memory_order::relaxed);
+    tail_.index.compare_exchange_strong(expected, head_.index, std::memory_order::relaxed, std::memory_order::relaxed);
   }
 
   Block* take_spare_or_new() {

@@ -5,18 +5,30 @@
 // message to a receiver that is waiting for it.
 //
 // With a single receiver the hand-off needs one slot and one state word:
-//   empty     the receiver is not in a receive
-//   waiting   the receiver waits for a message (and spins)
-//   asleep    the receiver waits for a message, asleep on this word
-//   claimed   a sender won the waiting receiver and is writing its message
-//   full      the message is there; the receiver takes it and goes to empty
-//   closed    the receiver is gone
+//   empty      the receiver is not in a receive
+//   waiting    the receiver waits for a message (and spins)
+//   asleep     the receiver waits for a message, asleep on this word
+//   claimed    a sender won the waiting receiver and is writing its message
+//   full       the message is there; the receiver takes it and goes to empty
+//   closed     the receiver is gone
+//   abandoned  the receiver's time ran out while a sender was writing: the
+//              receive returned, the write goes on
+//   stashed    the write the receiver abandoned is done: the message waits
+//              in the slot, its sender still blocked in send(), for the next
+//              receive
 // The receiver announces itself (empty -> waiting); a sender claims it with
 // a CAS (waiting/asleep -> claimed), so exactly one sender pairs with each
-// announcement and a claimed receiver cannot back out: a send that returns
-// Ok has handed its message to a receive that will return it. Senders that
-// find no receiver wait for the next announcement. All of it lives on one
-// cache line.
+// announcement. Senders that find no receiver wait for the next one.
+//
+// A deadline holds whatever a sender's move costs: a receive whose time is
+// up stops waiting for a write in progress (claimed -> abandoned). The
+// message is not lost and the send does not complete: a blocking sender
+// stashes it and stays blocked until the next receive takes it up (or the
+// receiver goes, and the send fails with its message); a try_send takes it
+// back and fails as Full. A sender's move that throws gives the receiver
+// back to the others (claimed -> waiting), and wakes one of them.
+//
+// The state word, the counts and the slot share one cache line.
 
 #include <cstdint>
 #include <thread>
@@ -40,9 +52,26 @@ class Zero {
   static constexpr std::uint32_t claimed = 3;
   static constexpr std::uint32_t full = 4;
   static constexpr std::uint32_t closed = 5;
+  static constexpr std::uint32_t abandoned = 6;
+  static constexpr std::uint32_t stashed = 7;
+
+  // stash_: the fate of the stashed message, in its low two bits, below a
+  // count of stashes (so a sender never mistakes a later stash's fate for
+  // its own).
+  static constexpr std::uint32_t stash_pending = 0;
+  static constexpr std::uint32_t stash_asleep = 1;  // pending; its sender sleeps on stash_
+  static constexpr std::uint32_t stash_taken = 2;
+  static constexpr std::uint32_t stash_refused = 3;  // the receiver went: the sender takes it back
+  static constexpr std::uint32_t stash_mask = 3;
+  static constexpr std::uint32_t stash_one = 4;
+
+  // How long a receive whose time is up, or a try_recv, still waits for a
+  // sender that is blocked in send() (and so has a message ready) to claim
+  // it: the sender may be asleep, and needs a wake-up and a CPU.
+  static constexpr std::chrono::milliseconds pairing_grace{2};
 
  public:
-  // cppcheck-suppress uninitMemberVar ; slot_ is raw Storage, filled by send() only while full
+  // cppcheck-suppress uninitMemberVar ; slot_ is raw Storage, filled by a claimed sender only
   Zero() = default;
   Zero(const Zero&) = delete;
   Zero& operator=(const Zero&) = delete;
@@ -50,15 +79,17 @@ class Zero {
 
   // --- senders ---------------------------------------------------------------
 
-  /// Hands `value` (moved from only on Ok) to the receiver. Mode::Block waits
-  /// for a receiver; Mode::Try succeeds only if one is waiting now.
-  SendStatus send(T& value, Mode mode) {
+  /// Hands `value` to the receiver. Mode::Block waits for a receiver;
+  /// Mode::Try succeeds only if one is waiting now. On Ok the value was moved
+  /// from. Otherwise `back` points to the value to hand back to the caller:
+  /// `value` itself, untouched, or the message already moved into the slot,
+  /// which the caller then owns and destroys.
+  SendStatus send(T& value, Mode mode, T*& back) {
+    back = &value;
     Backoff backoff;
     bool counted = false;  // in senders_waiting_
     for (;;) {
-      // acquire: pairs with the receiver's announcement (release part of its
-      // seq_cst store), though nothing is read through it but the state.
-      std::uint32_t state = state_.load(std::memory_order::acquire);
+      std::uint32_t state = state_.load(std::memory_order::relaxed);
       if (state == closed) {
         uncount(counted);
         return SendStatus::Disconnected;
@@ -68,8 +99,7 @@ class Zero {
         // empty, release) precedes our write into the slot.
         if (state_.compare_exchange_strong(state, claimed, std::memory_order::acquire, std::memory_order::relaxed)) {
           uncount(counted);
-          hand_over(value, state == asleep);
-          return SendStatus::Ok;
+          return hand_over(value, mode, state == asleep, back);
         }
         continue;  // another sender won, or the receiver backed out
       }
@@ -91,7 +121,7 @@ class Zero {
 
   void disconnect_senders() noexcept {
     // seq_cst: ordered before the CAS below, against the receiver's
-    // asleep-then-check (see wait_ready).
+    // asleep-then-check (see sleep_receiver).
     senders_gone_.store(true, std::memory_order::seq_cst);
     std::uint32_t expected = asleep;
     if (state_.compare_exchange_strong(expected, waiting, std::memory_order::seq_cst)) {
@@ -102,82 +132,227 @@ class Zero {
   // --- the receiver ------------------------------------------------------------
 
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
-    if (mode == Mode::Try) {
-      // Only a sender already blocked in send() can be received from now,
-      // and it will claim as soon as we announce.
-      if (senders_waiting_.load(std::memory_order::seq_cst) == 0) {
-        return senders_gone_.load(std::memory_order::acquire) ? RecvStatus::Disconnected : RecvStatus::Empty;
-      }
-    }
-    announce();
-    Backoff backoff;
+    Backoff backoff;  // waiting for a sender
+    Backoff writing;  // waiting for a claimed sender's write
+    bool in_grace = false;
+    Deadline grace_end = deadline;
+    unsigned grace_sleeps = 0;
     for (;;) {
-      // acquire (Z2): pairs with the sender's release (Z1).
-      const std::uint32_t state = state_.load(std::memory_order::acquire);
-      if (state == full) {
-        out = slot_.get();
-        return RecvStatus::Ready;
+      // acquire (Z2): pairs with the sender's release (Z1), or with the
+      // stashing sender's (Z3).
+      std::uint32_t state = state_.load(std::memory_order::acquire);
+      switch (state) {
+        case full:
+          out = slot_.get();
+          return RecvStatus::Ready;
+        case stashed:
+          taking_stash_ = true;
+          out = slot_.get();
+          return RecvStatus::Ready;
+        case abandoned:
+          // An earlier receive gave up on this write: take it up again.
+          state_.compare_exchange_strong(state, claimed, std::memory_order::relaxed, std::memory_order::relaxed);
+          continue;
+        case claimed:
+          // A sender is writing its message. Past the deadline, wait only a
+          // short grace, then give up on the write (it is stashed or taken
+          // back, never lost).
+          if (!gives_up(mode, deadline)) {
+            writing.spin();
+          } else if (!writing.spin_bounded() &&
+                     state_.compare_exchange_strong(state, abandoned, std::memory_order::relaxed,
+                                                    std::memory_order::relaxed)) {
+            return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
+          }
+          continue;
+        case empty:
+          // Only a sender already blocked in send() can pair with a
+          // try_recv, and it will claim as soon as we announce.
+          if (mode == Mode::Try && senders_waiting_.load(std::memory_order::seq_cst) == 0) {
+            return senders_gone_.load(std::memory_order::acquire) ? RecvStatus::Disconnected : RecvStatus::Empty;
+          }
+          announce();
+          continue;
+        default:  // waiting or asleep: no sender yet
+          break;
       }
-      if (state == claimed) {
-        backoff.spin();  // the message is being written
-        continue;
-      }
-      // waiting or asleep: no sender yet.
       if (senders_gone_.load(std::memory_order::acquire) && withdraw()) {
         return RecvStatus::Disconnected;
       }
-      // When the time is up, a sender already blocked in send() is still
-      // taken: it claims us as soon as it runs (as a ready message is
-      // returned by the other flavours whatever the deadline).
-      if (expired(deadline) && mode == Mode::Block && senders_waiting_.load(std::memory_order::seq_cst) == 0 &&
-          withdraw()) {
-        return RecvStatus::Timeout;
+      Deadline until = deadline;
+      if (gives_up(mode, deadline)) {
+        // A sender already blocked in send() has a message ready, as
+        // try_recv shows, and a receive whose time is up still takes it (as
+        // the buffered flavours return a ready message whatever the
+        // deadline): give such a sender a short grace to claim us.
+        if (!in_grace) {
+          in_grace = true;
+          grace_end = Clock::now() + pairing_grace;
+        }
+        if (senders_waiting_.load(std::memory_order::seq_cst) == 0 || grace_over(grace_end, grace_sleeps)) {
+          if (withdraw()) {
+            return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
+          }
+          continue;  // claimed meanwhile
+        }
+        until = grace_end;
       }
       if (backoff.snooze()) {
         continue;
       }
-      sleep_receiver(deadline);
+      grace_sleeps += in_grace ? 1 : 0;
+      sleep_receiver(until);
     }
   }
 
   void release() noexcept {
     slot_.destroy();
+    if (taking_stash_) {
+      taking_stash_ = false;
+      settle_stash(stash_taken);
+    }
     // release: the slot is empty before the next sender's claim (acquire).
     state_.store(empty, std::memory_order::release);
   }
 
   void disconnect_receiver() noexcept {
-    // Outside a receive the state is empty: nothing is buffered here.
-    state_.store(closed, std::memory_order::seq_cst);
+    // Outside a receive the state is empty, abandoned (a sender is writing:
+    // it will see closed and keep its message) or stashed (the message goes
+    // back to its sender). seq_cst: against a sender's sleepers-then-check.
+    if (state_.exchange(closed, std::memory_order::seq_cst) == stashed) {
+      settle_stash(stash_refused);
+    }
     send_wake_.wake_all();
   }
 
  private:
+  static bool gives_up(Mode mode, Deadline deadline) noexcept { return mode == Mode::Try || expired(deadline); }
+
+  // Under the model checker the clock does not advance with the explored
+  // steps: there the grace is one sleep, which may end either way.
+  static bool grace_over(Deadline end, unsigned sleeps) noexcept {
+#ifdef SPINDLE_MODEL_CHECK
+    (void)end;
+    return sleeps > 0;
+#else
+    (void)sleeps;
+    return Clock::now() >= end;
+#endif
+  }
+
   void uncount(bool counted) noexcept {
     if (counted) {
       senders_waiting_.fetch_sub(1, std::memory_order::relaxed);
     }
   }
 
-  void hand_over(T& value, bool wake_receiver) {
+  // We claimed the receiver: write the message, then publish it, or stash
+  // it if the receiver has given up on us meanwhile.
+  SendStatus hand_over(T& value, Mode mode, bool wake_receiver, T*& back) {
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
       slot_.construct(std::move(value));
     } else {
       try {
         slot_.construct(std::move(value));
       } catch (...) {
-        // Give the receiver back to the other senders.
-        state_.store(waiting, std::memory_order::release);
-        if (wake_receiver) {
-          park::wake_all(state_);
-        }
+        give_back_receiver(wake_receiver);
         throw;
       }
     }
-    // release (Z1): publishes the message; pairs with acquire (Z2).
-    state_.store(full, std::memory_order::release);
-    if (wake_receiver) {
-      park::wake_one(state_);
+    for (;;) {
+      std::uint32_t state = claimed;
+      // release (Z1): publishes the message; pairs with acquire (Z2).
+      if (state_.compare_exchange_strong(state, full, std::memory_order::release, std::memory_order::relaxed)) {
+        if (wake_receiver) {
+          park::wake_one(state_);
+        }
+        return SendStatus::Ok;
+      }
+      if (state == closed) {
+        back = slot_.get();
+        return SendStatus::Disconnected;
+      }
+      // abandoned: the receive we paired with has returned.
+      if (mode == Mode::Try) {
+        if (state_.compare_exchange_strong(state, empty, std::memory_order::relaxed, std::memory_order::relaxed)) {
+          back = slot_.get();
+          return SendStatus::Full;
+        }
+        continue;  // taken up again, or closed
+      }
+      // Only the stashing sender writes stash_ now, and the last stash's
+      // fate was settled before the receive that we claimed began.
+      const std::uint32_t ticket = (stash_.load(std::memory_order::relaxed) & ~stash_mask) + stash_one;
+      stash_.store(ticket | stash_pending, std::memory_order::relaxed);
+      // release (Z3): the message and the ticket before the stash.
+      if (state_.compare_exchange_strong(state, stashed, std::memory_order::release, std::memory_order::relaxed)) {
+        return wait_for_stash(ticket, back);
+      }
+      // taken up again, or closed: look again
+    }
+  }
+
+  // Our move threw after we claimed the receiver: hand it back to the other
+  // senders, unless its receive has given up or it has gone meanwhile.
+  void give_back_receiver(bool wake_receiver) noexcept {
+    std::uint32_t state = claimed;
+    // seq_cst: as announce()'s store, against a sender's sleepers-then-check.
+    if (state_.compare_exchange_strong(state, waiting, std::memory_order::seq_cst, std::memory_order::relaxed)) {
+      if (wake_receiver) {
+        park::wake_all(state_);  // it sleeps on `asleep`, which is gone
+      }
+      if (senders_sleeping_.load(std::memory_order::seq_cst) != 0) {
+        send_wake_.wake_one();  // a blocked sender may claim it now
+      }
+      return;
+    }
+    if (state == abandoned) {
+      // Nothing was stashed: the next receive starts afresh. Failing means
+      // the receiver took the write up again: give that receive back too.
+      if (!state_.compare_exchange_strong(state, empty, std::memory_order::relaxed, std::memory_order::relaxed)) {
+        give_back_receiver(false);
+      }
+    }
+    // closed: nothing to do
+  }
+
+  // Our message is stashed: wait until a receive takes it, or the receiver
+  // goes and it comes back to us.
+  SendStatus wait_for_stash(std::uint32_t ticket, T*& back) noexcept {
+    Backoff backoff;
+    for (;;) {
+      // acquire: pairs with settle_stash's release.
+      const std::uint32_t word = stash_.load(std::memory_order::acquire);
+      if ((word & ~stash_mask) != ticket || (word & stash_mask) == stash_taken) {
+        return SendStatus::Ok;  // a later stash means ours was taken
+      }
+      if ((word & stash_mask) == stash_refused) {
+        back = slot_.get();
+        return SendStatus::Disconnected;
+      }
+      if (backoff.snooze()) {
+        continue;
+      }
+      std::uint32_t expected = ticket | stash_pending;
+      if (word == expected && !stash_.compare_exchange_strong(expected, ticket | stash_asleep,
+                                                              std::memory_order::relaxed, std::memory_order::relaxed)) {
+        continue;
+      }
+      park::wait(stash_, ticket | stash_asleep, forever);
+      backoff.reset();
+    }
+  }
+
+  // The receiver decides the stashed message's fate and wakes its sender.
+  void settle_stash(std::uint32_t fate) noexcept {
+    std::uint32_t word = stash_.load(std::memory_order::relaxed);
+    // release: for `taken`, our use of the slot is over before the sender
+    // returns.
+    while (!stash_.compare_exchange_weak(word, (word & ~stash_mask) | fate, std::memory_order::release,
+                                         std::memory_order::relaxed)) {
+    }
+    if ((word & stash_mask) == stash_asleep) {
+      park::wake_one(stash_);
     }
   }
 
@@ -233,7 +408,9 @@ class Zero {
   Atomic<std::uint32_t> senders_waiting_{0};
   Atomic<std::uint32_t> senders_sleeping_{0};
   Atomic<bool> senders_gone_{false};
+  bool taking_stash_ = false;  // the receiver's alone
   WakeWord send_wake_;
+  park::Word stash_{0};
   Storage<T> slot_;
 };
 
