@@ -394,7 +394,7 @@ TEMPLATE_TEST_CASE("stress: channels created and torn down in quick succession",
   auto& work_rx = work_tx_work_rx.second;
   auto producer = th::spawn([work_rx = std::move(work_rx)]() mutable {
     int rounds = 0;
-    for (Tx& tx : work_rx) {
+    for (Tx tx : work_rx) {
       for (int i = 0; i < 3; ++i) {
         if (tx.send(Counted(i)).is_err()) {
           break;
