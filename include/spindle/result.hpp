@@ -126,6 +126,7 @@ class [[nodiscard]] Result {
   /// From spindle::Ok(std::ref(object)), for Result<T&, E>: refers to `object`.
   template <class U>
     requires(is_ref && std::is_convertible_v<U*, Stored>)
+  // cppcheck-suppress noExplicitConstructor ; implicit on purpose: `return Ok(std::ref(x));` as `return Ok(v);`
   constexpr Result(detail::OkValue<std::reference_wrapper<U>> ok) noexcept
       : state_(std::in_place_index<0>, std::addressof(ok.value.get())) {}
   /// From spindle::Ok(), for Result<void, E>.
@@ -455,13 +456,13 @@ class [[nodiscard]] Result {
   // value with the value category of `self`; the T& for a reference.
   template <class Self>
   static constexpr decltype(auto) access(Self&& self, std::string_view what_called) {
-    auto& value = self.ok_or_throw(what_called);
     if constexpr (is_ref) {
-      return *value;
+      return *self.ok_or_throw(what_called);
     } else if constexpr (std::is_lvalue_reference_v<Self>) {
-      return (value);
+      return self.ok_or_throw(what_called);
     } else {
-      return std::move(value);
+      // cppcheck-suppress returnStdMoveLocal ; false positive (cppcheck 2.10): this returns a reference
+      return std::move(self.ok_or_throw(what_called));
     }
   }
 

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <memory>
 #include <numeric>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -32,7 +33,6 @@
 // compiler has C++20's concepts in full (GCC; Clang from 16). The by-hand
 // loops below make the same calls in the same order and run everywhere.
 #if __cpp_concepts >= 202002L || defined(_LIBCPP_VERSION)
-#include <ranges>
 #define SPINDLE_TEST_HAS_VIEWS 1
 #else
 #define SPINDLE_TEST_HAS_VIEWS 0
