@@ -65,6 +65,8 @@ class Zero {
   static constexpr std::uint32_t stash_mask = 3;
   static constexpr std::uint32_t stash_one = 4;
 
+  static constexpr std::uint32_t stash_word(std::uint32_t ticket, std::uint32_t fate) noexcept { return ticket | fate; }
+
   // How long a receive whose time is up, or a try_recv, still waits for a
   // sender that is blocked in send() (and so has a message ready) to claim
   // it: the sender may be asleep, and needs a wake-up and a CPU.
@@ -283,7 +285,7 @@ class Zero {
       // Only the stashing sender writes stash_ now, and the last stash's
       // fate was settled before the receive that we claimed began.
       const std::uint32_t ticket = (stash_.load(std::memory_order::relaxed) & ~stash_mask) + stash_one;
-      stash_.store(ticket | stash_pending, std::memory_order::relaxed);
+      stash_.store(stash_word(ticket, stash_pending), std::memory_order::relaxed);
       // release (Z3): the message and the ticket before the stash.
       if (state_.compare_exchange_strong(state, stashed, std::memory_order::release, std::memory_order::relaxed)) {
         return wait_for_stash(ticket, back);
@@ -333,12 +335,12 @@ class Zero {
       if (backoff.snooze()) {
         continue;
       }
-      std::uint32_t expected = ticket | stash_pending;
-      if (word == expected && !stash_.compare_exchange_strong(expected, ticket | stash_asleep,
+      std::uint32_t expected = stash_word(ticket, stash_pending);
+      if (word == expected && !stash_.compare_exchange_strong(expected, stash_word(ticket, stash_asleep),
                                                               std::memory_order::relaxed, std::memory_order::relaxed)) {
         continue;
       }
-      park::wait(stash_, ticket | stash_asleep, forever);
+      park::wait(stash_, stash_word(ticket, stash_asleep), forever);
       backoff.reset();
     }
   }
