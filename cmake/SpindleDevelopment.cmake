@@ -17,6 +17,13 @@ endif()
 set(SPINDLE_TEST_TIMEOUT
     120
     CACHE STRING "Seconds a single spindle test may run")
+# The same for a test that runs the compiler, or configures and builds a
+# project: seconds on an idle machine, but its time grows with the machine's
+# load, twentyfold when other builds crowd the cores. Its limit is there to
+# catch a hang, not to time the compiler.
+set(SPINDLE_COMPILE_TEST_TIMEOUT
+    600
+    CACHE STRING "Seconds a spindle test that runs the compiler or CMake may run")
 
 set(SPINDLE_CHECK_OUTPUT_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/check_output.cmake)
 

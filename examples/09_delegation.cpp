@@ -75,7 +75,7 @@ std::string capitals(std::string text) {
 // workers to stop.
 void front_desk(spindle::mpsc::Receiver<Chan<Service>> incoming, std::vector<ToWorker> workers) {
   std::size_t turn = 0;
-  for (Chan<Service>& session : incoming) {
+  for (Chan<Service> session : incoming) {
     auto [rest, name] = std::move(session).recv();
     const std::size_t w = turn++ % workers.size();
     std::cout << "front desk: " << name << " is here, worker " << w + 1 << " takes over\n";

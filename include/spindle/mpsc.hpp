@@ -24,6 +24,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -270,69 +271,143 @@ class Receiver {
     return receive<RecvTimeoutError>(spindle::detail::channel::Mode::Block, deadline);
   }
 
-  /// Iterates by blocking for each message; ends once the channel is
-  /// disconnected and drained. `for (T msg : rx)` is Rust's `for msg in rx`.
+  /// An input iterator over a channel's messages, for range-for and
+  /// std::ranges; the receiver itself, iter() and try_iter() make them.
+  ///
+  /// Lazy: a message is received when the iterator is compared with the end
+  /// or dereferenced, never when it is advanced, so an algorithm takes only
+  /// the messages it looks at and `rx | std::views::take(n)` receives exactly
+  /// n. `*it` is an rvalue reference to the message the iterator holds:
+  /// `for (T v : rx)` moves it out (move-only T works), `auto&& v` and
+  /// `const T& v` refer to it until the iterator is advanced. Single-pass,
+  /// hence move-only.
   class Iterator {
    public:
-    using iterator_category = std::input_iterator_tag;
+    using iterator_concept = std::input_iterator_tag;
     using value_type = T;
     using difference_type = std::ptrdiff_t;
-    using pointer = T*;
-    using reference = T&;
 
+    /// An iterator at the end.
     Iterator() = default;
-    T& operator*() const { return *current_; }
-    T* operator->() const { return &*current_; }
-    Iterator& operator++() {
-      next();
+    /// Takes over `other`'s position and the message it holds; `other` is
+    /// left at the end.
+    Iterator(Iterator&& other) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : rx_(std::exchange(other.rx_, nullptr)),
+          mode_(other.mode_),
+          skip_(std::exchange(other.skip_, 0)),
+          held_(std::move(other.held_)) {
+      other.held_.reset();
+    }
+    Iterator& operator=(Iterator&& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
+      if (this != &other) {
+        rx_ = std::exchange(other.rx_, nullptr);
+        mode_ = other.mode_;
+        skip_ = std::exchange(other.skip_, 0);
+        held_.reset();
+        if (other.held_) {
+          held_.emplace(std::move(*other.held_));
+          other.held_.reset();
+        }
+      }
       return *this;
     }
-    void operator++(int) { next(); }
-    friend bool operator==(const Iterator& it, std::default_sentinel_t) noexcept { return !it.current_; }
+    Iterator(const Iterator&) = delete;
+    Iterator& operator=(const Iterator&) = delete;
+    ~Iterator() = default;
 
-   private:
-    friend class Receiver;
-    Iterator(Receiver* rx, bool blocking) : rx_(rx), blocking_(blocking) { next(); }
-    void next() {
-      current_.reset();
-      if (blocking_) {
-        if (auto r = rx_->recv(); r.is_ok()) {
-          current_.emplace(std::move(r).unwrap());
-        }
-      } else if (auto r = rx_->try_recv(); r.is_ok()) {
-        current_.emplace(std::move(r).unwrap());
+    /// The message at this position, received now if the iterator does not
+    /// hold it yet (blocking for iter(), not for try_iter()). At the end
+    /// there is none: throws std::logic_error.
+    T&& operator*() const { return std::move(*message()); }
+    T* operator->() const { return message(); }
+
+    /// Moves past this position, receiving nothing: the message held is
+    /// destroyed; a message not received yet is skipped by the next receive
+    /// (so it stays in the channel if the iterator is not used again).
+    /// Advancing an iterator known to be at the end throws std::logic_error.
+    Iterator& operator++() {
+      if (held_) {
+        held_.reset();
+      } else if (rx_ != nullptr) {
+        ++skip_;
+      } else {
+        throw std::logic_error("spindle::mpsc: advanced a receiver's iterator past the end");
       }
+      return *this;
     }
+    void operator++(int) { ++*this; }
+
+    /// True when this position has no message, deciding it by receiving if
+    /// need be: for iter(), blocks until a message comes or the channel is
+    /// disconnected and drained; for try_iter(), true when none is ready now.
+    /// An iterator at the end stays there.
+    friend bool operator==(const Iterator& it, std::default_sentinel_t /*end*/) { return !it.fetch(); }
+
+   private:
+    friend class Receiver;
+    Iterator(Receiver* rx, spindle::detail::channel::Mode mode) noexcept : rx_(rx), mode_(mode) {}
+
+    // Receives the message at this position unless it is held already
+    // (first the ones operator++ skipped); false at the end.
+    bool fetch() const {
+      while (!held_ && rx_ != nullptr) {
+        if (!rx_->receive_into(skip_ > 0 ? nullptr : &held_, mode_)) {
+          rx_ = nullptr;  // the end, for good
+        } else if (skip_ > 0) {
+          --skip_;
+        }
+      }
+      return held_.has_value();
+    }
+
+    T* message() const {
+      if (!fetch()) {
+        throw std::logic_error("spindle::mpsc: dereferenced a receiver's iterator at the end");
+      }
+      return &*held_;
+    }
+
+    // Mutable: a comparison with the end or a dereference may receive.
+    // Null once the end is reached (or for a default-constructed iterator).
+    mutable Receiver* rx_ = nullptr;
+    spindle::detail::channel::Mode mode_ = spindle::detail::channel::Mode::Block;
+    mutable std::size_t skip_ = 0;  // positions advanced past without receiving
+    mutable std::optional<T> held_;
+  };
+
+  /// A view of what try_recv() yields: the messages ready now. It ends at
+  /// the first moment none is ready; iterating again (or a later try_iter())
+  /// resumes with what has arrived since.
+  class TryIter : public std::ranges::view_base {
+   public:
+    /// An empty range.
+    TryIter() = default;
+    Iterator begin() const { return rx_ == nullptr ? Iterator() : rx_->iterate(spindle::detail::channel::Mode::Try); }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+   private:
+    friend class Receiver;
+    explicit TryIter(Receiver* rx) noexcept : rx_(rx) {}
     Receiver* rx_ = nullptr;
-    bool blocking_ = true;
-    mutable std::optional<T> current_;
   };
 
-  /// A range over what try_recv() yields: the messages ready now.
-  class TryIter {
+  /// A view that blocks for each message (Rust's Receiver::iter()).
+  class Iter : public std::ranges::view_base {
    public:
-    Iterator begin() { return Iterator(rx_, false); }
+    /// An empty range.
+    Iter() = default;
+    Iterator begin() const { return rx_ == nullptr ? Iterator() : rx_->begin(); }
     std::default_sentinel_t end() const noexcept { return {}; }
 
    private:
     friend class Receiver;
-    explicit TryIter(Receiver* rx) : rx_(rx) {}
-    Receiver* rx_;
+    explicit Iter(Receiver* rx) noexcept : rx_(rx) {}
+    Receiver* rx_ = nullptr;
   };
 
-  /// A range that blocks for each message (Rust's Receiver::iter()).
-  class Iter {
-   public:
-    Iterator begin() { return Iterator(rx_, true); }
-    std::default_sentinel_t end() const noexcept { return {}; }
-
-   private:
-    friend class Receiver;
-    explicit Iter(Receiver* rx) : rx_(rx) {}
-    Receiver* rx_;
-  };
-
-  Iterator begin() { return Iterator(this, true); }
+  /// Iterates by blocking for each message; ends once the channel is
+  /// disconnected and drained. `for (T msg : rx)` is Rust's `for msg in rx`.
+  Iterator begin() { return iterate(spindle::detail::channel::Mode::Block); }
   std::default_sentinel_t end() const noexcept { return {}; }
   /// The same as iterating the receiver itself.
   Iter iter() noexcept { return Iter(this); }
@@ -407,14 +482,46 @@ class Receiver {
     });
   }
 
+  // Releases the slot of the message wait_ready() handed out when it goes,
+  // even if moving the message out throws.
+  template <class Chan>
+  struct ReleaseOnExit {
+    explicit ReleaseOnExit(Chan& c) noexcept : chan(c) {}
+    ReleaseOnExit(const ReleaseOnExit&) = delete;
+    ReleaseOnExit& operator=(const ReleaseOnExit&) = delete;
+    ~ReleaseOnExit() { chan.release(); }
+    Chan& chan;
+  };
+
   // Moves the message out and releases its slot, even if the move throws.
   template <class E, class Chan>
   static Result<T, E> take(Chan& chan, T* message) {
-    struct Release {
-      Chan& chan;
-      ~Release() { chan.release(); }
-    } release{chan};
+    const ReleaseOnExit<Chan> release{chan};
     return Result<T, E>(in_place_ok, std::move(*message));
+  }
+
+  Iterator iterate(spindle::detail::channel::Mode mode) {
+    if (flavor_ == detail::Flavor::none) {
+      detail::moved_from("iteration");
+    }
+    return Iterator(this, mode);
+  }
+
+  // The iterators' receive: one message into `*out`, or destroyed unseen
+  // when `out` is null (a position the iterator was advanced past). False
+  // when there is none: disconnected, or for Mode::Try none ready now.
+  bool receive_into(std::optional<T>* out, spindle::detail::channel::Mode mode) {
+    return visit([&](auto& chan) {
+      T* message = nullptr;
+      if (chan.wait_ready(mode, spindle::detail::forever, message) != spindle::detail::channel::RecvStatus::Ready) {
+        return false;
+      }
+      const ReleaseOnExit<std::remove_reference_t<decltype(chan)>> release{chan};
+      if (out != nullptr) {
+        out->emplace(std::move(*message));
+      }
+      return true;
+    });
   }
 
   detail::Flavor flavor_;

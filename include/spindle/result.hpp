@@ -80,7 +80,13 @@ template <class T, class E>
 struct IsResult<Result<T, E>> : std::true_type {};
 }  // namespace detail
 
-/// Either a value of type T (ok) or an error of type E (err). T may be void.
+/// Either a value of type T (ok) or an error of type E (err). T may be void,
+/// or an lvalue reference `U&` (Rust's `Result<&mut U, E>`): the Result then
+/// refers to an object that lives elsewhere, every access to the value
+/// (`unwrap()`, `*r`, `value()`, on lvalues and rvalues alike) gives that
+/// `U&` itself, copies refer to the same object, and `==` compares the
+/// objects referred to. It is built with `Result<U&, E>(in_place_ok, object)`
+/// or from `Ok(std::ref(object))`.
 ///
 /// Accessing the side that is not there (unwrap() on an error, error() on a
 /// value, ...) is a programming error and throws BadResultAccess, whose
@@ -90,13 +96,19 @@ struct IsResult<Result<T, E>> : std::true_type {};
 /// Move-only T and E are supported; the Result is then move-only too.
 template <class T, class E>
 class [[nodiscard]] Result {
-  static_assert(!std::is_reference_v<T> && !std::is_reference_v<E>,
-                "Result<T, E> holds values: use std::reference_wrapper for a reference");
+  static_assert(!std::is_rvalue_reference_v<T>, "Result<T&&, E> is not supported: use Result<T, E> or Result<T&, E>");
+  static_assert(!std::is_reference_v<E>, "Result<T, E&> is not supported: the error is held by value");
   static_assert(!std::is_void_v<E>, "Result<T, void> has no error to hold: use std::optional<T>");
 
   static constexpr bool is_void = std::is_void_v<T>;
-  // What the ok side stores: T, or an empty placeholder when T is void.
-  using Stored = std::conditional_t<is_void, std::monostate, T>;
+  static constexpr bool is_ref = std::is_lvalue_reference_v<T>;
+  // The object a reference Result refers to, with its constness.
+  using Referent = std::remove_reference_t<T>;
+  // What the ok side stores: T; an empty placeholder when T is void; a
+  // pointer to the object when T is a reference.
+  using Stored = std::conditional_t<is_void, std::monostate, std::conditional_t<is_ref, Referent*, T>>;
+  // What == compares on the ok side: the object itself for a reference.
+  using Compared = std::conditional_t<is_ref, Referent, Stored>;
 
  public:
   using value_type = T;
@@ -106,11 +118,16 @@ class [[nodiscard]] Result {
 
   /// From spindle::Ok(value).
   template <class U>
-    requires(!is_void && std::is_constructible_v<T, U &&>)
+    requires(!is_void && !is_ref && std::is_constructible_v<T, U &&>)
   constexpr explicit(!std::is_convertible_v<U&&, T>) Result(detail::OkValue<U>&& ok) : state_(std::in_place_index<0>, std::move(ok.value)) {}
   template <class U>
-    requires(!is_void && std::is_constructible_v<T, const U&>)
+    requires(!is_void && !is_ref && std::is_constructible_v<T, const U&>)
   constexpr explicit(!std::is_convertible_v<const U&, T>) Result(const detail::OkValue<U>& ok) : state_(std::in_place_index<0>, ok.value) {}
+  /// From spindle::Ok(std::ref(object)), for Result<T&, E>: refers to `object`.
+  template <class U>
+    requires(is_ref && std::is_convertible_v<U*, Stored>)
+  constexpr Result(detail::OkValue<std::reference_wrapper<U>> ok) noexcept
+      : state_(std::in_place_index<0>, std::addressof(ok.value.get())) {}
   /// From spindle::Ok(), for Result<void, E>.
   constexpr Result(detail::OkValue<void> /*ok*/)
     requires is_void
@@ -126,9 +143,16 @@ class [[nodiscard]] Result {
 
   /// Builds the value in place from `args`.
   template <class... Args>
-    requires std::is_constructible_v<Stored, Args&&...>
+    requires(!is_ref && std::is_constructible_v<Stored, Args && ...>)
   constexpr explicit Result(InPlaceOk /*tag*/, Args&&... args)
       : state_(std::in_place_index<0>, std::forward<Args>(args)...) {}
+
+  /// For Result<T&, E>: refers to `object` (an lvalue; a temporary would
+  /// be gone before the Result is used).
+  template <class U>
+    requires(is_ref && std::is_convertible_v<U*, Stored>)
+  constexpr explicit Result(InPlaceOk /*tag*/, U& object) noexcept
+      : state_(std::in_place_index<0>, std::addressof(object)) {}
 
   /// Builds the error in place from `args`.
   template <class... Args>
@@ -147,26 +171,27 @@ class [[nodiscard]] Result {
 
   // --- the value ------------------------------------------------------------
 
-  /// The value; throws BadResultAccess on an error.
-  constexpr Stored& value() &
+  /// The value; throws BadResultAccess on an error. A reference of the
+  /// Result's own value category (for Result<T&, E>: the T& itself).
+  constexpr decltype(auto) value() &
     requires(!is_void)
   {
-    return ok_or_throw("value()");
+    return access(*this, "value()");
   }
-  constexpr const Stored& value() const&
+  constexpr decltype(auto) value() const&
     requires(!is_void)
   {
-    return ok_or_throw("value()");
+    return access(*this, "value()");
   }
-  constexpr Stored&& value() &&
+  constexpr decltype(auto) value() &&
     requires(!is_void)
   {
-    return std::move(ok_or_throw("value()"));
+    return access(std::move(*this), "value()");
   }
-  constexpr const Stored&& value() const&&
+  constexpr decltype(auto) value() const&&
     requires(!is_void)
   {
-    return std::move(ok_or_throw("value()"));
+    return access(std::move(*this), "value()");
   }
   /// For Result<void, E>: returns if ok, throws BadResultAccess on an error.
   constexpr void value() const&
@@ -176,40 +201,41 @@ class [[nodiscard]] Result {
   }
 
   /// The value, as value(); throws BadResultAccess on an error.
-  constexpr Stored& operator*() &
+  constexpr decltype(auto) operator*() &
     requires(!is_void)
   {
-    return ok_or_throw("operator*");
+    return access(*this, "operator*");
   }
-  constexpr const Stored& operator*() const&
+  constexpr decltype(auto) operator*() const&
     requires(!is_void)
   {
-    return ok_or_throw("operator*");
+    return access(*this, "operator*");
   }
-  constexpr Stored&& operator*() &&
+  constexpr decltype(auto) operator*() &&
     requires(!is_void)
   {
-    return std::move(ok_or_throw("operator*"));
+    return access(std::move(*this), "operator*");
   }
-  constexpr const Stored&& operator*() const&&
+  constexpr decltype(auto) operator*() const&&
     requires(!is_void)
   {
-    return std::move(ok_or_throw("operator*"));
+    return access(std::move(*this), "operator*");
   }
   /// A pointer to the value; throws BadResultAccess on an error.
-  constexpr Stored* operator->()
+  constexpr auto* operator->()
     requires(!is_void)
   {
-    return std::addressof(ok_or_throw("operator->"));
+    return std::addressof(access(*this, "operator->"));
   }
-  constexpr const Stored* operator->() const
+  constexpr auto* operator->() const
     requires(!is_void)
   {
-    return std::addressof(ok_or_throw("operator->"));
+    return std::addressof(access(*this, "operator->"));
   }
 
-  /// The value (a reference to it on an lvalue; moved out of an rvalue).
-  /// On an error throws BadResultAccess: "called unwrap() on an error: <the error>".
+  /// The value (a reference to it on an lvalue; moved out of an rvalue; the
+  /// T& itself for Result<T&, E>). On an error throws BadResultAccess:
+  /// "called unwrap() on an error: <the error>".
   constexpr decltype(auto) unwrap() & { return take(*this, "called unwrap() on an error"); }
   constexpr decltype(auto) unwrap() const& { return take(*this, "called unwrap() on an error"); }
   constexpr decltype(auto) unwrap() && { return take(std::move(*this), "called unwrap() on an error"); }
@@ -221,29 +247,44 @@ class [[nodiscard]] Result {
 
   /// The value, or `fallback` on an error.
   template <class U = Stored>
-    requires(!is_void && std::is_convertible_v<U &&, T>)
+    requires(!is_void && !is_ref && std::is_convertible_v<U &&, T>)
   constexpr T unwrap_or(U&& fallback) const& {
     return is_ok() ? *std::get_if<0>(&state_) : static_cast<T>(std::forward<U>(fallback));
   }
   template <class U = Stored>
-    requires(!is_void && std::is_convertible_v<U &&, T>)
+    requires(!is_void && !is_ref && std::is_convertible_v<U &&, T>)
   constexpr T unwrap_or(U&& fallback) && {
     return is_ok() ? std::move(*std::get_if<0>(&state_)) : static_cast<T>(std::forward<U>(fallback));
   }
+  /// For Result<T&, E>: the object referred to, or `fallback` (an lvalue,
+  /// never a temporary) on an error.
+  template <class U>
+    requires(is_ref && std::is_convertible_v<U*, Stored>)
+  constexpr T unwrap_or(U& fallback) const& noexcept {
+    return is_ok() ? **std::get_if<0>(&state_) : fallback;
+  }
 
-  /// The value, or `f(error)` on an error.
+  /// The value, or `f(error)` on an error. For Result<T&, E>, f must return
+  /// an lvalue reference.
   template <class F>
-    requires(!is_void && std::is_invocable_v<F &&, const E&>)
+    requires(!is_void && std::is_invocable_v<F &&, const E&> &&
+             (!is_ref || std::is_lvalue_reference_v<std::invoke_result_t<F &&, const E&>>))
   constexpr T unwrap_or_else(F&& f) const& {
     check_not_empty();
-    return is_ok() ? *std::get_if<0>(&state_) : static_cast<T>(std::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
+    if (is_ok()) {
+      return access(*this, "unwrap_or_else()");
+    }
+    return static_cast<T>(std::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
   }
   template <class F>
-    requires(!is_void && std::is_invocable_v<F &&, E &&>)
+    requires(!is_void && std::is_invocable_v<F &&, E &&> &&
+             (!is_ref || std::is_lvalue_reference_v<std::invoke_result_t<F &&, E &&>>))
   constexpr T unwrap_or_else(F&& f) && {
     check_not_empty();
-    return is_ok() ? std::move(*std::get_if<0>(&state_))
-                   : static_cast<T>(std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+    if (is_ok()) {
+      return access(std::move(*this), "unwrap_or_else()");
+    }
+    return static_cast<T>(std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
   }
 
   // --- the error ------------------------------------------------------------
@@ -264,14 +305,22 @@ class [[nodiscard]] Result {
 
   /// The value as an optional (empty on an error).
   [[nodiscard]] constexpr std::optional<T> ok() const&
-    requires(!is_void)
+    requires(!is_void && !is_ref)
   {
     return is_ok() ? std::optional<T>(*std::get_if<0>(&state_)) : std::nullopt;
   }
   [[nodiscard]] constexpr std::optional<T> ok() &&
-    requires(!is_void)
+    requires(!is_void && !is_ref)
   {
     return is_ok() ? std::optional<T>(std::move(*std::get_if<0>(&state_))) : std::nullopt;
+  }
+  /// For Result<T&, E>: a pointer to the object referred to (null on an
+  /// error), C++'s optional reference.
+  [[nodiscard]] constexpr Referent* ok() const& noexcept
+    requires is_ref
+  {
+    const Stored* object = std::get_if<0>(&state_);
+    return object != nullptr ? *object : nullptr;
   }
   /// The error as an optional (empty on a value).
   [[nodiscard]] constexpr std::optional<E> err() const& {
@@ -281,10 +330,14 @@ class [[nodiscard]] Result {
     return is_err() ? std::optional<E>(std::move(*std::get_if<1>(&state_))) : std::nullopt;
   }
 
-  /// Result<U, E> holding f(value) (f() for void T), or the same error.
+  /// Result<U, E> holding f(value) (f() for void T), or the same error. U
+  /// is what f returns, as a value; for Result<T&, E> an lvalue reference
+  /// that f returns stays a reference (the object f got outlives the Result).
   template <class F>
   constexpr auto map(F&& f) && {
-    using U = std::remove_cvref_t<decltype(call_on_value(std::forward<F>(f), std::move(*this)))>;
+    using Returned = decltype(call_on_value(std::forward<F>(f), std::move(*this)));
+    using U =
+        std::conditional_t<is_ref && std::is_lvalue_reference_v<Returned>, Returned, std::remove_cvref_t<Returned>>;
     check_not_empty();
     if (!is_ok()) {
       return Result<U, E>(in_place_err, std::move(*std::get_if<1>(&state_)));
@@ -305,6 +358,8 @@ class [[nodiscard]] Result {
     if (is_ok()) {
       if constexpr (is_void) {
         return Result<T, G>(in_place_ok);
+      } else if constexpr (is_ref) {
+        return Result<T, G>(in_place_ok, **std::get_if<0>(&state_));
       } else {
         return Result<T, G>(in_place_ok, std::move(*std::get_if<0>(&state_)));
       }
@@ -325,13 +380,19 @@ class [[nodiscard]] Result {
     return call_on_value(std::forward<F>(f), std::move(*this));
   }
 
-  /// Equal when both hold equal values or both hold equal errors.
+  /// Equal when both hold equal values or both hold equal errors (for
+  /// Result<T&, E>: refer to equal objects, as Rust compares references).
   friend constexpr bool operator==(const Result& a, const Result& b)
-    requires requires(const Stored& x, const Stored& y, const E& e, const E& f) {
+    requires requires(const Compared& x, const Compared& y, const E& e, const E& f) {
       { x == y } -> std::convertible_to<bool>;
       { e == f } -> std::convertible_to<bool>;
     }
   {
+    if constexpr (is_ref) {
+      if (a.is_ok() && b.is_ok()) {
+        return static_cast<bool>(**std::get_if<0>(&a.state_) == **std::get_if<0>(&b.state_));
+      }
+    }
     return a.state_ == b.state_;
   }
 
@@ -340,6 +401,8 @@ class [[nodiscard]] Result {
   static constexpr decltype(auto) call_on_value(F&& f, Result&& self) {
     if constexpr (is_void) {
       return std::invoke(std::forward<F>(f));
+    } else if constexpr (is_ref) {
+      return std::invoke(std::forward<F>(f), **std::get_if<0>(&self.state_));
     } else {
       return std::invoke(std::forward<F>(f), std::move(*std::get_if<0>(&self.state_)));
     }
@@ -356,8 +419,12 @@ class [[nodiscard]] Result {
     if constexpr (is_void) {
       return "()";
     } else {
-      if (const T* v = std::get_if<0>(&state_)) {
-        return detail::describe(*v);
+      if (const Stored* v = std::get_if<0>(&state_)) {
+        if constexpr (is_ref) {
+          return detail::describe(std::as_const(**v));
+        } else {
+          return detail::describe(*v);
+        }
       }
       return "(a Result left empty by an exception)";
     }
@@ -384,8 +451,23 @@ class [[nodiscard]] Result {
     throw_not_ok("called " + std::string(what_called) + " on an error");
   }
 
+  // value()'s, operator*'s and operator->'s common body: a reference to the
+  // value with the value category of `self`; the T& for a reference.
+  template <class Self>
+  static constexpr decltype(auto) access(Self&& self, std::string_view what_called) {
+    auto& value = self.ok_or_throw(what_called);
+    if constexpr (is_ref) {
+      return *value;
+    } else if constexpr (std::is_lvalue_reference_v<Self>) {
+      return (value);
+    } else {
+      return std::move(value);
+    }
+  }
+
   // unwrap()'s and expect()'s common body: a reference to the value of an
-  // lvalue, the value moved out of an rvalue, nothing for void T.
+  // lvalue, the value moved out of an rvalue, the T& for a reference,
+  // nothing for void T.
   template <class Self>
   static constexpr decltype(auto) take(Self&& self, std::string_view msg) {
     auto* value = std::get_if<0>(&self.state_);
@@ -394,6 +476,8 @@ class [[nodiscard]] Result {
     }
     if constexpr (is_void) {
       return;
+    } else if constexpr (is_ref) {
+      return **value;
     } else if constexpr (std::is_lvalue_reference_v<Self>) {
       return *value;
     } else {

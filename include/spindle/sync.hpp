@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -53,6 +54,25 @@ class PoisonError {
 
  private:
   Guard guard_;
+};
+
+/// The error of get_mut() on a poisoned lock: the value is reachable all
+/// the same (Rust's `PoisonError<&mut T>`), through into_inner() or get_mut().
+template <class T>
+class PoisonError<T&> {
+ public:
+  explicit PoisonError(T& value) noexcept : value_(std::addressof(value)) {}
+
+  /// The value, for using it despite the poison.
+  [[nodiscard]] T& into_inner() const noexcept { return *value_; }
+  [[nodiscard]] const T& get_ref() const noexcept { return *value_; }
+  [[nodiscard]] T& get_mut() noexcept { return *value_; }
+
+  [[nodiscard]] static constexpr const char* what() noexcept { return PoisonError<int>::what(); }  // the same text
+  friend std::ostream& operator<<(std::ostream& os, const PoisonError&) { return os << what(); }
+
+ private:
+  T* value_;
 };
 
 /// A try_* lock call failed: the lock is held elsewhere (WouldBlock), or it
@@ -114,14 +134,23 @@ namespace detail {
   throw std::logic_error("spindle::sync: use of a moved-from guard");
 }
 
-// The guard (or the value itself, for get_mut and into_inner) as a
-// LockResult: an error when the lock is poisoned.
+// The guard (or the value itself, for into_inner) as a LockResult: an
+// error when the lock is poisoned.
 template <class Guard>
 LockResult<Guard> checked(Guard guard, bool poisoned) {
   if (poisoned) {
     return LockResult<Guard>(in_place_err, std::move(guard));
   }
   return LockResult<Guard>(in_place_ok, std::move(guard));
+}
+
+// A reference to the value, for get_mut: an error when the lock is poisoned.
+template <class T>
+LockResult<T&> checked_ref(T& value, bool poisoned) noexcept {
+  if (poisoned) {
+    return LockResult<T&>(in_place_err, value);
+  }
+  return LockResult<T&>(in_place_ok, value);
 }
 
 template <class Guard>
@@ -212,9 +241,10 @@ class Mutex {
   void clear_poison() noexcept { poison_.clear(); }
 
   /// The value, without locking: a non-const Mutex cannot be shared with
-  /// another thread at the same time. Err when poisoned (the value inside).
-  Result<std::reference_wrapper<T>, PoisonError<std::reference_wrapper<T>>> get_mut() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    return detail::checked(std::ref(value_), poison_.get());
+  /// another thread at the same time. Err when poisoned; the PoisonError
+  /// still gives the value (into_inner()).
+  LockResult<T&> get_mut() noexcept SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    return detail::checked_ref(value_, poison_.get());
   }
 
   /// Takes the value out of the mutex. Err when poisoned (the value inside).
@@ -358,8 +388,8 @@ class RwLock {
   void clear_poison() noexcept { poison_.clear(); }
 
   /// The value, without locking (see Mutex::get_mut).
-  Result<std::reference_wrapper<T>, PoisonError<std::reference_wrapper<T>>> get_mut() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    return detail::checked(std::ref(value_), poison_.get());
+  LockResult<T&> get_mut() noexcept SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    return detail::checked_ref(value_, poison_.get());
   }
 
   /// Takes the value out. Err when poisoned (the value inside).

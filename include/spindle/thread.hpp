@@ -128,9 +128,24 @@ struct PacketBase {
   PacketBase& operator=(const PacketBase&) = delete;
   virtual ~PacketBase() = default;
 
-  // Destroys an unclaimed result, so that no user destructor runs after the
-  // scope that owned the thread has returned.
+  // Destroys the result, so that no user destructor runs after the scope
+  // that owned the thread has returned.
   virtual void discard() noexcept = 0;
+
+  // Who takes the thread's outcome: a handle's join(), or the scope that
+  // owned the thread, which destroys it. Whoever comes first; the other
+  // leaves the result alone.
+  enum class Taker : std::uint8_t { nobody, join, scope };
+
+  // Makes `who` the taker; false if someone already took the outcome.
+  [[nodiscard]] bool try_take(Taker who) noexcept {
+    Taker expected = Taker::nobody;
+    // relaxed: the taker only decides who touches the result. What the
+    // taker then reads was published by the thread's end (to a joiner by
+    // the native join, to the scope by release (S1)), and the packet's
+    // destruction is ordered by its shared_ptr.
+    return taken_by.compare_exchange_strong(expected, who, std::memory_order::relaxed);
+  }
 
   // Set by the thread before it reports itself finished: the exception that
   // ended it, if any.
@@ -138,8 +153,7 @@ struct PacketBase {
   // release (F1) in the thread when its result is stored; acquire in
   // is_finished().
   std::atomic<bool> finished{false};
-  // Set once a handle's join() took the result; read by the scope.
-  std::atomic<bool> joined{false};
+  std::atomic<Taker> taken_by{Taker::nobody};
 };
 
 // Where a thread leaves its result for join(). Its own allocation, shared by
@@ -147,10 +161,7 @@ struct PacketBase {
 // Thread then makes no reference cycle.
 template <class T>
 struct Packet final : PacketBase {
-  void discard() noexcept override {
-    result.reset();
-    panic = nullptr;
-  }
+  void discard() noexcept override { result.reset(); }
   std::optional<Result<T, Panic>> result;
 };
 
@@ -159,7 +170,9 @@ struct ScopeData {
   // Scoped threads started and not yet finished.
   sd::park::Word running{0};
   std::mutex mutex;
-  // Every scoped thread's packet, to find the panics nobody joined.
+  // Every scoped thread's packet, in spawn order, to find the results and
+  // panics nobody joined. Guarded by `mutex`; only appended to while the
+  // scope lives.
   std::vector<std::shared_ptr<PacketBase>> packets;
 
   // Before the thread starts: count it and keep its packet (so a failure
@@ -170,24 +183,14 @@ struct ScopeData {
       packets.push_back(std::move(packet));
     }
     // relaxed: only the count matters. A thread that spawns is itself
-    // counted (or is the scope's owner, before it waits), so the total
+    // counted, or is the scope's owner outside its waits, so the total
     // cannot reach zero before this increment is in.
     running.fetch_add(1, std::memory_order::relaxed);
   }
 
-  // The thread did not start after all.
-  void thread_not_started(const PacketBase* packet) noexcept {
-    {
-      const std::lock_guard<std::mutex> lock(mutex);
-      for (auto it = packets.begin(); it != packets.end(); ++it) {
-        if (it->get() == packet) {
-          packets.erase(it);
-          break;
-        }
-      }
-    }
-    thread_finished();
-  }
+  // The thread did not start after all. Its packet stays: it holds no
+  // result and no panic, so the scope passes over it.
+  void thread_not_started() noexcept { thread_finished(); }
 
   // Called by each scoped thread as its very last touch of the scope (and
   // by spawn when a start fails): after it the scope may be gone, and only
@@ -212,23 +215,56 @@ struct ScopeData {
     }
   }
 
-  // After wait_all(): the panics of scoped threads whose handles never
-  // joined them. Every result nobody took is destroyed here, before scope()
-  // returns.
-  std::vector<Panic> collect_unjoined() {
-    std::vector<Panic> out;
+  // How many packets there are now.
+  std::size_t packet_count() {
     const std::lock_guard<std::mutex> lock(mutex);
-    for (const auto& packet : packets) {
-      // acquire: pairs with the release store in join() when it ran in
-      // another thread.
-      if (!packet->joined.load(std::memory_order::acquire)) {
-        if (packet->panic) {
-          out.emplace_back(packet->panic);
+    return packets.size();
+  }
+
+  std::shared_ptr<PacketBase> packet_at(std::size_t index) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    return packets[index];
+  }
+
+  // Called by the scope's owner once its function has returned or thrown:
+  // waits for every scoped thread, then destroys each result nobody joined.
+  // Such a destructor may spawn more threads on the scope, so the owner
+  // waits again, and destroys their unjoined results, until a wait finds no
+  // thread it has not seen (as Rust counts a thread running until its
+  // result is dropped). Returns the panics nobody joined, in spawn order;
+  // the scope holds no packet afterwards.
+  std::vector<Panic> join_all() {
+    std::size_t seen = 0;
+    for (;;) {
+      wait_all();
+      // Every packet up to `end` belongs to a thread that has finished: a
+      // thread is counted before its spawner (counted itself, or this
+      // owner) goes on, and the count was 0.
+      const std::size_t end = packet_count();
+      if (end == seen) {
+        break;
+      }
+      for (; seen < end; ++seen) {
+        // Outside the lock: the destructor may spawn on this scope.
+        if (const std::shared_ptr<PacketBase> packet = packet_at(seen); packet->try_take(PacketBase::Taker::scope)) {
+          packet->discard();
         }
-        packet->discard();
       }
     }
-    packets.clear();
+    std::vector<std::shared_ptr<PacketBase>> all;
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      all.swap(packets);
+    }
+    std::vector<Panic> out;
+    for (const auto& packet : all) {
+      // relaxed: this thread made the scope the taker itself, and a taker,
+      // once set, never changes.
+      if (packet->taken_by.load(std::memory_order::relaxed) == PacketBase::Taker::scope && packet->panic) {
+        out.emplace_back(packet->panic);
+        packet->panic = nullptr;
+      }
+    }
     return out;
   }
 };
@@ -252,13 +288,7 @@ struct Start {
     }
     std::shared_ptr<Packet<R>> packet = std::move(start->packet);
     ScopeData* const scope = start->scope;
-    {
-      std::optional<Result<R, Panic>> outcome = run(start, packet, scope);
-      if (outcome->is_err()) {
-        packet->panic = outcome->error().exception();
-      }
-      packet->result.emplace(std::move(*outcome));
-    }
+    run(start, packet, scope);
     // release (F1): publishes the result; pairs with acquire in is_finished().
     packet->finished.store(true, std::memory_order::release);
     packet.reset();
@@ -267,20 +297,20 @@ struct Start {
     }
   }
 
-  // Runs the body and destroys the callable and what it captured right
-  // after, as Rust drops a thread's closure when it returns: whoever sees
-  // the thread finished also sees its captures gone (a captured channel
-  // sender disconnected).
-  static std::optional<Result<R, Panic>> run(std::unique_ptr<Start>& start,
-                                             [[maybe_unused]] std::shared_ptr<Packet<R>>& packet,
-                                             [[maybe_unused]] ScopeData* scope) {
-    std::optional<Result<R, Panic>> outcome;
+  // Runs the body and stores its outcome in the packet: the value, or the
+  // exception that escaped the body or the value's move into the packet.
+  // Then destroys the callable and what it captured, as Rust drops a
+  // thread's closure when it returns: whoever sees the thread finished also
+  // sees its captures gone (a captured channel sender disconnected).
+  static void run(std::unique_ptr<Start>& start, std::shared_ptr<Packet<R>>& packet,
+                  [[maybe_unused]] ScopeData* scope) {
     try {
       if constexpr (std::is_void_v<R>) {
         std::invoke(std::move(start->body));
-        outcome.emplace(in_place_ok);
+        packet->result.emplace(in_place_ok);
       } else {
-        outcome.emplace(in_place_ok, std::invoke(std::move(start->body)));
+        // The value's one move on this thread, straight into the packet.
+        packet->result.emplace(in_place_ok, std::invoke(std::move(start->body)));
       }
     } catch (...) {
       std::exception_ptr caught = std::current_exception();
@@ -293,16 +323,19 @@ struct Start {
         throw;
       }
 #endif
-      outcome.emplace(in_place_err, std::move(caught));
+      // Empty already, unless the returned temporary's destructor threw
+      // after the value was stored: the exception wins.
+      packet->result.reset();
+      packet->panic = caught;
+      packet->result.emplace(in_place_err, std::move(caught));
     }
     start.reset();
-    return outcome;
   }
 
 #if defined(__GLIBC__)
   static void finish_forced(std::shared_ptr<Packet<R>>& packet, ScopeData* scope) noexcept {
-    packet->panic = std::make_exception_ptr(
-        std::runtime_error("spindle::thread: the thread was cancelled or called pthread_exit"));
+    packet->panic =
+        std::make_exception_ptr(std::runtime_error("spindle::thread: the thread was cancelled or called pthread_exit"));
     packet->result.emplace(in_place_err, packet->panic);
     packet->finished.store(true, std::memory_order::release);  // as (F1)
     packet.reset();
@@ -409,7 +442,9 @@ template <class T>
 class HandleBase {
  public:
   HandleBase(HandleBase&& other) noexcept
-      : thread_(std::move(other.thread_.inner_)), packet_(std::move(other.packet_)), native_(std::move(other.native_)) {}
+      : thread_(std::move(other.thread_.inner_)),
+        packet_(std::move(other.packet_)),
+        native_(std::move(other.native_)) {}
   /// Assigning over a handle detaches the thread it held, if not joined.
   HandleBase& operator=(HandleBase&& other) noexcept {
     HandleBase old(std::move(*this));
@@ -423,8 +458,11 @@ class HandleBase {
   ~HandleBase() = default;
 
   /// Waits for the thread to end and returns what its function returned,
-  /// or the Panic holding the exception that escaped it. Everything the
-  /// thread did is visible to the caller once join() returns.
+  /// or the Panic holding the exception that escaped it. A result whose
+  /// move constructor throws on its way to the caller (into the handle's
+  /// slot on the thread, or out of it here) gives that exception as the
+  /// Panic. Everything the thread did is visible to the caller once join()
+  /// returns.
   ///
   /// Joining twice, or a moved-from handle, is a programming error and
   /// throws std::logic_error; a thread joining itself throws
@@ -442,14 +480,17 @@ class HandleBase {
     if (const std::error_code ec = native_.join()) {
       throw std::system_error(ec, "spindle::thread: join() failed");
     }
-    if (!packet_->result) {
+    const std::shared_ptr<Packet<T>> packet = std::move(packet_);
+    if (!packet->try_take(PacketBase::Taker::join)) {
       throw std::logic_error("spindle::thread: join() on a scoped handle after its scope ended");
     }
-    Result<T, Panic> out = std::move(*packet_->result);
-    // release: pairs with the acquire in ScopeData::unjoined_panics.
-    packet_->joined.store(true, std::memory_order::release);
-    packet_.reset();
-    return out;
+    try {
+      return std::move(*packet->result);
+    } catch (...) {
+      // The value's move out of the packet threw: the caller gets that
+      // exception as the thread's panic, as for a move on the thread.
+      return Result<T, Panic>(in_place_err, std::current_exception());
+    }
   }
 
   /// True once the thread's function has returned or thrown (join() will
@@ -501,8 +542,7 @@ class ScopedJoinHandle : public detail::HandleBase<T> {
 /// them ended with an exception and its handle was never joined.
 class ScopePanic : public std::runtime_error {
  public:
-  explicit ScopePanic(std::vector<Panic> panics)
-      : std::runtime_error(describe(panics)), panics_(std::move(panics)) {}
+  explicit ScopePanic(std::vector<Panic> panics) : std::runtime_error(describe(panics)), panics_(std::move(panics)) {}
 
   /// Every unjoined scoped thread's panic, in the order they were spawned.
   [[nodiscard]] const std::vector<Panic>& panics() const noexcept { return panics_; }
@@ -585,7 +625,7 @@ class Builder {
     if (const std::error_code ec =
             spindle::detail::NativeThread::start(native, &Start::entry, start.get(), stack_size_)) {
       if (scope != nullptr) {
-        scope->thread_not_started(packet.get());
+        scope->thread_not_started();
       }
       return Err(std::system_error(ec, "spindle::thread::Builder: cannot start a thread"));
     }
@@ -650,7 +690,9 @@ auto Builder::spawn_scoped(Scope& scope, F&& f, Args&&... args) const
 /// Calls f(scope) and returns what f returns, after every thread spawned
 /// through the scope has ended, so those threads may borrow locals that
 /// outlive this call. Everything the scoped threads did is visible once
-/// scope() returns.
+/// scope() returns. The results nobody joined are destroyed before it
+/// returns; a thread such a destructor spawns on the scope is waited for
+/// too.
 ///
 /// If f throws, scope() still waits for every scoped thread, then rethrows
 /// f's exception. Otherwise, if a scoped thread ended with an exception and
@@ -672,12 +714,10 @@ auto scope(F&& f) -> std::invoke_result_t<F&&, Scope&> {
       kept.emplace(std::invoke(std::forward<F>(f), s));
     }
   } catch (...) {
-    s.data_.wait_all();
-    (void)s.data_.collect_unjoined();
+    (void)s.data_.join_all();
     throw;
   }
-  s.data_.wait_all();
-  if (std::vector<Panic> panics = s.data_.collect_unjoined(); !panics.empty()) {
+  if (std::vector<Panic> panics = s.data_.join_all(); !panics.empty()) {
     throw ScopePanic(std::move(panics));
   }
   if constexpr (std::is_void_v<R>) {

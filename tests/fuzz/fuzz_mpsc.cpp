@@ -521,7 +521,7 @@ class Run {
             (void)husk.recv_timeout(std::chrono::milliseconds(1));
             break;
           default:
-            for (Tracked& m : husk.try_iter()) {
+            for (const Tracked& m : husk.try_iter()) {
               (void)m;
             }
             break;
@@ -567,7 +567,7 @@ class Run {
     if (!rx_) {
       return;
     }
-    for (Tracked& m : rx_->try_iter()) {
+    for (const Tracked& m : rx_->try_iter()) {
       skip_holes();
       FUZZ_CHECK(!queue_.empty(), "try_iter() yielded a message the model does not have");
       FUZZ_CHECK(m.value() == pop_front(), "try_iter() yielded another message than the oldest one");
@@ -583,20 +583,20 @@ class Run {
       return;
     }
     std::size_t taken = 0;
-    auto body = [&](Tracked& m) {
+    auto body = [&](const Tracked& m) {
       skip_holes();
       FUZZ_CHECK(!queue_.empty(), "an iterator yielded a message the model does not have");
       FUZZ_CHECK(m.value() == pop_front(), "an iterator yielded another message than the oldest one");
       return ++taken < limit;
     };
     if (live_senders_ == 0) {
-      for (Tracked& m : *rx_) {
+      for (const Tracked& m : *rx_) {
         if (!body(m)) {
           break;
         }
       }
     } else {
-      for (Tracked& m : rx_->try_iter()) {
+      for (const Tracked& m : rx_->try_iter()) {
         if (!body(m)) {
           break;
         }

@@ -18,6 +18,7 @@ namespace spindle::test {
 /// channel<T>(): never full.
 struct Unbounded {
   static constexpr std::size_t capacity = std::numeric_limits<std::size_t>::max();
+  static constexpr const char* name = "channel()";  // for messages
   template <class T>
   static auto make() {
     return spindle::mpsc::channel<T>();
@@ -27,6 +28,17 @@ struct Unbounded {
 /// sync_channel<T>(4): a small ring.
 struct Bounded {
   static constexpr std::size_t capacity = 4;
+  static constexpr const char* name = "sync_channel(4)";  // for messages
+  template <class T>
+  static auto make() {
+    return spindle::mpsc::sync_channel<T>(capacity);
+  }
+};
+
+/// sync_channel<T>(1): the tightest buffer, where senders block most.
+struct Bounded1 {
+  static constexpr std::size_t capacity = 1;
+  static constexpr const char* name = "sync_channel(1)";  // for messages
   template <class T>
   static auto make() {
     return spindle::mpsc::sync_channel<T>(capacity);
@@ -36,6 +48,7 @@ struct Bounded {
 /// sync_channel<T>(0): every send waits for its receive.
 struct Rendezvous {
   static constexpr std::size_t capacity = 0;
+  static constexpr const char* name = "sync_channel(0)";  // for messages
   template <class T>
   static auto make() {
     return spindle::mpsc::sync_channel<T>(0);

@@ -114,7 +114,7 @@ TEMPLATE_TEST_CASE("a message sent on one thread is received on another", "[mpsc
   auto& rx2 = tx2_rx2.second;
   auto consumer = th::spawn([rx = std::move(rx2)]() mutable {
     std::string all;
-    for (auto& word : rx) {
+    for (auto&& word : rx) {
       all += word;
     }
     return all;
@@ -733,7 +733,7 @@ TEMPLATE_TEST_CASE("move-only messages are moved through", "[mpsc][flavours]", U
     REQUIRE(*p == i);
   }
   int next = 10;
-  for (auto& p : rx.iter()) {
+  for (auto&& p : rx.iter()) {
     REQUIRE(p != nullptr);
     REQUIRE(*p == next);
     std::unique_ptr<int> mine = std::move(p);
@@ -847,7 +847,7 @@ TEMPLATE_TEST_CASE("what a sender wrote before a send is visible to the thread t
   });
   int wrong = 0;
   int i = 0;
-  for (auto& [index, fresh] : rx) {
+  for (auto&& [index, fresh] : rx) {
     const Record& shared = records[static_cast<std::size_t>(index)];
     wrong += index == i ? 0 : 1;
     wrong += shared.data.front() == index && shared.data.back() == index && shared.text == std::to_string(index) ? 0 : 1;
@@ -890,7 +890,7 @@ TEMPLATE_TEST_CASE("a message whose move throws inside send is not delivered, an
     // hand to (the move into the receiver's slot is where it throws).
     auto consumer = th::spawn([rx = std::move(rx)]() mutable {
       std::vector<int> values;
-      for (Fragile& f : rx) {
+      for (const Fragile& f : rx) {
         values.push_back(f.payload.value());
       }
       return values;
@@ -942,7 +942,7 @@ TEMPLATE_TEST_CASE("every message is destroyed exactly once in normal use", "[mp
       wrong += r->value() != i ? 1 : 0;
     }
     int i = 100;
-    for (Counted& c : rx) {
+    for (const Counted& c : rx) {
       wrong += c.value() != i++ ? 1 : 0;
     }
     REQUIRE(wrong == 0);

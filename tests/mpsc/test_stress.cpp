@@ -27,6 +27,7 @@ namespace th = spindle::thread;
 namespace mpsc = spindle::mpsc;
 using namespace std::chrono_literals;
 using spindle::test::Bounded;
+using spindle::test::Bounded1;
 using spindle::test::Counted;
 using spindle::test::drop;
 using spindle::test::has_try_send;
@@ -38,15 +39,6 @@ using spindle::test::Watchdog;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-/// sync_channel(1): the tightest buffer, where senders block most.
-struct Bounded1 {
-  static constexpr std::size_t capacity = 1;
-  template <class T>
-  static auto make() {
-    return mpsc::sync_channel<T>(1);
-  }
-};
 
 struct Msg {
   int id;
@@ -97,8 +89,8 @@ constexpr int per_producer() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("stress: four producers, one consumer, every sequence intact", "[mpsc][stress]", Unbounded,
-                   Bounded, Bounded1, Rendezvous) {
+TEMPLATE_TEST_CASE("stress: four producers, one consumer, every sequence intact", "[mpsc][stress]", Unbounded, Bounded,
+                   Bounded1, Rendezvous) {
   Watchdog dog("four producers");
   constexpr int producers = 4;
   constexpr int n = per_producer<TestType>();
@@ -402,7 +394,7 @@ TEMPLATE_TEST_CASE("stress: channels created and torn down in quick succession",
   auto& work_rx = work_tx_work_rx.second;
   auto producer = th::spawn([work_rx = std::move(work_rx)]() mutable {
     int rounds = 0;
-    for (Tx& tx : work_rx) {
+    for (Tx tx : work_rx) {
       for (int i = 0; i < 3; ++i) {
         if (tx.send(Counted(i)).is_err()) {
           break;

@@ -7,12 +7,14 @@
 // detail/atomic.hpp and detail/park.hpp. With SPINDLE_MODEL_CHECK defined
 // they resolve to the adapters below: std::atomic's interface over
 // rl::atomic, spinning as a scheduling point, and parking on relacy's
-// futex. So a model exercises the very code that ships.
+// futex; and the RwLock's phase clock to a clock the checker moves. So a
+// model exercises the very code that ships.
 //
 // Include this header first in a model, before any spindle header: relacy
 // must come after the standard headers (it defines macros such as `new`
 // and `delete`), and spindle's headers need the adapters declared.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -226,6 +228,32 @@ inline void park_wait(BasicAtomic<std::uint32_t, int>& word, std::uint32_t expec
 inline void park_wake(BasicAtomic<std::uint32_t, int>& word, bool all) noexcept {
   (void)rl::rl_futex(&word.raw(), rl::RL_FUTEX_WAKE, all ? 1 << 30 : 1, nullptr, nullptr, 0, $);
 }
+
+// The RwLock's phase clock in a model (see now_ns in
+// detail/sync/raw_rwlock.hpp), in nanoseconds. Each reading returns the
+// last one, or one a long time later (more than any phase or turn lasts),
+// as the checker chooses: so a model explores, at every look at the clock,
+// both "no time has passed" and "every pending end has passed". A sleep
+// until a time moves the clock there and lets the other threads run. The
+// clock is the model's environment, not the program under test: a plain
+// integer, which the fibers of one OS thread share without a race.
+class PhaseClock {
+ public:
+  std::int64_t now_ns() noexcept {
+    if (rl::rand(2) != 0) {
+      now_ += long_time_ns;
+    }
+    return now_;
+  }
+  void sleep_until_ns(std::int64_t ns) noexcept {
+    now_ = std::max(now_, ns);
+    rl::yield(1, $);
+  }
+
+ private:
+  static constexpr std::int64_t long_time_ns = 1'000'000'000;
+  std::int64_t now_ = 0;
+};
 
 }  // namespace spindle::detail::model
 

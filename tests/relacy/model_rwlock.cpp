@@ -75,6 +75,97 @@ struct TryAndBlock : rl::test_suite<TryAndBlock, 3> {
   void after() { RL_ASSERT(value($) == writes($).load()); }
 };
 
+// Writers' phases. Under the model the phase thresholds are 2 (see
+// raw_rwlock.hpp) and the lock's clock moves on or stands still at each
+// look, as the checker chooses, so these shapes open phases, extend them,
+// end them at a writer's unlock (the readers' turn follows, and the next
+// writer waits it out) and at a waiting reader's look. Each write updates
+// two plain fields together; each read checks them, so relacy reports a
+// reader let in beside a writer (a torn pair, or a data race), and a
+// reader or writer left asleep (a deadlock).
+template <int Writers, int Writes, int Readers, int Reads>
+struct Phases : rl::test_suite<Phases<Writers, Writes, Readers, Reads>, Writers + Readers> {
+  RawRwLock lock;
+  rl::var<int> a;
+  rl::var<int> b;
+  rl::atomic<int> reads;
+
+  void before() {
+    a($) = 0;
+    b($) = 0;
+    reads($).store(0, rl::mo_relaxed);
+  }
+  void thread(unsigned index) {
+    if (index < Writers) {
+      for (int i = 0; i < Writes; ++i) {
+        lock.lock();
+        write();
+        lock.unlock();
+      }
+    } else {
+      for (int i = 0; i < Reads; ++i) {
+        lock.lock_shared();
+        RL_ASSERT(a($) == b($));
+        lock.unlock_shared();
+        reads($).fetch_add(1, rl::mo_relaxed);
+      }
+    }
+  }
+  void write() {
+    a($) = a($) + 1;
+    b($) = b($) + 1;
+  }
+  void after() {
+    RL_ASSERT(a($) == Writers * Writes && b($) == Writers * Writes);
+    RL_ASSERT(reads($).load(rl::mo_relaxed) == Readers * Reads);
+  }
+};
+
+// A writer that tries while another locks: try_lock must fail during the
+// readers' turn that ends a phase (until the turn is over), and must never
+// get in beside a reader. The trying writer retries until it has written
+// twice.
+struct PhasesWithTryLock : rl::test_suite<PhasesWithTryLock, 3> {
+  RawRwLock lock;
+  rl::var<int> a;
+  rl::var<int> b;
+
+  void before() {
+    a($) = 0;
+    b($) = 0;
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      for (int i = 0; i < 3; ++i) {
+        lock.lock();
+        write();
+        lock.unlock();
+      }
+    } else if (index == 1) {
+      for (int i = 0; i < 2;) {
+        if (lock.try_lock()) {
+          write();
+          lock.unlock();
+          ++i;
+        } else {
+          rl::yield(1, $);
+        }
+      }
+    } else {
+      for (int i = 0; i < 2; ++i) {
+        lock.lock_shared();
+        RL_ASSERT(a($) == b($));
+        lock.unlock_shared();
+      }
+    }
+  }
+  void write() {
+    a($) = a($) + 1;
+    b($) = b($) + 1;
+  }
+  void after() { RL_ASSERT(a($) == 5 && b($) == 5); }
+};
+
 // A writer that fails (throws) inside its guard poisons the lock; the
 // other thread sees either the clean value before, or the poison after,
 // and still gets the data.
@@ -126,6 +217,9 @@ int main() {
   bool ok = true;
   ok &= run<ReadersAndWriter>("rwlock: writer behind two readers", rl::sched_random, 20000);
   ok &= run<TryAndBlock>("rwlock: try_ and blocking mixed", rl::sched_random, 20000);
+  ok &= run<Phases<2, 3, 1, 2>>("rwlock: phases, two writers, a reader", rl::sched_random, 10000);
+  ok &= run<Phases<1, 4, 2, 2>>("rwlock: phases, a writer, two readers", rl::sched_random, 10000);
+  ok &= run<PhasesWithTryLock>("rwlock: phases with try_lock", rl::sched_random, 10000);
   ok &= run<Poisoning>("rwlock: a failed writer poisons", rl::sched_random, 10000);
   ok &= run<Poisoning>("rwlock: a failed writer poisons", rl::sched_bound, 10000);
   ok &= run<CondvarHandOff>("mutex+condvar: notify is not lost", rl::sched_random, 20000);

@@ -1224,3 +1224,174 @@ TEST_CASE("Ok and Err convert implicitly only where T and E do", "[result][stati
   STATIC_REQUIRE_FALSE(std::is_convertible_v<decltype(spindle::Err(3)), spindle::Result<int, std::vector<int>>>);
   STATIC_REQUIRE(std::is_convertible_v<decltype(spindle::Ok(3)), spindle::Result<long, int>>);
 }
+
+// --- Result<T&, E>: a reference, as Rust's Result<&mut T, E> -------------------
+
+namespace {
+template <class R, class U>
+concept UnwrapOrTakes = requires(R r, U&& fallback) {
+  r.unwrap_or(std::forward<U>(fallback));
+};
+}  // namespace
+
+TEST_CASE("Result<T&, E>: every access gives the T& itself", "[result][reference][static]") {
+  using R = Result<int&, std::string>;
+  STATIC_REQUIRE(std::is_same_v<R::value_type, int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&>().unwrap()), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const R&>().unwrap()), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&&>().unwrap()), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&&>().expect("m")), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&>().value()), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&&>().value()), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(*std::declval<R&>()), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(*std::declval<const R&&>()), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&>().operator->()), int*>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&>().ok()), int*>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&>().unwrap_or(std::declval<int&>())), int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<R&>().err()), std::optional<std::string>>);
+  using C = Result<const int&, std::string>;
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<C&>().unwrap()), const int&>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<C&>().operator->()), const int*>);
+
+  // It refers to an lvalue: never to a copy or a temporary.
+  STATIC_REQUIRE(std::is_constructible_v<R, spindle::InPlaceOk, int&>);
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<R, spindle::InPlaceOk, int>);
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<R, spindle::InPlaceOk, const int&>);
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<C, spindle::InPlaceOk, int>);
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<R, spindle::InPlaceOk, int*>);
+  STATIC_REQUIRE_FALSE(std::is_constructible_v<R, decltype(Ok(1))>);
+  STATIC_REQUIRE(std::is_convertible_v<decltype(Ok(std::ref(std::declval<int&>()))), R>);
+  STATIC_REQUIRE(std::is_convertible_v<decltype(Ok(std::ref(std::declval<int&>()))), C>);
+  STATIC_REQUIRE_FALSE(std::is_convertible_v<decltype(Ok(std::cref(std::declval<int&>()))), R>);
+  STATIC_REQUIRE(std::is_convertible_v<decltype(Err(std::string())), R>);
+  // unwrap_or takes no temporary either.
+  STATIC_REQUIRE_FALSE(UnwrapOrTakes<C, int>);
+  STATIC_REQUIRE(UnwrapOrTakes<C, int&>);
+
+  STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<Result<int&, int>>);
+  STATIC_REQUIRE(std::is_copy_assignable_v<Result<int&, int>>);
+  STATIC_REQUIRE(std::is_copy_constructible_v<Result<std::unique_ptr<int>&, int>>);
+}
+
+TEST_CASE("Result<T&, E>: ok and err, and unwrap returns the same object", "[result][reference]") {
+  std::vector<int> v{1, 2};
+  Result<std::vector<int>&, std::string> r(in_place_ok, v);
+  REQUIRE(r.is_ok());
+  REQUIRE_FALSE(r.is_err());
+  REQUIRE(static_cast<bool>(r));
+  REQUIRE(&r.unwrap() == &v);
+  REQUIRE(&r.value() == &v);
+  REQUIRE(&*r == &v);
+  REQUIRE(r.ok() == &v);
+  r.unwrap().push_back(3);  // the value itself, not a copy
+  r->push_back(4);
+  (*r).push_back(5);
+  REQUIRE(&std::move(r).unwrap() == &v);  // an rvalue gives the same object, moves nothing
+  REQUIRE(v == std::vector<int>{1, 2, 3, 4, 5});
+  REQUIRE(r.unwrap().size() == 5);
+  REQUIRE(r.expect("referred to").size() == 5);
+  REQUIRE_FALSE(r.err().has_value());
+  REQUIRE(contains(bad_access_message([&] { (void)r.unwrap_err(); }), "called unwrap_err() on a value"));
+
+  int x = 7;
+  const Result<int&, std::string> from_ok = Ok(std::ref(x));
+  ++from_ok.unwrap();  // a const Result<int&> still refers to a mutable int
+  REQUIRE(x == 8);
+  REQUIRE(contains(bad_access_message([&] { (void)from_ok.error(); }), "on a value: 8"));
+
+  Result<int&, std::string> failed = Err(std::string("no such key"));
+  REQUIRE(failed.is_err());
+  REQUIRE_FALSE(static_cast<bool>(failed));
+  REQUIRE(failed.error() == "no such key");
+  REQUIRE(failed.ok() == nullptr);
+  REQUIRE(bad_access_message([&] { (void)failed.unwrap(); }) == "called unwrap() on an error: no such key");
+  REQUIRE(bad_access_message([&] { (void)failed.expect("lookup"); }) == "lookup: no such key");
+  REQUIRE(contains(bad_access_message([&] { (void)*failed; }), "no such key"));
+  int fallback = 0;
+  REQUIRE(&failed.unwrap_or(fallback) == &fallback);
+  REQUIRE(&r.unwrap_or(v) == &v);
+  REQUIRE(&failed.unwrap_or_else([&](const std::string&) -> int& { return fallback; }) == &fallback);
+  REQUIRE(&from_ok.unwrap_or_else([&](const std::string&) -> int& { return fallback; }) == &x);
+  REQUIRE(std::move(failed).unwrap_err() == "no such key");
+
+  // A reference to a base refers to the derived object.
+  struct Base {
+    int id = 1;
+  };
+  struct Derived : Base {};
+  Derived d;
+  Result<Base&, int> base(in_place_ok, d);
+  REQUIRE(&base.unwrap() == static_cast<Base*>(&d));
+}
+
+TEST_CASE("Result<T&, E>: copies refer to the same object, == compares the objects", "[result][reference]") {
+  int a = 1;
+  int b = 1;
+  int c = 2;
+  Result<int&, std::string> ra(in_place_ok, a);
+  Result<int&, std::string> copy = ra;
+  REQUIRE(&copy.unwrap() == &a);
+  copy.unwrap() = 5;
+  REQUIRE(a == 5);
+  REQUIRE(ra.unwrap() == 5);
+  copy = Result<int&, std::string>(in_place_ok, c);  // assignment rebinds, as for a pointer
+  REQUIRE(&copy.unwrap() == &c);
+  REQUIRE(a == 5);
+  REQUIRE(c == 2);
+
+  a = 1;
+  const Result<int&, std::string> rb(in_place_ok, b);
+  const Result<int&, std::string> rc(in_place_ok, c);
+  const Result<int&, std::string> err1 = Err(std::string("e"));
+  const Result<int&, std::string> err2 = Err(std::string("e"));
+  const Result<int&, std::string> other_err = Err(std::string("f"));
+  REQUIRE(ra == rb);  // different objects, equal values: equal, as Rust compares references
+  REQUIRE(ra != rc);
+  REQUIRE(ra != err1);
+  REQUIRE(err1 == err2);
+  REQUIRE(err1 != other_err);
+  // Without == on the object, there is none on the Result.
+  struct NoEq {};
+  STATIC_REQUIRE_FALSE(std::equality_comparable<Result<NoEq&, int>>);
+  STATIC_REQUIRE(std::equality_comparable<Result<int&, int>>);
+}
+
+TEST_CASE("Result<T&, E>: map, map_err and and_then", "[result][reference][combinators]") {
+  struct Person {
+    std::string name;
+    int age = 0;
+  };
+  Person ada{"Ada", 36};
+  using R = Result<Person&, std::string>;
+
+  // f gets the object itself.
+  auto older = R(in_place_ok, ada).map([](Person& p) { return ++p.age; });
+  STATIC_REQUIRE(std::is_same_v<decltype(older), Result<int, std::string>>);
+  REQUIRE(older.unwrap() == 37);
+  REQUIRE(ada.age == 37);
+
+  // A reference f returns stays a reference: it points into the object.
+  auto name = R(in_place_ok, ada).map([](Person& p) -> std::string& { return p.name; });
+  STATIC_REQUIRE(std::is_same_v<decltype(name), Result<std::string&, std::string>>);
+  REQUIRE(&name.unwrap() == &ada.name);
+  auto member = R(in_place_ok, ada).map(&Person::name);
+  STATIC_REQUIRE(std::is_same_v<decltype(member), Result<std::string&, std::string>>);
+  member.unwrap() += " Lovelace";
+  REQUIRE(ada.name == "Ada Lovelace");
+
+  auto failed = R(Err(std::string("nobody"))).map([](Person& p) { return p.age; });
+  REQUIRE(failed.error() == "nobody");
+
+  auto numbered = R(in_place_ok, ada).map_err([](std::string&& s) { return s.size(); });
+  STATIC_REQUIRE(std::is_same_v<decltype(numbered), Result<Person&, std::size_t>>);
+  REQUIRE(&numbered.unwrap() == &ada);
+  REQUIRE(R(Err(std::string("four"))).map_err([](std::string&& s) { return s.size(); }).error() == 4);
+
+  auto checked = R(in_place_ok, ada).and_then([](Person& p) -> Result<Person&, std::string> {
+    if (p.age < 18) {
+      return Err(std::string("too young"));
+    }
+    return Ok(std::ref(p));
+  });
+  REQUIRE(&checked.unwrap() == &ada);
+}

@@ -88,7 +88,9 @@ TEST_CASE("stress: thousands of sessions in sequence between two threads", "[ses
 
   auto acceptor = std::move(accept.second).enter();
   int wrong = 0;
-  for (int s = 0; s < sessions; ++s) {
+  int done = 0;
+  const spindle::test::Budget budget;
+  for (int s = 0; s < sessions && budget.more(s); ++s, ++done) {
     auto session = ss::session_channel<SumServer>();
     acceptor = std::move(acceptor).sel1().send(std::move(session.first)).zero();
     auto c = std::move(session.second).enter();
@@ -104,7 +106,7 @@ TEST_CASE("stress: thousands of sessions in sequence between two threads", "[ses
     wrong += total.second == expected ? 0 : 1;
   }
   std::move(acceptor).sel2().close();
-  REQUIRE(server.join().unwrap() == sessions);
+  REQUIRE(server.join().unwrap() == done);
   REQUIRE(wrong == 0);
   REQUIRE(violations.count() == 0);
 }
@@ -157,7 +159,8 @@ TEST_CASE("stress: a long loop with a three-way choice each round", "[session][s
   int strings = 0;
   int wrong = 0;
   auto c = std::move(ends.first).enter();
-  for (int r = 0; r < rounds; ++r) {
+  const spindle::test::Budget budget;
+  for (int r = 0; r < rounds && budget.more(r); ++r) {
     if (rng() % 4 != 0) {
       const std::uint64_t x = rng();
       auto got = std::move(c).sel1().send(x).recv();
@@ -185,7 +188,8 @@ TEST_CASE("stress: connect() many times in a row", "[session][stress][connect]")
   using Ask = Recv<int, Send<int, Eps>>;
   const int times = scaled(500);
   int wrong = 0;
-  for (int i = 0; i < times; ++i) {
+  const spindle::test::Budget budget;
+  for (int i = 0; i < times && budget.more(i); ++i) {
     int answer = 0;
     ss::connect(
         [](Chan<Ask> end) {
@@ -261,7 +265,9 @@ TEST_CASE("stress: sessions abandoned at arbitrary points disconnect the peer, n
   auto accept = ss::session_channel<FeedAccept>();
   auto server = th::spawn(serve_feeds, std::move(accept.first));
   auto acceptor = std::move(accept.second).enter();
-  for (int s = 0; s < sessions; ++s) {
+  int done = 0;
+  const spindle::test::Budget budget;
+  for (int s = 0; s < sessions && budget.more(s); ++s, ++done) {
     auto session = ss::session_channel<Feed>();
     acceptor = std::move(acceptor).sel1().send(std::move(session.second)).zero();
     const int rounds = static_cast<int>(rng() % 8);
@@ -288,6 +294,6 @@ TEST_CASE("stress: sessions abandoned at arbitrary points disconnect the peer, n
   const FeedOutcome outcome = server.join().unwrap();
   REQUIRE(wrong == 0);
   REQUIRE(outcome.disconnected == abandoned);
-  REQUIRE(outcome.finished == sessions - abandoned);
+  REQUIRE(outcome.finished == done - abandoned);
   REQUIRE(violations.count() == abandoned);
 }

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -34,6 +35,20 @@ template <class Pred>
   }
   return true;
 }
+
+/// A time budget for a stress loop: the loop runs its full count on a
+/// quiet machine and stops early, after at least one round, on a loaded one,
+/// so its test's time limits catch hangs, not slowness.
+class Budget {
+ public:
+  explicit Budget(std::chrono::milliseconds budget = 4s) : end_(std::chrono::steady_clock::now() + budget) {}
+
+  /// Whether another round fits; `done` is the number of rounds done.
+  [[nodiscard]] bool more(long long done) const { return done == 0 || std::chrono::steady_clock::now() < end_; }
+
+ private:
+  std::chrono::steady_clock::time_point end_;
+};
 
 /// Sets `flag` when the scope ends, however it ends: a thread a test
 /// releases through a flag is released even when an assertion fails first.
@@ -79,6 +94,58 @@ class Watchdog {
   }
 
   std::string what_;
+  std::mutex mutex_;
+  std::condition_variable cond_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
+
+/// A Watchdog for a long test that must keep moving: aborts the process
+/// unless `progress()` changes at least once every `limit`, printing `what`
+/// and `describe()` (which says what each thread was doing). Both functions
+/// run on the watchdog's thread.
+class ProgressWatchdog {
+ public:
+  ProgressWatchdog(std::string what, std::function<long()> progress, std::function<std::string()> describe,
+                   std::chrono::milliseconds limit = wait_limit)
+      : what_(std::move(what)),
+        progress_(std::move(progress)),
+        describe_(std::move(describe)),
+        thread_([this, limit] { run(limit); }) {}
+  ProgressWatchdog(const ProgressWatchdog&) = delete;
+  ProgressWatchdog& operator=(const ProgressWatchdog&) = delete;
+  ~ProgressWatchdog() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      disarmed_ = true;
+    }
+    cond_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void run(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    long last = progress_();
+    auto since = std::chrono::steady_clock::now();
+    while (!cond_.wait_for(lock, 50ms, [this] { return disarmed_; })) {
+      const long now = progress_();
+      if (now != last) {
+        last = now;
+        since = std::chrono::steady_clock::now();
+      } else if (std::chrono::steady_clock::now() - since >= limit) {
+        const std::string state = describe_();
+        std::fprintf(stderr, "watchdog: '%s' made no progress for %lld ms; aborting the test\n%s\n", what_.c_str(),
+                     static_cast<long long>(limit.count()), state.c_str());
+        std::fflush(stderr);
+        std::abort();
+      }
+    }
+  }
+
+  std::string what_;
+  std::function<long()> progress_;
+  std::function<std::string()> describe_;
   std::mutex mutex_;
   std::condition_variable cond_;
   bool disarmed_ = false;

@@ -264,11 +264,11 @@ TEST_CASE("Mutex: get_mut and into_inner on a clean mutex", "[sync][mutex]") {
   sy::Mutex<NoDefault> m(NoDefault(1));
   auto ref = m.get_mut();
   REQUIRE(ref.is_ok());
-  ref.unwrap().get().set(2);
+  ref.unwrap().set(2);
   REQUIRE(m.lock().unwrap()->value() == 2);
 
   sy::Mutex<MoveOnly> owner(std::in_place, 5);
-  owner.get_mut().unwrap().get().set(6);
+  owner.get_mut().unwrap().set(6);
   auto inner = std::move(owner).into_inner();
   REQUIRE(inner.is_ok());
   MoveOnly out = std::move(inner).unwrap();

@@ -15,6 +15,7 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
@@ -44,9 +45,13 @@ using IntPoison = sy::PoisonError<IntGuard>;
 static_assert(std::is_same_v<decltype(std::declval<IntPoison&&>().into_inner()), IntGuard>);
 static_assert(std::is_same_v<decltype(std::declval<const IntPoison&>().get_ref()), const IntGuard&>);
 static_assert(std::is_same_v<decltype(std::declval<IntPoison&>().get_mut()), IntGuard&>);
-static_assert(
-    std::is_same_v<decltype(std::declval<sy::Mutex<int>&>().get_mut()),
-                   spindle::Result<std::reference_wrapper<int>, sy::PoisonError<std::reference_wrapper<int>>>>);
+static_assert(std::is_same_v<decltype(std::declval<sy::Mutex<int>&>().get_mut()), sy::LockResult<int&>>);
+static_assert(std::is_same_v<decltype(std::declval<sy::RwLock<int>&>().get_mut()), sy::LockResult<int&>>);
+static_assert(std::is_same_v<sy::LockResult<int&>, spindle::Result<int&, sy::PoisonError<int&>>>);
+static_assert(std::is_same_v<decltype(std::declval<sy::PoisonError<int&>&>().into_inner()), int&>);
+static_assert(std::is_same_v<decltype(std::declval<sy::PoisonError<int&>&&>().into_inner()), int&>);
+static_assert(std::is_same_v<decltype(std::declval<const sy::PoisonError<int&>&>().get_ref()), const int&>);
+static_assert(std::is_same_v<decltype(std::declval<sy::PoisonError<int&>&>().get_mut()), int&>);
 static_assert(std::is_same_v<decltype(std::declval<sy::RwLock<int>&&>().into_inner()),
                              spindle::Result<int, sy::PoisonError<int>>>);
 
@@ -436,14 +441,14 @@ TEST_CASE("poison: get_mut and into_inner on poisoned and clean locks", "[sync][
     auto ref = m.get_mut();
     REQUIRE(ref.is_err());
     REQUIRE(std::string(ref.error().what()) == poison_message);
-    REQUIRE(ref.error().get_ref().get().value() == 2);
-    ref.error().get_mut().get().set(3);
-    NoDefault& inside = std::move(ref).unwrap_err().into_inner().get();
+    REQUIRE(ref.error().get_ref().value() == 2);
+    ref.error().get_mut().set(3);
+    NoDefault& inside = std::move(ref).unwrap_err().into_inner();
     REQUIRE(inside.value() == 3);
     inside.set(4);
     REQUIRE(guard_of_poisoned(m.lock())->value() == 4);
     m.clear_poison();
-    REQUIRE(m.get_mut().unwrap().get().value() == 4);
+    REQUIRE(m.get_mut().unwrap().value() == 4);
 
     sy::Mutex<MoveOnly> owner(MoveOnly(5));
     REQUIRE_THROWS_AS(
@@ -475,11 +480,11 @@ TEST_CASE("poison: get_mut and into_inner on poisoned and clean locks", "[sync][
         Boom);
     auto ref = lock.get_mut();
     REQUIRE(ref.is_err());
-    REQUIRE(ref.error().get_ref().get().value() == 2);
-    std::move(ref).unwrap_err().into_inner().get().set(3);
+    REQUIRE(ref.error().get_ref().value() == 2);
+    std::move(ref).unwrap_err().into_inner().set(3);
     REQUIRE(guard_of_poisoned(lock.read())->value() == 3);
     lock.clear_poison();
-    REQUIRE(lock.get_mut().unwrap().get().value() == 3);
+    REQUIRE(lock.get_mut().unwrap().value() == 3);
 
     sy::RwLock<MoveOnly> owner(MoveOnly(5));
     poison_here(owner);
@@ -491,5 +496,55 @@ TEST_CASE("poison: get_mut and into_inner on poisoned and clean locks", "[sync][
     auto kept = std::move(clean).into_inner();
     REQUIRE(kept.is_ok());
     REQUIRE(std::move(kept).unwrap().value() == 7);
+  }
+}
+
+// get_mut() returns LockResult<T&>: the value itself, as Rust's &mut T, so
+// its members are called directly on what unwrap() returns.
+TEST_CASE("poison: get_mut gives the value itself, poisoned or not", "[sync][poison]") {
+  auto check = [](auto& lock, auto poison) {
+    lock.get_mut().unwrap().push_back(3);
+    std::vector<int>& same = lock.get_mut().unwrap();
+    REQUIRE(&same == &lock.get_mut().unwrap());
+    REQUIRE(same == std::vector<int>{1, 2, 3});
+
+    poison(lock);
+    REQUIRE(lock.is_poisoned());
+    auto poisoned = lock.get_mut();
+    REQUIRE(poisoned.is_err());
+    REQUIRE_THROWS_AS(poisoned.unwrap(), spindle::BadResultAccess);
+    REQUIRE(std::string(poisoned.error().what()) == poison_message);
+    // The error still reaches the value (Rust's PoisonError::into_inner).
+    REQUIRE(&poisoned.error().get_ref() == &same);
+    poisoned.error().get_mut().push_back(4);
+    std::vector<int>& inside = poisoned.error().into_inner();
+    REQUIRE(&inside == &same);
+    std::move(poisoned).unwrap_err().into_inner().push_back(5);
+    REQUIRE(same == std::vector<int>{1, 2, 3, 4, 5});
+    lock.clear_poison();
+    lock.get_mut().unwrap().push_back(6);
+    REQUIRE(same == std::vector<int>{1, 2, 3, 4, 5, 6});
+  };
+  SECTION("Mutex") {
+    sy::Mutex<std::vector<int>> m(std::vector<int>{1, 2});
+    check(m, [](auto& lock) {
+      REQUIRE_THROWS_AS(
+          [&lock] {
+            auto g = lock.lock().unwrap();
+            throw Boom();
+          }(),
+          Boom);
+    });
+  }
+  SECTION("RwLock") {
+    sy::RwLock<std::vector<int>> lock(std::vector<int>{1, 2});
+    check(lock, [](auto& l) {
+      REQUIRE_THROWS_AS(
+          [&l] {
+            auto g = l.write().unwrap();
+            throw Boom();
+          }(),
+          Boom);
+    });
   }
 }

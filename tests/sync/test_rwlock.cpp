@@ -596,7 +596,7 @@ TEST_CASE("RwLock: get_mut and into_inner on a clean lock", "[sync][rwlock]") {
   sy::RwLock<NoDefault> lock(NoDefault(1));
   auto ref = lock.get_mut();
   REQUIRE(ref.is_ok());
-  ref.unwrap().get().set(2);
+  ref.unwrap().set(2);
   REQUIRE(lock.read().unwrap()->value() == 2);
 
   sy::RwLock<MoveOnly> owner(std::in_place, 3);

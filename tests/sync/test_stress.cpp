@@ -181,7 +181,7 @@ TEST_CASE("stress: a bounded producer/consumer queue on a Mutex and two Condvars
   constexpr int per_producer = 10'000;
   constexpr long total = static_cast<long>(producers) * per_producer;
   sy::Mutex<Queue> queue;
-  queue.get_mut().unwrap().get().producers_left = producers;
+  queue.get_mut().unwrap().producers_left = producers;
   sy::Condvar not_empty;
   sy::Condvar not_full;
   std::atomic<long long> consumed_sum{0};

@@ -8,7 +8,9 @@
 #include <system_error>
 #include <type_traits>
 
+#include "support/bounded.hpp"
 #include "support/catch.hpp"
+#include "support/fragile_move.hpp"
 
 #include <spindle/thread.hpp>
 
@@ -145,4 +147,26 @@ TEST_CASE("a builder can be reused and chained as an lvalue or an rvalue", "[thr
   STATIC_REQUIRE(std::is_same_v<decltype(th::Builder().name("x")), th::Builder>);
   STATIC_REQUIRE(std::is_same_v<decltype(th::Builder().stack_size(1)), th::Builder>);
   REQUIRE(c.join().unwrap() == 3);
+}
+
+TEST_CASE("a built thread whose result's move throws joins to a Panic", "[thread][builder][panic]") {
+  using spindle::test::FragileMove;
+  const spindle::test::Watchdog dog("join of built threads whose results' moves throw");
+  const spindle::test::LifetimeCheck check;
+  // Budget k: the (k+1)th move of the value throws, on the thread or in join().
+  for (const int budget : {0, 1, 2, FragileMove::plenty}) {
+    CAPTURE(budget);
+    auto handle = th::Builder().name("fragile").stack_size(std::size_t{1} << 20).spawn([budget] {
+      return FragileMove(budget, budget);
+    });
+    REQUIRE(handle.is_ok());
+    auto result = handle->join();
+    if (result.is_ok()) {
+      REQUIRE(result->value() == budget);
+    } else {
+      REQUIRE(std::string(result.error().what()) == spindle::test::MoveFailed::message);
+    }
+    REQUIRE((budget != 0 || result.is_err()));
+    REQUIRE((budget != FragileMove::plenty || result.is_ok()));
+  }
 }

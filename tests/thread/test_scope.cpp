@@ -5,6 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__GLIBC__)
@@ -13,6 +14,7 @@
 
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
+#include "support/fragile_move.hpp"
 
 #include <spindle/thread.hpp>
 
@@ -213,6 +215,152 @@ TEST_CASE("results nobody joined are destroyed before scope returns", "[thread][
     REQUIRE(kept.join().is_ok());  // this one is destroyed right here
   });
   REQUIRE(destroyed.load() == 4);
+}
+
+TEST_CASE("a scoped result whose move throws joins to a Panic, or makes scope throw", "[thread][scope][panic]") {
+  using spindle::test::FragileMove;
+  using spindle::test::MoveFailed;
+  const spindle::test::Watchdog dog("scoped threads whose results' moves throw");
+  const spindle::test::LifetimeCheck check;
+  // Budget k: the (k+1)th move of the value throws, on the thread or in join().
+  const auto joins_well = [](const spindle::Result<FragileMove, spindle::Panic>& result, int budget) {
+    if (result.is_ok()) {
+      REQUIRE(result->value() == budget);
+    } else {
+      REQUIRE(std::string(result.error().what()) == MoveFailed::message);
+    }
+    REQUIRE((budget != 0 || result.is_err()));
+    REQUIRE((budget != FragileMove::plenty || result.is_ok()));
+  };
+  SECTION("joined") {
+    th::scope([&joins_well](th::Scope& s) {
+      for (const int budget : {0, 1, 2, FragileMove::plenty}) {
+        CAPTURE(budget);
+        joins_well(s.spawn([budget] { return FragileMove(budget, budget); }).join(), budget);
+        auto built = th::Builder().name("fragile").spawn_scoped(s, [budget] { return FragileMove(budget, budget); });
+        REQUIRE(built.is_ok());
+        joins_well(built->join(), budget);
+      }
+    });
+    // Every panic was joined: scope() returned normally.
+  }
+  SECTION("left to the scope") {
+    for (const int budget : {0, 1, 2, FragileMove::plenty}) {
+      CAPTURE(budget);
+      std::size_t reported = 0;
+      try {
+        th::scope([budget](th::Scope& s) { (void)s.spawn([budget] { return FragileMove(budget, budget); }); });
+      } catch (const th::ScopePanic& e) {
+        reported = e.panics().size();
+        REQUIRE(reported == 1);
+        REQUIRE(std::string(e.panics()[0].what()) == MoveFailed::message);
+      }
+      // Nobody takes the value out: only the moves on the thread can throw.
+      REQUIRE((budget != 0 || reported == 1));
+      REQUIRE((budget != FragileMove::plenty || reported == 0));
+    }
+  }
+}
+
+namespace {
+// A scoped thread's result whose destructor, after a short sleep, spawns one
+// more thread on the same scope. That thread sleeps, counts itself, and
+// returns the next link of the chain (depth - 1), until depth 0. The last
+// link's thread throws, leaving a panic nobody joins.
+struct SpawnsWhenDestroyed {
+  th::Scope* scope;
+  std::atomic<int>* finished;
+  int depth;
+
+  SpawnsWhenDestroyed(th::Scope& s, std::atomic<int>& counter, int d) : scope(&s), finished(&counter), depth(d) {}
+  SpawnsWhenDestroyed(SpawnsWhenDestroyed&& other) noexcept
+      : scope(std::exchange(other.scope, nullptr)), finished(other.finished), depth(other.depth) {}
+  SpawnsWhenDestroyed(const SpawnsWhenDestroyed&) = delete;
+  SpawnsWhenDestroyed& operator=(const SpawnsWhenDestroyed&) = delete;
+  SpawnsWhenDestroyed& operator=(SpawnsWhenDestroyed&&) = delete;
+  ~SpawnsWhenDestroyed() {
+    if (scope == nullptr || depth == 0) {
+      return;
+    }
+    th::sleep(20ms);
+    th::Scope& s = *scope;
+    std::atomic<int>& counter = *finished;
+    const int next = depth - 1;
+    (void)s.spawn([&s, &counter, next] {
+      th::sleep(20ms);
+      counter.fetch_add(1);
+      if (next == 0) {
+        throw std::runtime_error("the last link");
+      }
+      return SpawnsWhenDestroyed(s, counter, next);
+    });
+  }
+};
+}  // namespace
+
+// After Rust's test_scoped_threads_drop_result_before_join
+// (library/std/src/thread/tests.rs): a result nobody joined is destroyed
+// before the scope's last wait, so the thread its destructor spawns is
+// waited for too.
+TEST_CASE("a result whose destructor spawns on the scope: scope waits for that thread too", "[thread][scope]") {
+  const spindle::test::Watchdog dog("scope() with a result whose destructor spawns");
+  std::atomic<bool> late_thread_done{false};
+  struct SpawnOnce {
+    th::Scope* scope;
+    std::atomic<bool>* done;
+    SpawnOnce(th::Scope* s, std::atomic<bool>* d) : scope(s), done(d) {}
+    SpawnOnce(SpawnOnce&& other) noexcept : scope(std::exchange(other.scope, nullptr)), done(other.done) {}
+    SpawnOnce(const SpawnOnce&) = delete;
+    SpawnOnce& operator=(const SpawnOnce&) = delete;
+    SpawnOnce& operator=(SpawnOnce&&) = delete;
+    ~SpawnOnce() {
+      if (scope != nullptr) {
+        th::sleep(20ms);
+        (void)scope->spawn([done = done] {
+          th::sleep(20ms);
+          done->store(true);
+        });
+      }
+    }
+  };
+  th::scope([&late_thread_done](th::Scope& s) {
+    (void)s.spawn([&s, &late_thread_done] {
+      th::sleep(20ms);
+      return SpawnOnce(&s, &late_thread_done);
+    });
+  });
+  REQUIRE(late_thread_done.load());
+}
+
+TEST_CASE("results that spawn from their destructors, links deep, are all waited for", "[thread][scope]") {
+  const spindle::test::Watchdog dog("scope() with a chain of results that spawn");
+  constexpr int depth = 3;
+  std::atomic<int> finished{0};
+  SECTION("scope's function returns") {
+    try {
+      th::scope([&finished](th::Scope& s) {
+        (void)s.spawn([&s, &finished] { return SpawnsWhenDestroyed(s, finished, depth); });
+      });
+      FAIL("scope did not throw");
+    } catch (const th::ScopePanic& e) {
+      // The last link's panic, from a thread spawned after the scope's function returned.
+      REQUIRE(e.panics().size() == 1);
+      REQUIRE(std::string(e.panics()[0].what()) == "the last link");
+    }
+    REQUIRE(finished.load() == depth);
+  }
+  SECTION("scope's function throws") {
+    try {
+      th::scope([&finished](th::Scope& s) {
+        (void)s.spawn([&s, &finished] { return SpawnsWhenDestroyed(s, finished, depth); });
+        throw std::invalid_argument("caller");
+      });
+      FAIL("scope did not throw");
+    } catch (const std::invalid_argument& e) {
+      REQUIRE(std::string(e.what()) == "caller");
+    }
+    REQUIRE(finished.load() == depth);
+  }
 }
 
 #if defined(__GLIBC__)

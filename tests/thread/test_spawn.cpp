@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // spawn, JoinHandle and join: typed results, panics, detaching, lifetimes.
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -15,11 +18,15 @@
 
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
+#include "support/fragile_move.hpp"
 
 #include <spindle/thread.hpp>
 
 namespace th = spindle::thread;
 using spindle::test::eventually;
+using spindle::test::FragileMove;
+using spindle::test::LifetimeCheck;
+using spindle::test::MoveFailed;
 using spindle::test::Watchdog;
 
 TEST_CASE("join returns what the thread's function returned", "[thread][spawn]") {
@@ -40,8 +47,9 @@ TEST_CASE("a void thread joins to an ok Result<void>", "[thread][spawn]") {
 }
 
 TEST_CASE("arguments are passed to the thread's function", "[thread][spawn]") {
-  auto handle = th::spawn([](int a, const std::string& b, double c) { return b + std::to_string(a + static_cast<int>(c)); },
-                          40, std::string("answer "), 2.0);
+  auto handle =
+      th::spawn([](int a, const std::string& b, double c) { return b + std::to_string(a + static_cast<int>(c)); }, 40,
+                std::string("answer "), 2.0);
   REQUIRE(handle.join().unwrap() == "answer 42");
 }
 
@@ -97,6 +105,117 @@ TEST_CASE("unwrap on a panicked join names the panic", "[thread][spawn][panic]")
   } catch (const spindle::BadResultAccess& e) {
     const std::string what = e.what();
     REQUIRE(what.find("broken invariant") != std::string::npos);
+  }
+}
+
+TEST_CASE("a result whose move throws joins to that exception as a Panic", "[thread][spawn][panic]") {
+  const Watchdog dog("join of a thread whose result's move throws");
+  const LifetimeCheck check;
+  auto handle = th::spawn([] { return FragileMove(7, 0); });
+  auto result = handle.join();
+  REQUIRE(result.is_err());
+  REQUIRE(std::string(result.error().what()) == MoveFailed::message);
+  REQUIRE_THROWS_AS(result.error().rethrow(), MoveFailed);
+  REQUIRE(handle.is_finished());
+}
+
+TEST_CASE("a result whose move throws only sometimes joins to its value or to the Panic", "[thread][spawn][panic]") {
+  const Watchdog dog("join of threads whose results' moves throw late");
+  const LifetimeCheck check;
+  // Budget k: the (k+1)th move of the value throws. Whichever move that is,
+  // on the thread or in join(), join() returns the value or the Panic, and
+  // a larger budget never turns a value into a Panic.
+  bool got_value = false;
+  for (int budget = 0; budget <= 8; ++budget) {
+    CAPTURE(budget);
+    auto result = th::spawn([budget] { return FragileMove(100 + budget, budget); }).join();
+    if (result.is_ok()) {
+      REQUIRE(result->value() == 100 + budget);
+      got_value = true;
+    } else {
+      REQUIRE(std::string(result.error().what()) == MoveFailed::message);
+      REQUIRE_FALSE(got_value);
+    }
+    REQUIRE((budget != 0 || result.is_err()));  // the value is moved at least once
+  }
+  REQUIRE(got_value);  // eight moves are more than join needs
+}
+
+TEST_CASE("threads whose results' moves throw, many at once", "[thread][spawn][scope][panic][stress]") {
+  const Watchdog dog("many threads with throwing result moves");
+  const LifetimeCheck check;
+  constexpr int rounds = 20;
+  constexpr int threads = 6;
+  std::mt19937 rng(20240611);
+  // 0: the first move throws; 1 and 2: a later one may; plenty: none does.
+  const std::array<int, 4> budgets = {0, 1, 2, FragileMove::plenty};
+  std::uniform_int_distribution<std::size_t> pick(0, budgets.size() - 1);
+  for (int round = 0; round < rounds; ++round) {
+    CAPTURE(round);
+    std::atomic<bool> go{false};
+    const spindle::test::SetOnExit go_on_exit(go);
+    auto body = [&go](int value, int budget) {
+      // Every thread of the round is started before any of them returns.
+      while (!go.load()) {
+        th::yield_now();
+      }
+      return FragileMove(value, budget);
+    };
+
+    // Plain threads, all joined.
+    std::vector<int> plain_budgets;
+    std::vector<th::JoinHandle<FragileMove>> handles;
+    for (int i = 0; i < threads; ++i) {
+      plain_budgets.push_back(budgets[pick(rng)]);
+      handles.push_back(th::spawn(body, i, plain_budgets.back()));
+    }
+
+    // Scoped threads: the even ones joined, the odd ones left to the scope,
+    // with a budget of 0 or plenty, so that which of them panic is known.
+    std::vector<int> scoped_budgets;
+    int unjoined_panics = 0;
+    for (int i = 0; i < threads; ++i) {
+      scoped_budgets.push_back(i % 2 == 0 ? budgets[pick(rng)] : (pick(rng) < 2 ? 0 : FragileMove::plenty));
+      unjoined_panics += i % 2 == 1 && scoped_budgets.back() == 0 ? 1 : 0;
+    }
+    std::size_t reported = 0;
+    try {
+      th::scope([&](th::Scope& s) {
+        std::vector<th::ScopedJoinHandle<FragileMove>> joined;
+        for (int i = 0; i < threads; ++i) {
+          auto h = s.spawn(body, 1000 + i, scoped_budgets[static_cast<std::size_t>(i)]);
+          if (i % 2 == 0) {
+            joined.push_back(std::move(h));
+          }
+        }
+        go = true;
+        for (std::size_t j = 0; j < joined.size(); ++j) {
+          const int budget = scoped_budgets[2 * j];
+          auto result = joined[j].join();
+          REQUIRE((result.is_err() || result->value() == 1000 + static_cast<int>(2 * j)));
+          REQUIRE((budget != 0 || result.is_err()));
+          REQUIRE((budget != FragileMove::plenty || result.is_ok()));
+        }
+      });
+    } catch (const th::ScopePanic& e) {
+      reported = e.panics().size();
+      for (const auto& panic : e.panics()) {
+        REQUIRE(std::string(panic.what()) == MoveFailed::message);
+      }
+    }
+    REQUIRE(reported == static_cast<std::size_t>(unjoined_panics));
+
+    go = true;  // already, unless the scope failed before its threads were released
+    for (std::size_t i = 0; i < handles.size(); ++i) {
+      auto result = handles[i].join();
+      if (result.is_ok()) {
+        REQUIRE(result->value() == static_cast<int>(i));
+      } else {
+        REQUIRE(std::string(result.error().what()) == MoveFailed::message);
+      }
+      REQUIRE((plain_budgets[i] != 0 || result.is_err()));
+      REQUIRE((plain_budgets[i] != FragileMove::plenty || result.is_ok()));
+    }
   }
 }
 

@@ -16,14 +16,20 @@
 #include <immintrin.h>
 #endif
 
+#if defined(SPINDLE_MODEL_CHECK) && !defined(SPINDLE_MODEL_SPIN_LIMIT)
+#define SPINDLE_MODEL_SPIN_LIMIT 2
+#endif
+
 namespace spindle::detail {
 
 /// A spin limit of `n` rounds before a waiting thread yields or sleeps. In
 /// a model-checking build every round is a scheduling point that only
-/// multiplies the interleavings to explore, so it is cut to 2.
+/// multiplies the interleavings to explore, so it is cut to 2 (or to
+/// SPINDLE_MODEL_SPIN_LIMIT: 0 makes the sleeping path the common one).
 constexpr unsigned spin_limit(unsigned n) noexcept {
 #if defined(SPINDLE_MODEL_CHECK)
-  return n < 2 ? n : 2;
+  constexpr unsigned limit = SPINDLE_MODEL_SPIN_LIMIT;
+  return n > limit ? limit : n;
 #else
   return n;
 #endif
@@ -32,8 +38,8 @@ constexpr unsigned spin_limit(unsigned n) noexcept {
 #if defined(SPINDLE_MODEL_CHECK)
 // A model-checking build (tests/relacy) defines, before including spindle,
 // spindle::detail::model::Atomic<T> (std::atomic's interface over the
-// checker's atomics), model::cpu_relax() (a scheduling point) and the
-// parking functions of park.hpp.
+// checker's atomics), model::cpu_relax() (a scheduling point), the
+// parking functions of park.hpp and the RwLock's model::PhaseClock.
 template <class T>
 using Atomic = model::Atomic<T>;
 

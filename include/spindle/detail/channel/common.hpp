@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "spindle/detail/atomic.hpp"
+#include "spindle/detail/channel/backoff.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/time.hpp"
@@ -41,6 +42,20 @@ class Storage {
  private:
   alignas(T) unsigned char bytes_[sizeof(T)];
 };
+
+/// The receiver found its next message claimed by a sender that is still
+/// writing it: waits one step, yielding in case that sender lost its CPU,
+/// and returns true to look again. A blocking receive waits until its
+/// deadline; try_recv and a receive whose deadline has passed wait only a
+/// short grace, then get false: the message is not sent until its send
+/// returns, so they report Empty or Timeout.
+inline bool wait_for_write(Mode mode, Deadline deadline, Backoff& writing) noexcept {
+  if (mode == Mode::Block && !expired(deadline)) {
+    writing.spin();
+    return true;
+  }
+  return writing.spin_bounded();
+}
 
 /// The word a blocked receiver sleeps on. A waker bumps it before waking, so
 /// a wake that lands between the receiver's decision to sleep and its sleep

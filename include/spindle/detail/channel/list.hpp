@@ -168,15 +168,7 @@ class List {
       }
       switch (poll_empty()) {
         case Poll::in_flight:
-          // A sender claimed the head slot and is writing it: wait, yielding
-          // in case it lost its CPU, but only until the deadline (or, for
-          // try_recv and an expired deadline, a short grace): the message
-          // is not sent until its send returns.
-          if (mode == Mode::Block && !expired(deadline)) {
-            writing.spin();
-            continue;
-          }
-          if (writing.spin_bounded()) {
+          if (wait_for_write(mode, deadline, writing)) {
             continue;
           }
           return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;

@@ -61,6 +61,35 @@
 #define SPINDLE_RWLOCK_READER_SLOTS 4
 #endif
 
+// The writers' phase thresholds, counted in operations (tuning; the
+// defaults suit real machines, and a test may set its own):
+//   SPINDLE_RWLOCK_PHASE_AFTER         contended unlocks in a row that start a phase
+//   SPINDLE_RWLOCK_CLOCK_EVERY         unlocks in a phase per clock read (a power of two)
+//   SPINDLE_RWLOCK_WRITERS_GONE_AFTER  a waiting reader's looks that find no writer
+//                                      about before it ends the phase itself
+// A model-checking build cuts each to 2, so that a model's few operations
+// open, extend and end phases.
+#if defined(SPINDLE_MODEL_CHECK)
+#ifndef SPINDLE_RWLOCK_PHASE_AFTER
+#define SPINDLE_RWLOCK_PHASE_AFTER 2
+#endif
+#ifndef SPINDLE_RWLOCK_CLOCK_EVERY
+#define SPINDLE_RWLOCK_CLOCK_EVERY 2
+#endif
+#ifndef SPINDLE_RWLOCK_WRITERS_GONE_AFTER
+#define SPINDLE_RWLOCK_WRITERS_GONE_AFTER 2
+#endif
+#endif
+#ifndef SPINDLE_RWLOCK_PHASE_AFTER
+#define SPINDLE_RWLOCK_PHASE_AFTER 4
+#endif
+#ifndef SPINDLE_RWLOCK_CLOCK_EVERY
+#define SPINDLE_RWLOCK_CLOCK_EVERY 16
+#endif
+#ifndef SPINDLE_RWLOCK_WRITERS_GONE_AFTER
+#define SPINDLE_RWLOCK_WRITERS_GONE_AFTER 16
+#endif
+
 namespace spindle::detail::sync {
 
 class SPINDLE_CAPABILITY("rwlock") RawRwLock {
@@ -160,13 +189,18 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   static constexpr std::uint32_t one_waiting = 1U << waiting_shift;
   static constexpr std::int64_t min_phase_ns = 50'000;
   static constexpr std::int64_t max_phase_ns = 6'000'000;
-  static constexpr std::uint32_t clock_every = 16;         // unlocks in a phase per clock read
-  static constexpr std::uint32_t writers_gone_after = 16;  // looks that find no writer about
-  static constexpr std::uint32_t phase_after = 4;          // contended unlocks in a row that start a phase
+  // The writers' phase thresholds (see their macros above).
+  static constexpr std::uint32_t phase_after = SPINDLE_RWLOCK_PHASE_AFTER;
+  static constexpr std::uint32_t clock_every = SPINDLE_RWLOCK_CLOCK_EVERY;
+  static constexpr std::uint32_t writers_gone_after = SPINDLE_RWLOCK_WRITERS_GONE_AFTER;
   static constexpr std::int64_t reader_turn_ns = 100'000;
   static constexpr std::uint32_t reader_spins = spin_limit(100);
   static constexpr unsigned slot_count = SPINDLE_RWLOCK_READER_SLOTS;
   static_assert((slot_count & (slot_count - 1)) == 0, "SPINDLE_RWLOCK_READER_SLOTS must be a power of two");
+  static_assert(clock_every != 0 && (clock_every & (clock_every - 1)) == 0,
+                "SPINDLE_RWLOCK_CLOCK_EVERY must be a power of two");
+  static_assert(phase_after != 0 && writers_gone_after != 0,
+                "SPINDLE_RWLOCK_PHASE_AFTER and SPINDLE_RWLOCK_WRITERS_GONE_AFTER must be at least 1");
 
   // How an unlocking writer leaves the readers.
   enum class Release {
@@ -198,9 +232,21 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   }
   Slot& my_slot() noexcept { return slot_of(slots_); }
 
+  // The phases' clock: now_ns() reads it, sleep_until_ns() sleeps until it
+  // reads at least `ns`. A model-checking build reads the checker's clock
+  // instead (one per lock, in tests/relacy/model.hpp), which the checker
+  // moves on or not at each reading, so that a model takes both sides of
+  // every "is the phase (or the turn) over?". The lock only ever compares
+  // readings of its own clock.
+#if defined(SPINDLE_MODEL_CHECK)
+  std::int64_t now_ns() noexcept { return clock_.now_ns(); }
+  void sleep_until_ns(std::int64_t ns) noexcept { clock_.sleep_until_ns(ns); }
+#else
   static std::int64_t now_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
   }
+  static void sleep_until_ns(std::int64_t ns) noexcept { std::this_thread::sleep_until(at_ns(ns)); }
+#endif
   static std::uint32_t cores() noexcept {
     static const std::uint32_t count = std::max(1U, std::thread::hardware_concurrency());
     return count;
@@ -371,7 +417,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       return;
     }
     while (!turn_over()) {
-      std::this_thread::sleep_until(at_ns(turn_until_.load(std::memory_order::relaxed)));
+      sleep_until_ns(turn_until_.load(std::memory_order::relaxed));
     }
     const std::int64_t turn_ns = now_ns() - turn_start_;
     phase_ns_ = std::clamp(turn_ns * cores(), min_phase_ns, max_phase_ns);
@@ -391,6 +437,9 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   std::uint32_t contended_unlocks_ = 0;  // unlocks in a row that found readers waiting
   std::int64_t turn_start_ = 0;          // when the last readers' turn began
   RawMutex writers_;
+#if defined(SPINDLE_MODEL_CHECK)
+  model::PhaseClock clock_;
+#endif
 };
 
 }  // namespace spindle::detail::sync
