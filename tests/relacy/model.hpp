@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <iostream>
@@ -159,9 +160,67 @@ inline unsigned thread_slot() noexcept { return static_cast<unsigned>(rl::ctx().
 // Spinning is a point where the checker may switch threads.
 inline void cpu_relax() noexcept { rl::yield(1, $); }
 
-// Parking on relacy's futex. A timed wait may also return for no reason,
-// which spindle's callers allow (a timeout is a spurious return to them).
+/// The long runs, by hand: SPINDLE_MODEL_LONG=1 in the environment. The
+/// random scheduler then runs ten times the iterations, the exhaustive one
+/// also explores spurious returns, and the models whose exhaustive search
+/// takes minutes run it (see the models' main()).
+inline bool long_runs() noexcept {
+  static const bool asked = [] {
+    const char* value = std::getenv("SPINDLE_MODEL_LONG");
+    return value != nullptr && *value != '\0' && *value != '0';
+  }();
+  return asked;
+}
+
+/// How many times each thread's waits may return at once, without
+/// sleeping, in one execution of the random scheduler (see park_wait); 0
+/// turns these returns off. The exhaustive scheduler takes none (one in the
+/// long runs): a choice at every wait makes its search three to ten times
+/// longer with one, twenty to thirty times with two.
+#ifndef SPINDLE_MODEL_SPURIOUS_RETURNS
+#define SPINDLE_MODEL_SPURIOUS_RETURNS 2
+#endif
+
+// The spurious returns this thread took in this execution: relacy's
+// thread-local variable, one value per model thread, zeroed when each
+// execution begins.
+inline rl::thread_local_var<int> spurious_returns_taken;
+
+// Whether this wait returns at once, for no reason, as a futex wait does on
+// a signal (EINTR) or when it wakes for a change that is already undone: a
+// choice the checker makes at every wait until the thread has used its
+// allowance. The allowance bounds the explored executions (a thread could
+// otherwise return spuriously for ever) and keeps the later waits sleeping
+// for real.
+inline bool spurious_return() noexcept {
+  const bool random = rl::ctx().is_random_sched();
+  const int allowance = random ? SPINDLE_MODEL_SPURIOUS_RETURNS : long_runs() ? 1 : 0;
+  const int taken = spurious_returns_taken.get($);
+  if (taken >= allowance) {
+    return false;
+  }
+  // One chance in four for the random scheduler; the exhaustive one tries
+  // both branches, once each.
+  if (rl::rand(random ? 4 : 2) != 0) {
+    return false;
+  }
+  spurious_returns_taken.set(taken + 1, $);
+  if (rl::ctx().collecting_history()) {  // the failing execution, replayed
+    RL_LOG("park: spurious return");
+  }
+  return true;
+}
+
+// Parking on relacy's futex. A wait may return spuriously at once (see
+// spurious_return), or after it slept: relacy's scheduler may wake a
+// sleeper for no reason while another thread runs. A timed wait may also
+// time out at any point, which spindle's callers take as one more spurious
+// return (they check the clock).
 inline void park_wait(BasicAtomic<std::uint32_t, int>& word, std::uint32_t expected, bool timed) noexcept {
+  if (spurious_return()) {
+    cpu_relax();  // the futex call's scheduling point, which a real wait has too
+    return;
+  }
   timespec zero{};
   (void)rl::rl_futex(&word.raw(), rl::RL_FUTEX_WAIT, static_cast<int>(expected), timed ? &zero : nullptr, nullptr, 0,
                      $);
@@ -200,13 +259,27 @@ class PhaseClock {
 
 namespace spindle::model_test {
 
-/// Runs the model Test with `scheduler` for `iterations` and prints one
-/// line: its name, the scheduler, ok or FAILED (relacy prints the why).
+using spindle::detail::model::long_runs;
+
+/// Whether the channels of this build sleep as soon as a wait is not
+/// satisfied, with no spinning or yielding first (the sleepy variants in
+/// CMakeLists.txt): the sleep and wake-up paths are then the common path.
+inline constexpr bool sleepy_build =
+#if defined(SPINDLE_CHANNEL_SPIN_STEPS) && defined(SPINDLE_CHANNEL_YIELD_STEPS)
+    SPINDLE_CHANNEL_SPIN_STEPS == 0 && SPINDLE_CHANNEL_YIELD_STEPS == 0;
+#else
+    false;
+#endif
+
+/// Runs the model Test with `scheduler` and prints one line: its name, the
+/// scheduler, ok or FAILED (relacy prints the why). The random scheduler
+/// runs `iterations` executions (ten times as many in the long runs); the
+/// context-bound one ignores the count and runs until its search is done.
 template <class Test>
 bool run(const char* name, rl::scheduler_type_e scheduler, int iterations) {
   rl::test_params params;
   params.search_type = scheduler;
-  params.iteration_count = iterations;
+  params.iteration_count = long_runs() ? 10 * iterations : iterations;
   params.output_history = false;
   const bool ok = rl::simulate<Test>(params);
   std::printf("%-40s %-14s %s\n", name, scheduler == rl::sched_random ? "random" : "context-bound",

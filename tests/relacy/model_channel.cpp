@@ -202,6 +202,336 @@ struct BlockHandOver : rl::test_suite<BlockHandOver, 2> {
   }
 };
 
+// Two senders blocked on the one slot of a full bounded(1) channel: each
+// sleeps on the slot's waiter flag (the second finds it already set), and
+// the receiver frees the slot three times. A freed slot that a sender
+// sleeps through leaves it asleep while the receiver sleeps on the empty
+// channel: a deadlock.
+struct TwoSendersBlocked : rl::test_suite<TwoSendersBlocked, 3> {
+  Handles<mpsc::SyncSender<int>> h;
+  std::optional<mpsc::SyncSender<int>> second;
+
+  void before() {
+    h = bounded(1);
+    second.emplace(*h.tx);
+    RL_ASSERT(h.tx->try_send(0).is_ok());  // the slot is full
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      RL_ASSERT(h.tx->send(1).is_ok());
+      h.tx.reset();
+    } else if (index == 1) {
+      RL_ASSERT(second->send(2).is_ok());
+      second.reset();
+    } else {
+      auto first = h.rx->recv();
+      RL_ASSERT(first.is_ok() && *first == 0);
+      int sum = 0;
+      for (int i = 0; i < 2; ++i) {
+        auto v = h.rx->recv();
+        RL_ASSERT(v.is_ok());
+        sum += *v;
+      }
+      RL_ASSERT(sum == 3);
+      RL_ASSERT(h.rx->recv().is_err());
+    }
+  }
+  void after() {
+    h = {};
+    second.reset();
+  }
+};
+
+// Three senders on a rendezvous channel, one message each: they race to
+// claim each announcement of the receiver, and the losers sleep until the
+// next one. Every message is handed over once, and each send returns only
+// after its receive.
+struct RendezvousSenders : rl::test_suite<RendezvousSenders, 4> {
+  Handles<mpsc::SyncSender<int>> h;
+  std::optional<mpsc::SyncSender<int>> more[2];
+
+  void before() {
+    h = bounded(0);
+    more[0].emplace(*h.tx);
+    more[1].emplace(*h.tx);
+  }
+  void thread(unsigned index) {
+    if (index < 3) {
+      auto& tx = index == 0 ? h.tx : more[index - 1];
+      RL_ASSERT(tx->send(1 << index).is_ok());
+      tx.reset();
+    } else {
+      int seen = 0;
+      for (int i = 0; i < 3; ++i) {
+        auto v = h.rx->recv();
+        RL_ASSERT(v.is_ok() && (seen & *v) == 0);
+        seen |= *v;
+      }
+      RL_ASSERT(seen == 7);
+      RL_ASSERT(h.rx->recv().is_err());
+    }
+  }
+  void after() {
+    h = {};
+    more[0].reset();
+    more[1].reset();
+  }
+};
+
+// A message whose move constructor throws once it has used up its moves.
+struct MoveFailed {};
+struct Fragile {
+  int value;
+  int moves_left;
+
+  Fragile(int v, int moves) noexcept : value(v), moves_left(moves) {}
+  Fragile(Fragile&& other) noexcept(false) : value(other.value), moves_left(other.moves_left - 1) {
+    if (other.moves_left <= 0) {
+      throw MoveFailed{};
+    }
+  }
+  Fragile(const Fragile&) = delete;
+  Fragile& operator=(Fragile&&) = delete;
+  Fragile& operator=(const Fragile&) = delete;
+  ~Fragile() = default;
+};
+
+// A rendezvous hand-over whose move throws while another sender may be
+// asleep, waiting for the receiver: the failed hand-over must give the
+// receiver back to that sender, whose message then arrives; the receiver,
+// its receives done, then sees Disconnected. Written against the public
+// API alone: the move may run in the sender (its send throws) or in the
+// receiver (that recv throws), and either is accepted, once.
+struct RendezvousMoveThrows : rl::test_suite<RendezvousMoveThrows, 3> {
+  std::optional<mpsc::SyncSender<Fragile>> tx[2];
+  std::optional<mpsc::Receiver<Fragile>> rx;
+  int thrown = 0;  // fibers of one OS thread: no data race on a plain int
+
+  void before() {
+    auto [t, r] = mpsc::sync_channel<Fragile>(0);
+    tx[1].emplace(t);
+    tx[0].emplace(std::move(t));
+    rx.emplace(std::move(r));
+    thrown = 0;
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      try {
+        // A prvalue: the parameter is built in place, so the channel's
+        // first move of it is the one that throws.
+        // Whatever it returns, the message cannot arrive: it cannot move.
+        (void)tx[0]->send(Fragile(1, 0));
+      } catch (const MoveFailed&) {
+        ++thrown;
+      }
+      tx[0].reset();
+    } else if (index == 1) {
+      RL_ASSERT(tx[1]->send(Fragile(2, 100)).is_ok());
+      tx[1].reset();
+    } else {
+      int got = 0;
+      for (int i = 0; i < 3; ++i) {  // at most: one throw, one message, the end
+        try {
+          auto v = rx->recv();
+          if (v.is_err()) {
+            break;
+          }
+          RL_ASSERT(v->value == 2);
+          ++got;
+        } catch (const MoveFailed&) {
+          ++thrown;
+        }
+      }
+      RL_ASSERT(got == 1);
+      RL_ASSERT(rx->recv().is_err());
+    }
+  }
+  void after() {
+    RL_ASSERT(thrown == 1);
+    tx[0].reset();
+    tx[1].reset();
+    rx.reset();
+  }
+};
+
+// The unbounded list with a payload of 80 bytes has blocks of 31 slots
+// (positions 0-30, 31 marks the installation of the next block). Filled
+// and drained to position 29 before the threads start, so that their
+// messages cross into the next block at once.
+constexpr int before_boundary = 29;
+
+// Two senders cross the block boundary together: one claims the block's
+// last slot and installs the next block, the other waits on the marker or
+// lands in the new block; the receiver follows them across. Each sender's
+// messages arrive in its order.
+struct TwoSendersCrossBlock : rl::test_suite<TwoSendersCrossBlock, 3> {
+  std::optional<mpsc::Sender<Big>> tx[2];
+  std::optional<mpsc::Receiver<Big>> rx;
+
+  void before() {
+    auto [t, r] = mpsc::channel<Big>();
+    for (int i = 0; i < before_boundary; ++i) {
+      RL_ASSERT(t.send(Big{}).is_ok());
+      RL_ASSERT(r.try_recv().is_ok());
+    }
+    tx[1].emplace(t);
+    tx[0].emplace(std::move(t));
+    rx.emplace(std::move(r));
+  }
+  void thread(unsigned index) {
+    if (index < 2) {
+      for (int i = 0; i < 2; ++i) {
+        Big b;
+        b.value = static_cast<int>(index) * 10 + i;
+        RL_ASSERT(tx[index]->send(b).is_ok());
+      }
+      tx[index].reset();
+    } else {
+      int next[2] = {0, 10};  // each sender's next value
+      for (int i = 0; i < 4; ++i) {
+        auto b = rx->recv();
+        RL_ASSERT(b.is_ok());
+        const int from = b->value / 10;
+        RL_ASSERT(b->value == next[from]);
+        ++next[from];
+      }
+      RL_ASSERT(rx->recv().is_err());
+    }
+  }
+  void after() {
+    tx[0].reset();
+    tx[1].reset();
+    rx.reset();
+  }
+};
+
+// A message that counts its lives in the test's counter: the receiver's
+// drop must destroy each message left in the channel once, and a failed
+// send hands its message back.
+struct Counted {
+  int* lives;
+  int pad[18] = {};  // 80 bytes: blocks of 31 slots, as Big
+
+  explicit Counted(int* l) noexcept : lives(l) { ++*lives; }
+  Counted(Counted&& other) noexcept : lives(other.lives) { ++*lives; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  Counted& operator=(Counted&&) = delete;
+  ~Counted() { --*lives; }
+};
+
+// The receiver drops while senders cross a block boundary: the sender that
+// claims the block's last slot may still be installing the next block, the
+// other waiting on the marker. Each send either succeeds (and the drop
+// destroys its message) or fails with the message back; no block and no
+// message leaks (relacy reports a leaked block), none is destroyed twice.
+struct ReceiverDropsDuringInstall : rl::test_suite<ReceiverDropsDuringInstall, 3> {
+  std::optional<mpsc::Sender<Counted>> tx[2];
+  std::optional<mpsc::Receiver<Counted>> rx;
+  int lives = 0;
+
+  void before() {
+    lives = 0;
+    auto [t, r] = mpsc::channel<Counted>();
+    for (int i = 0; i < before_boundary; ++i) {
+      RL_ASSERT(t.send(Counted(&lives)).is_ok());
+    }
+    RL_ASSERT(lives == before_boundary);  // held by the channel
+    tx[1].emplace(t);
+    tx[0].emplace(std::move(t));
+    rx.emplace(std::move(r));
+  }
+  void thread(unsigned index) {
+    if (index < 2) {
+      const int sends = index == 0 ? 2 : 1;
+      bool failed = false;
+      for (int i = 0; i < sends; ++i) {
+        auto sent = tx[index]->send(Counted(&lives));
+        if (sent.is_err()) {
+          failed = true;
+          RL_ASSERT(std::move(sent).unwrap_err().into_inner().lives == &lives);
+        } else {
+          RL_ASSERT(!failed);  // once the receiver is gone, it stays gone
+        }
+      }
+      tx[index].reset();
+    } else {
+      rx.reset();
+    }
+  }
+  void after() {
+    RL_ASSERT(lives == 0);
+    tx[0].reset();
+    tx[1].reset();
+    rx.reset();
+  }
+};
+
+// A message whose first move (the sender's write into the channel) stalls
+// until the receiver says go: a sender that lost its CPU mid-write, or
+// whose move is slow. It sleeps rather than spins, so that the checker's
+// exhaustive search, which runs a spinning thread on and on once it has
+// spent its preemptions, can still end a timed wait of the receiver.
+struct Stalling {
+  rl::atomic<int>* go;
+  bool stall;
+
+  explicit Stalling(rl::atomic<int>* g) noexcept : go(g), stall(true) {}
+  Stalling(Stalling&& other) noexcept : go(other.go), stall(false) {
+    while (other.stall && (*go)($).load(rl::mo_acquire) == 0) {
+      (void)rl::rl_futex(go, rl::RL_FUTEX_WAIT, 0, nullptr, nullptr, 0, $);
+    }
+  }
+  Stalling(const Stalling&) = delete;
+  Stalling& operator=(const Stalling&) = delete;
+  Stalling& operator=(Stalling&&) = delete;
+  ~Stalling() = default;
+};
+
+// A try_recv and a receive whose deadline has passed must not wait for a
+// write in progress beyond a short grace: the receiver says go only after
+// both returned, so a receive that waits for the write to finish waits for
+// ever (relacy reports a livelock). Then the message arrives, once.
+// Capacity -1 stands for the unbounded list.
+template <int Capacity>
+struct ReceiveSkipsStalledWrite : rl::test_suite<ReceiveSkipsStalledWrite<Capacity>, 2> {
+  using Tx = std::conditional_t<(Capacity < 0), mpsc::Sender<Stalling>, mpsc::SyncSender<Stalling>>;
+  std::optional<Tx> tx;
+  std::optional<mpsc::Receiver<Stalling>> rx;
+  rl::atomic<int> go;
+
+  void before() {
+    go($).store(0, rl::mo_relaxed);
+    auto [t, r] = [] {
+      if constexpr (Capacity < 0) {
+        return mpsc::channel<Stalling>();
+      } else {
+        return mpsc::sync_channel<Stalling>(Capacity);
+      }
+    }();
+    tx.emplace(std::move(t));
+    rx.emplace(std::move(r));
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      RL_ASSERT(tx->send(Stalling(&go)).is_ok());
+      tx.reset();
+    } else {
+      // Nothing can arrive before go: the only message is stalled.
+      RL_ASSERT(rx->try_recv().unwrap_err() == mpsc::TryRecvError::Empty);
+      RL_ASSERT(rx->recv_timeout(std::chrono::nanoseconds(0)).unwrap_err() == mpsc::RecvTimeoutError::Timeout);
+      go($).store(1, rl::mo_release);
+      (void)rl::rl_futex(&go, rl::RL_FUTEX_WAKE, 1, nullptr, nullptr, 0, $);
+      RL_ASSERT(rx->recv().is_ok());
+      RL_ASSERT(rx->recv().is_err());
+    }
+  }
+  void after() {
+    tx.reset();
+    rx.reset();
+  }
+};
+
 struct MakeBounded1 {
   auto operator()() const { return bounded(1); }
 };
@@ -218,10 +548,27 @@ int main() {
   ok &= run<SendThenDrop<MakeBounded1>>("bounded(1): send, send, drop vs recv", rl::sched_random, 20000);
   ok &= run<ReceiverDropsWhileFull>("bounded(1): receiver drops while full", rl::sched_random, 20000);
   ok &= run<TwoSendersFull>("bounded(1): two senders, one receiver", rl::sched_random, 20000);
+  ok &= run<TwoSendersBlocked>("bounded(1): two senders blocked on full", rl::sched_random, 10000);
   ok &= run<Rendezvous>("rendezvous: two hand-offs then drop", rl::sched_random, 20000);
+  ok &= run<RendezvousSenders>("rendezvous: three senders", rl::sched_random, 10000);
+  ok &= run<RendezvousMoveThrows>("rendezvous: a move throws, one sleeps", rl::sched_random, 10000);
   ok &= run<RecvTimeoutRacesSend>("unbounded: recv_timeout races send", rl::sched_random, 20000);
   ok &= run<BlockHandOver>("unbounded: 40 messages cross a block", rl::sched_random, 2000);
+  ok &= run<TwoSendersCrossBlock>("unbounded: two senders cross a block", rl::sched_random, 5000);
+  ok &= run<ReceiverDropsDuringInstall>("unbounded: receiver drops mid-install", rl::sched_random, 5000);
+  ok &= run<ReceiveSkipsStalledWrite<-1>>("unbounded: receives skip a stalled write", rl::sched_random, 5000);
+  ok &= run<ReceiveSkipsStalledWrite<1>>("bounded(1): receives skip stalled write", rl::sched_random, 5000);
+  ok &= run<ReceiveSkipsStalledWrite<0>>("rendezvous: receives skip stalled write", rl::sched_random, 5000);
+  // The exhaustive search, for the models of two threads: with three its
+  // executions run into the millions.
   ok &= run<SendThenDrop<MakeBounded1>>("bounded(1): send, send, drop vs recv", rl::sched_bound, 20000);
   ok &= run<Rendezvous>("rendezvous: two hand-offs then drop", rl::sched_bound, 20000);
+  ok &= run<ReceiveSkipsStalledWrite<-1>>("unbounded: receives skip a stalled write", rl::sched_bound, 20000);
+  ok &= run<ReceiveSkipsStalledWrite<1>>("bounded(1): receives skip stalled write", rl::sched_bound, 20000);
+  ok &= run<ReceiveSkipsStalledWrite<0>>("rendezvous: receives skip stalled write", rl::sched_bound, 20000);
+  // And one of three threads, a few seconds long unless every wait sleeps.
+  if (!spindle::model_test::sleepy_build || spindle::model_test::long_runs()) {
+    ok &= run<RendezvousMoveThrows>("rendezvous: a move throws, one sleeps", rl::sched_bound, 20000);
+  }
   return ok ? 0 : 1;
 }

@@ -16,8 +16,6 @@
 // so those two headers come first, before model.hpp, with the system's
 // meaning. They use no atomics nor parking: nothing the model checks is
 // compiled before the seams are in place. The model never spawns a thread.
-#include <cstdlib>
-
 #include <spindle/detail/native_thread.hpp>
 #include <spindle/detail/parallelism.hpp>
 
@@ -214,13 +212,11 @@ struct ServerAbandons : rl::test_suite<ServerAbandons, 2> {
 int main() {
   using spindle::model_test::run;
   const ss::ViolationHandler previous = ss::set_violation_handler(&count_violation);
-  // Where every wait sleeps (spin and yield steps at 0), the exhaustive
-  // search of a session grows from thousands of executions to about a
-  // million (minutes): there it runs only when SPINDLE_MODEL_LONG is set,
-  // and the random scheduler explores twice as many executions instead.
-  constexpr bool sleepy = SPINDLE_CHANNEL_SPIN_STEPS == 0 && SPINDLE_CHANNEL_YIELD_STEPS == 0;
-  const bool exhaustive = !sleepy || std::getenv("SPINDLE_MODEL_LONG") != nullptr;
-  const int random = sleepy ? 10000 : 5000;
+  // Where every wait sleeps, the exhaustive search of a session grows from
+  // thousands of executions to up to a million (minutes): there it runs
+  // only in the long runs, and the random scheduler runs longer instead.
+  const bool exhaustive = !spindle::model_test::sleepy_build || spindle::model_test::long_runs();
+  const int random = spindle::model_test::sleepy_build ? 10000 : 5000;
   bool ok = true;
   ok &= run<SendSendRecv>("session: send, send, recv", rl::sched_random, random);
   ok &= run<ChooseOffer<0>>("session: choose/offer, branch 0", rl::sched_random, random);

@@ -43,6 +43,8 @@ using Word = Atomic<std::uint32_t>;
 
 #if defined(SPINDLE_MODEL_CHECK)
 
+// The checker may also end any wait at once, spuriously, as a signal does:
+// every caller's loop is explored against that too.
 inline void wait(Word& word, std::uint32_t expected, Deadline deadline) noexcept {
   model::park_wait(word, expected, deadline != forever);
 }
