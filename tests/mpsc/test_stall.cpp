@@ -207,15 +207,13 @@ Outcome run_receiver(Crew& crew, mpsc::Receiver<Msg> rx, std::uint64_t plan_seed
   out.timer_error = timer.error();
   std::minstd_rand rng(static_cast<std::uint32_t>(stall_seed));
   std::array<long, senders> next{};  // each sender's next seq
-  std::array<long, senders> sent{};  // what each has sent, by the plan
   long round = 0;
   for (; crew.meet(receiver, round) == RoundBarrier::Outcome::next_round; ++round) {
     timer.maybe_interrupt_within(interrupt_window);
     const auto counts = plan<F>(plan_seed, round);
     long total = 0;
-    for (std::size_t id = 0; id < senders; ++id) {
-      total += counts[id];
-      sent[id] += counts[id];
+    for (const long count : counts) {
+      total += count;
     }
     // Half the rounds, let the senders fill the channel first.
     if (rng() % 2 == 0) {
@@ -245,10 +243,6 @@ Outcome run_receiver(Crew& crew, mpsc::Receiver<Msg> rx, std::uint64_t plan_seed
       }
       ++next[m.sender];
       ++out.messages;
-    }
-    if (next != sent) {
-      crew.fail(round, "the senders' counts do not match the plan");
-      return out;
     }
   }
   if (!crew.failed()) {

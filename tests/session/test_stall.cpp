@@ -9,9 +9,12 @@
 // barrier, so a round ends with both directions drained. With one sender a
 // direction, a sender whose wake-up is lost has nobody to rescue it: the
 // pair deadlocks, and a watchdog ends the test with what each side was
-// doing. Both threads are stalled at random instructions, and half the
-// rounds interrupted once (see support/stall.hpp); see mpsc/test_stall.cpp
-// for the channels alone.
+// doing. Both threads are stalled at random instructions, interrupted
+// once in half the rounds, and interrupted by the other side just before
+// it takes half the values (see support/stall.hpp): a sender asleep on a
+// full buffer then wakes early and looks again just as room is made, where
+// a single sender can lose its wake-up. See mpsc/test_stall.cpp for the
+// channels alone.
 
 #include <chrono>
 #include <cstddef>
