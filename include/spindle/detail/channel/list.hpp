@@ -207,7 +207,7 @@ class List {
       // acquire (R1'): pairs with (L5).
       const std::uint32_t state = slot.state.load(std::memory_order::acquire);
       if (state == empty) {
-        backoff.snooze();
+        backoff.spin();  // pauses, then yields: that sender may have lost its CPU
         continue;
       }
       if (state == written) {
