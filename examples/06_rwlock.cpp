@@ -4,10 +4,10 @@
 //
 // In Rust, an RwLock<T> lets any number of readers share the value, or one
 // writer change it, never both. The tutorial shares one RwLock<usize> (in an
-// Arc) among a writer thread that keeps incrementing the value and two reader
-// threads: one prints the value, the other its square. read() and write()
-// return LockResults whose guards deref to the value; dropping a guard
-// unlocks.
+// Arc) among a writer thread that keeps incrementing the value and printing
+// "Updated value: N", and two reader threads: one prints "Read value: N",
+// the other "Read value squared: N" (the square). read() and write() return
+// LockResults whose guards deref to the value; dropping a guard unlocks.
 //
 // In C++ the shape is the same: spindle::sync::RwLock<int> owns the int,
 // lock.read().unwrap() is a read guard (`*guard` is a const int&) and
@@ -78,14 +78,16 @@ int main() {  // NOLINT(bugprone-exception-escape): an escaping exception fails 
         spindle::thread::sleep(std::chrono::milliseconds(20));
         auto guard = lock.write().unwrap();  // exclusive: no reader holds the lock now
         *guard += 1;
+        // Printed under the lock: no reader sees the value before this line is out.
+        std::osyncstream(std::cout) << "Updated value: " << *guard << '\n';
       }
     });
     auto reader1 = s.spawn([&] {
-      return read_until_last(lock, [](int v) { std::osyncstream(std::cout) << "reader 1 saw " << v << '\n'; });
+      return read_until_last(lock, [](int v) { std::osyncstream(std::cout) << "Read value: " << v << '\n'; });
     });
     auto reader2 = s.spawn([&] {
-      return read_until_last(
-          lock, [](int v) { std::osyncstream(std::cout) << "reader 2 saw " << v << " squared = " << v * v << '\n'; });
+      return read_until_last(lock,
+                             [](int v) { std::osyncstream(std::cout) << "Read value squared: " << v * v << '\n'; });
     });
     writer.join().unwrap();
     seen1 = reader1.join().unwrap();
