@@ -663,7 +663,7 @@ class Scope {
   /// when the OS cannot start it. Use Builder::spawn_scoped for a name, a
   /// stack size, or an error value instead of the exception.
   template <class F, class... Args>
-  [[nodiscard]] auto spawn(F&& f, Args&&... args) {
+  auto spawn(F&& f, Args&&... args) {  // a dropped handle is fine: scope() joins the thread
     auto started = Builder().spawn_scoped(*this, std::forward<F>(f), std::forward<Args>(args)...);
     if (started.is_err()) {
       throw std::move(started).unwrap_err();
