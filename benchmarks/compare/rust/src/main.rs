@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 // --- timing and the start gate ---------------------------------------------------
 
 fn process_cpu_ns() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid timespec that clock_gettime writes.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
@@ -46,12 +49,20 @@ struct Stopwatch {
 impl Stopwatch {
     fn start() -> Self {
         let cpu0 = process_cpu_ns();
-        Stopwatch { t0: Instant::now(), cpu0 }
+        Stopwatch {
+            t0: Instant::now(),
+            cpu0,
+        }
     }
     fn stop(&self, n: u64, threads: u32) -> Timing {
         let wall = self.t0.elapsed();
         let cpu_ns = process_cpu_ns() - self.cpu0;
-        Timing { n, threads, wall, cpu_ns }
+        Timing {
+            n,
+            threads,
+            wall,
+            cpu_ns,
+        }
     }
 }
 
@@ -64,7 +75,10 @@ struct StartGate {
 
 impl StartGate {
     fn new(threads: usize) -> Arc<Self> {
-        Arc::new(StartGate { arriving: AtomicUsize::new(threads), open: AtomicBool::new(false) })
+        Arc::new(StartGate {
+            arriving: AtomicUsize::new(threads),
+            open: AtomicBool::new(false),
+        })
     }
     fn arrive_and_wait(&self) {
         self.arriving.fetch_sub(1, Ordering::Relaxed);
@@ -181,7 +195,11 @@ fn stream<T: Tx, R: Rx>((tx, rx): (T, R), n: u64, producers: u64) -> Timing {
     for h in handles {
         h.join().expect("a producer panicked");
     }
-    assert_eq!(got, Checksum::of_range(n), "stream: the received values are not 1..=n");
+    assert_eq!(
+        got,
+        Checksum::of_range(n),
+        "stream: the received values are not 1..=n"
+    );
     t
 }
 
@@ -254,13 +272,20 @@ fn mpmc2x2<T: Tx, R: Rx + Clone>((tx, rx): (T, R), n: u64) -> Timing {
     for p in producers {
         p.join().expect("a producer panicked");
     }
-    assert!(got == Checksum::of_range(n) && count == n, "mpmc2x2: the received values are not 1..=n");
+    assert!(
+        got == Checksum::of_range(n) && count == n,
+        "mpmc2x2: the received values are not 1..=n"
+    );
     t
 }
 
 /// Two unbounded channels, one producer each; `recv_all` receives all n
 /// values through a select over both receivers and returns their checksum.
-fn select2<T: Tx, R>(chans: Vec<(T, R)>, n: u64, recv_all: impl FnOnce(&[R], u64) -> Checksum) -> Timing {
+fn select2<T: Tx, R>(
+    chans: Vec<(T, R)>,
+    n: u64,
+    recv_all: impl FnOnce(&[R], u64) -> Checksum,
+) -> Timing {
     let gate = StartGate::new(2);
     let mut rxs = Vec::with_capacity(2);
     let mut producers = Vec::with_capacity(2);
@@ -283,7 +308,11 @@ fn select2<T: Tx, R>(chans: Vec<(T, R)>, n: u64, recv_all: impl FnOnce(&[R], u64
     for p in producers {
         p.join().expect("a producer panicked");
     }
-    assert_eq!(got, Checksum::of_range(n), "select2: the received values are not 1..=n");
+    assert_eq!(
+        got,
+        Checksum::of_range(n),
+        "select2: the received values are not 1..=n"
+    );
     t
 }
 
@@ -291,7 +320,8 @@ fn select2<T: Tx, R>(chans: Vec<(T, R)>, n: u64, recv_all: impl FnOnce(&[R], u64
 /// chosen receiver. A disconnected (done and drained) channel is removed.
 fn select2_crossbeam(n: u64) -> Timing {
     use crossbeam_channel as cb;
-    let chans: Vec<(cb::Sender<u64>, cb::Receiver<u64>)> = (0..2).map(|_| cb::unbounded()).collect();
+    let chans: Vec<(cb::Sender<u64>, cb::Receiver<u64>)> =
+        (0..2).map(|_| cb::unbounded()).collect();
     select2(chans, n, |rxs, n| {
         let mut sel = cb::Select::new();
         for r in rxs {
@@ -309,7 +339,10 @@ fn select2_crossbeam(n: u64) -> Timing {
                 Err(_) => {
                     sel.remove(i);
                     removed += 1;
-                    assert!(removed < rxs.len(), "select2: every channel disconnected before n values came");
+                    assert!(
+                        removed < rxs.len(),
+                        "select2: every channel disconnected before n values came"
+                    );
                 }
             }
         }
@@ -320,12 +353,16 @@ fn select2_crossbeam(n: u64) -> Timing {
 /// flume: a Selector is consumed by wait(), so one is built per message, with
 /// a recv arm per channel still connected (flume's documented use).
 fn select2_flume(n: u64) -> Timing {
-    let chans: Vec<(flume::Sender<u64>, flume::Receiver<u64>)> = (0..2).map(|_| flume::unbounded()).collect();
+    let chans: Vec<(flume::Sender<u64>, flume::Receiver<u64>)> =
+        (0..2).map(|_| flume::unbounded()).collect();
     select2(chans, n, |rxs, n| {
         let mut live = vec![true; rxs.len()];
         let (mut got, mut count) = (Checksum::default(), 0u64);
         while count < n {
-            assert!(live.iter().any(|&l| l), "select2: every channel disconnected before n values came");
+            assert!(
+                live.iter().any(|&l| l),
+                "select2: every channel disconnected before n values came"
+            );
             let mut sel = flume::Selector::new();
             for (i, r) in rxs.iter().enumerate() {
                 if live[i] {
@@ -427,7 +464,11 @@ fn uncontended_write<L: Lock>(n: u64) -> Timing {
         lock.write_with(bump);
     }
     let t = watch.stop(n, 1);
-    assert_eq!(lock.read_with(read_sum), n, "uncontended_write: lost writes");
+    assert_eq!(
+        lock.read_with(read_sum),
+        n,
+        "uncontended_write: lost writes"
+    );
     t
 }
 
@@ -481,7 +522,11 @@ fn read_heavy<L: Lock>(n: u64) -> Timing {
         h.join().expect("a thread panicked");
     }
     let t = watch.stop(2 * m, 2);
-    assert_eq!(lock.read_with(read_sum), count_residue(m, 0) + count_residue(m, 50), "read_heavy: lost writes");
+    assert_eq!(
+        lock.read_with(read_sum),
+        count_residue(m, 0) + count_residue(m, 50),
+        "read_heavy: lost writes"
+    );
     t
 }
 
@@ -535,40 +580,104 @@ fn pairs() -> Vec<(&'static str, &'static str, Run)> {
     use crossbeam_channel as cb;
     use std::sync::mpsc;
     vec![
-        ("spsc_unbounded", "rs/std_mpsc", |p| stream(mpsc::channel(), p.n, 1)),
-        ("spsc_unbounded", "rs/crossbeam", |p| stream(cb::unbounded(), p.n, 1)),
-        ("spsc_unbounded", "rs/flume", |p| stream(flume::unbounded(), p.n, 1)),
-        ("mpsc2_unbounded", "rs/std_mpsc", |p| stream(mpsc::channel(), p.n, 2)),
-        ("mpsc2_unbounded", "rs/crossbeam", |p| stream(cb::unbounded(), p.n, 2)),
-        ("mpsc2_unbounded", "rs/flume", |p| stream(flume::unbounded(), p.n, 2)),
-        ("mpsc4_unbounded", "rs/std_mpsc", |p| stream(mpsc::channel(), p.n, 4)),
-        ("mpsc4_unbounded", "rs/crossbeam", |p| stream(cb::unbounded(), p.n, 4)),
-        ("mpsc4_unbounded", "rs/flume", |p| stream(flume::unbounded(), p.n, 4)),
-        ("spsc_bounded", "rs/std_mpsc", |p| stream(mpsc::sync_channel(p.cap), p.n, 1)),
-        ("spsc_bounded", "rs/crossbeam", |p| stream(cb::bounded(p.cap), p.n, 1)),
-        ("spsc_bounded", "rs/flume", |p| stream(flume::bounded(p.cap), p.n, 1)),
-        ("rendezvous", "rs/std_mpsc", |p| stream(mpsc::sync_channel(0), p.n, 1)),
-        ("rendezvous", "rs/crossbeam", |p| stream(cb::bounded(0), p.n, 1)),
-        ("rendezvous", "rs/flume", |p| stream(flume::bounded(0), p.n, 1)),
-        ("pingpong", "rs/std_mpsc", |p| pingpong(mpsc::channel(), mpsc::channel(), p.n)),
-        ("pingpong", "rs/crossbeam", |p| pingpong(cb::unbounded(), cb::unbounded(), p.n)),
-        ("pingpong", "rs/flume", |p| pingpong(flume::unbounded(), flume::unbounded(), p.n)),
+        ("spsc_unbounded", "rs/std_mpsc", |p| {
+            stream(mpsc::channel(), p.n, 1)
+        }),
+        ("spsc_unbounded", "rs/crossbeam", |p| {
+            stream(cb::unbounded(), p.n, 1)
+        }),
+        ("spsc_unbounded", "rs/flume", |p| {
+            stream(flume::unbounded(), p.n, 1)
+        }),
+        ("mpsc2_unbounded", "rs/std_mpsc", |p| {
+            stream(mpsc::channel(), p.n, 2)
+        }),
+        ("mpsc2_unbounded", "rs/crossbeam", |p| {
+            stream(cb::unbounded(), p.n, 2)
+        }),
+        ("mpsc2_unbounded", "rs/flume", |p| {
+            stream(flume::unbounded(), p.n, 2)
+        }),
+        ("mpsc4_unbounded", "rs/std_mpsc", |p| {
+            stream(mpsc::channel(), p.n, 4)
+        }),
+        ("mpsc4_unbounded", "rs/crossbeam", |p| {
+            stream(cb::unbounded(), p.n, 4)
+        }),
+        ("mpsc4_unbounded", "rs/flume", |p| {
+            stream(flume::unbounded(), p.n, 4)
+        }),
+        ("spsc_bounded", "rs/std_mpsc", |p| {
+            stream(mpsc::sync_channel(p.cap), p.n, 1)
+        }),
+        ("spsc_bounded", "rs/crossbeam", |p| {
+            stream(cb::bounded(p.cap), p.n, 1)
+        }),
+        ("spsc_bounded", "rs/flume", |p| {
+            stream(flume::bounded(p.cap), p.n, 1)
+        }),
+        ("rendezvous", "rs/std_mpsc", |p| {
+            stream(mpsc::sync_channel(0), p.n, 1)
+        }),
+        ("rendezvous", "rs/crossbeam", |p| {
+            stream(cb::bounded(0), p.n, 1)
+        }),
+        ("rendezvous", "rs/flume", |p| {
+            stream(flume::bounded(0), p.n, 1)
+        }),
+        ("pingpong", "rs/std_mpsc", |p| {
+            pingpong(mpsc::channel(), mpsc::channel(), p.n)
+        }),
+        ("pingpong", "rs/crossbeam", |p| {
+            pingpong(cb::unbounded(), cb::unbounded(), p.n)
+        }),
+        ("pingpong", "rs/flume", |p| {
+            pingpong(flume::unbounded(), flume::unbounded(), p.n)
+        }),
         ("select2", "rs/crossbeam", |p| select2_crossbeam(p.n)),
         ("select2", "rs/flume", |p| select2_flume(p.n)),
-        ("mpmc2x2_unbounded", "rs/crossbeam", |p| mpmc2x2(cb::unbounded(), p.n)),
-        ("mpmc2x2_unbounded", "rs/flume", |p| mpmc2x2(flume::unbounded(), p.n)),
-        ("mpmc2x2_bounded", "rs/crossbeam", |p| mpmc2x2(cb::bounded(p.cap), p.n)),
-        ("mpmc2x2_bounded", "rs/flume", |p| mpmc2x2(flume::bounded(p.cap), p.n)),
-        ("mutex_uncontended", "rs/std_mutex", |p| uncontended_write::<std::sync::Mutex<Data>>(p.n)),
-        ("mutex_uncontended", "rs/parking_lot", |p| uncontended_write::<parking_lot::Mutex<Data>>(p.n)),
-        ("rwlock_read_uncontended", "rs/std_rwlock", |p| uncontended_read::<std::sync::RwLock<Data>>(p.n)),
-        ("rwlock_read_uncontended", "rs/parking_lot", |p| uncontended_read::<parking_lot::RwLock<Data>>(p.n)),
-        ("rwlock_write_uncontended", "rs/std_rwlock", |p| uncontended_write::<std::sync::RwLock<Data>>(p.n)),
-        ("rwlock_write_uncontended", "rs/parking_lot", |p| uncontended_write::<parking_lot::RwLock<Data>>(p.n)),
-        ("rwlock_read_heavy", "rs/std_rwlock", |p| read_heavy::<std::sync::RwLock<Data>>(p.n)),
-        ("rwlock_read_heavy", "rs/parking_lot", |p| read_heavy::<parking_lot::RwLock<Data>>(p.n)),
-        ("rwlock_1w2r", "rs/std_rwlock", |p| one_writer_two_readers::<std::sync::RwLock<Data>>(p.n)),
-        ("rwlock_1w2r", "rs/parking_lot", |p| one_writer_two_readers::<parking_lot::RwLock<Data>>(p.n)),
+        ("mpmc2x2_unbounded", "rs/crossbeam", |p| {
+            mpmc2x2(cb::unbounded(), p.n)
+        }),
+        ("mpmc2x2_unbounded", "rs/flume", |p| {
+            mpmc2x2(flume::unbounded(), p.n)
+        }),
+        ("mpmc2x2_bounded", "rs/crossbeam", |p| {
+            mpmc2x2(cb::bounded(p.cap), p.n)
+        }),
+        ("mpmc2x2_bounded", "rs/flume", |p| {
+            mpmc2x2(flume::bounded(p.cap), p.n)
+        }),
+        ("mutex_uncontended", "rs/std_mutex", |p| {
+            uncontended_write::<std::sync::Mutex<Data>>(p.n)
+        }),
+        ("mutex_uncontended", "rs/parking_lot", |p| {
+            uncontended_write::<parking_lot::Mutex<Data>>(p.n)
+        }),
+        ("rwlock_read_uncontended", "rs/std_rwlock", |p| {
+            uncontended_read::<std::sync::RwLock<Data>>(p.n)
+        }),
+        ("rwlock_read_uncontended", "rs/parking_lot", |p| {
+            uncontended_read::<parking_lot::RwLock<Data>>(p.n)
+        }),
+        ("rwlock_write_uncontended", "rs/std_rwlock", |p| {
+            uncontended_write::<std::sync::RwLock<Data>>(p.n)
+        }),
+        ("rwlock_write_uncontended", "rs/parking_lot", |p| {
+            uncontended_write::<parking_lot::RwLock<Data>>(p.n)
+        }),
+        ("rwlock_read_heavy", "rs/std_rwlock", |p| {
+            read_heavy::<std::sync::RwLock<Data>>(p.n)
+        }),
+        ("rwlock_read_heavy", "rs/parking_lot", |p| {
+            read_heavy::<parking_lot::RwLock<Data>>(p.n)
+        }),
+        ("rwlock_1w2r", "rs/std_rwlock", |p| {
+            one_writer_two_readers::<std::sync::RwLock<Data>>(p.n)
+        }),
+        ("rwlock_1w2r", "rs/parking_lot", |p| {
+            one_writer_two_readers::<parking_lot::RwLock<Data>>(p.n)
+        }),
     ]
 }
 
@@ -613,7 +722,10 @@ fn main() {
     if args.len() < 2 || args.len() % 2 != 0 {
         usage();
     }
-    let mut p = Params { n: 100_000, cap: 1024 };
+    let mut p = Params {
+        n: 100_000,
+        cap: 1024,
+    };
     for kv in args[2..].chunks(2) {
         let v: u64 = match kv[1].parse() {
             Ok(v) if v > 0 => v,
@@ -631,6 +743,9 @@ fn main() {
             return;
         }
     }
-    eprintln!("spindle-bench-compare: no pair \"{} {}\" (see --list)", args[0], args[1]);
+    eprintln!(
+        "spindle-bench-compare: no pair \"{} {}\" (see --list)",
+        args[0], args[1]
+    );
     exit(2);
 }
