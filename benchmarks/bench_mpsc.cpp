@@ -11,10 +11,11 @@
 //
 // Each workload is written once, over a small adapter (Impl::unbounded(),
 // bounded(n), rendezvous() give a {tx, rx}; tx.send(u64), rx.recv() -> u64;
-// copying tx adds a producer), so every implementation runs the same code:
+// copying tx adds a producer; support/channel_impls.hpp, shared with the
+// comparison in compare/), so every implementation runs the same code:
 //
 //   spindle      spindle::mpsc (channel / sync_channel)
-//   mutex_deque  std::mutex + std::condition_variable + std::deque, below
+//   mutex_deque  std::mutex + std::condition_variable + std::deque
 //   moodycamel   moodycamel::BlockingConcurrentQueue, if found at build time
 //                (no blocking bounded send: unbounded and pingpong rows only)
 //   tbb          tbb::concurrent_bounded_queue, if found at build time
@@ -40,19 +41,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include <spindle/mpsc.hpp>
-
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <deque>
-#include <limits>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -62,254 +51,18 @@
 #include <sys/resource.h>
 #endif
 
-#ifdef SPINDLE_BENCH_HAVE_MOODYCAMEL
-#if __has_include(<concurrentqueue/moodycamel/blockingconcurrentqueue.h>)
-#include <concurrentqueue/moodycamel/blockingconcurrentqueue.h>
-#else
-#include <concurrentqueue/blockingconcurrentqueue.h>
-#endif
-#endif
-
-#ifdef SPINDLE_BENCH_HAVE_TBB
-#include <tbb/concurrent_queue.h>
-#endif
+#include "support/channel_impls.hpp"
+#include "support/common.hpp"
 
 namespace {
 
-using u64 = std::uint64_t;
-using Clock = std::chrono::steady_clock;
+using namespace spindle_bench;
 
 constexpr u64 throughput_batch = 100'000;  // messages per iteration, streaming
 constexpr u64 round_trip_batch = 10'000;   // rendezvous hand-offs / ping-pongs
 constexpr std::size_t bounded_capacity = 1024;
 
-[[noreturn]] void die(const char* what) {
-  std::fprintf(stderr, "bench_mpsc: %s\n", what);
-  std::fflush(stderr);
-  std::abort();
-}
-
-template <class Tx, class Rx>
-struct Channel {
-  Tx tx;
-  Rx rx;
-};
-
-// --- spindle --------------------------------------------------------------------
-
-struct Spindle {
-  static constexpr const char* name = "spindle";
-  static constexpr bool has_bounded = true;
-  static constexpr bool has_rendezvous = true;
-
-  template <class S>
-  struct Tx {
-    S sender;
-    void send(u64 v) {
-      if (!sender.send(v).is_ok()) {
-        die("spindle: send failed");
-      }
-    }
-  };
-  struct Rx {
-    spindle::mpsc::Receiver<u64> receiver;
-    u64 recv() {
-      auto r = receiver.recv();
-      if (!r.is_ok()) {
-        die("spindle: recv failed");
-      }
-      return *r;
-    }
-  };
-
-  static auto unbounded() {
-    auto [tx, rx] = spindle::mpsc::channel<u64>();
-    return Channel<Tx<spindle::mpsc::Sender<u64>>, Rx>{{std::move(tx)}, {std::move(rx)}};
-  }
-  static auto bounded(std::size_t capacity) {
-    auto [tx, rx] = spindle::mpsc::sync_channel<u64>(capacity);
-    return Channel<Tx<spindle::mpsc::SyncSender<u64>>, Rx>{{std::move(tx)}, {std::move(rx)}};
-  }
-  static auto rendezvous() { return bounded(0); }
-};
-
-// --- the mutex + condition variable + deque baseline ----------------------------
-
-// What one writes without a concurrency library. capacity: unbounded_cap for
-// an unbounded channel, 0 for a rendezvous (the sender waits until its value
-// has been taken), otherwise send waits while `capacity` values are queued.
-class MutexDequeChannel {
- public:
-  static constexpr std::size_t unbounded_cap = std::numeric_limits<std::size_t>::max();
-
-  explicit MutexDequeChannel(std::size_t capacity) : capacity_(capacity) {}
-
-  void send(u64 v) {
-    std::unique_lock lock(mutex_);
-    if (capacity_ == 0) {
-      const u64 ticket = pushed_++;
-      queue_.push_back(v);
-      lock.unlock();
-      not_empty_.notify_one();
-      lock.lock();
-      taken_.wait(lock, [&] { return popped_ > ticket; });
-      return;
-    }
-    if (capacity_ != unbounded_cap) {
-      not_full_.wait(lock, [&] { return queue_.size() < capacity_; });
-    }
-    ++pushed_;
-    queue_.push_back(v);
-    lock.unlock();
-    not_empty_.notify_one();
-  }
-
-  u64 recv() {
-    std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !queue_.empty(); });
-    const u64 v = queue_.front();
-    queue_.pop_front();
-    ++popped_;
-    lock.unlock();
-    if (capacity_ == 0) {
-      taken_.notify_all();  // senders wait on different tickets
-    } else if (capacity_ != unbounded_cap) {
-      not_full_.notify_one();
-    }
-    return v;
-  }
-
- private:
-  const std::size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  std::condition_variable taken_;
-  std::deque<u64> queue_;
-  u64 pushed_ = 0;
-  u64 popped_ = 0;
-};
-
-struct MutexDeque {
-  static constexpr const char* name = "mutex_deque";
-  static constexpr bool has_bounded = true;
-  static constexpr bool has_rendezvous = true;
-
-  struct Tx {
-    std::shared_ptr<MutexDequeChannel> chan;
-    void send(u64 v) { chan->send(v); }
-  };
-  struct Rx {
-    std::shared_ptr<MutexDequeChannel> chan;
-    u64 recv() { return chan->recv(); }
-  };
-
-  static Channel<Tx, Rx> make(std::size_t capacity) {
-    auto chan = std::make_shared<MutexDequeChannel>(capacity);
-    return {{chan}, {chan}};
-  }
-  static auto unbounded() { return make(MutexDequeChannel::unbounded_cap); }
-  static auto bounded(std::size_t capacity) { return make(capacity); }
-  static auto rendezvous() { return make(0); }
-};
-
-// --- moodycamel::BlockingConcurrentQueue ------------------------------------------
-
-#ifdef SPINDLE_BENCH_HAVE_MOODYCAMEL
-// Plain enqueue / wait_dequeue: an implicit producer per sending thread, no
-// tokens.
-struct Moodycamel {
-  static constexpr const char* name = "moodycamel";
-  static constexpr bool has_bounded = false;
-  static constexpr bool has_rendezvous = false;
-
-  using Queue = moodycamel::BlockingConcurrentQueue<u64>;
-  struct Tx {
-    std::shared_ptr<Queue> queue;
-    void send(u64 v) {
-      if (!queue->enqueue(v)) {
-        die("moodycamel: enqueue failed");
-      }
-    }
-  };
-  struct Rx {
-    std::shared_ptr<Queue> queue;
-    u64 recv() {
-      u64 v = 0;
-      queue->wait_dequeue(v);
-      return v;
-    }
-  };
-
-  static Channel<Tx, Rx> unbounded() {
-    auto queue = std::make_shared<Queue>();
-    return {{queue}, {queue}};
-  }
-};
-#endif
-
-// --- tbb::concurrent_bounded_queue ------------------------------------------------
-
-#ifdef SPINDLE_BENCH_HAVE_TBB
-struct Tbb {
-  static constexpr const char* name = "tbb";
-  static constexpr bool has_bounded = true;
-  static constexpr bool has_rendezvous = false;
-
-  using Queue = tbb::concurrent_bounded_queue<u64>;
-  struct Tx {
-    std::shared_ptr<Queue> queue;
-    void send(u64 v) { queue->push(v); }
-  };
-  struct Rx {
-    std::shared_ptr<Queue> queue;
-    u64 recv() {
-      u64 v = 0;
-      queue->pop(v);
-      return v;
-    }
-  };
-
-  static Channel<Tx, Rx> unbounded() {
-    auto queue = std::make_shared<Queue>();
-    return {{queue}, {queue}};
-  }
-  static Channel<Tx, Rx> bounded(std::size_t capacity) {
-    auto queue = std::make_shared<Queue>();
-    queue->set_capacity(static_cast<std::ptrdiff_t>(capacity));
-    return {{queue}, {queue}};
-  }
-};
-#endif
-
 // --- the workloads ----------------------------------------------------------------
-
-// Holds freshly started threads until the clock starts. The waiters spin
-// (yielding), so the release, timed, is one store: no futex wake-up, which
-// costs tens of microseconds on a VM and lets the kernel move the woken
-// thread onto the waker's core.
-class StartGate {
- public:
-  explicit StartGate(unsigned threads) : arriving_(threads) {}
-  // In each held thread.
-  void arrive_and_wait() noexcept {
-    arriving_.fetch_sub(1, std::memory_order::relaxed);
-    while (!open_.load(std::memory_order::acquire)) {
-      std::this_thread::yield();
-    }
-  }
-  // In the timing thread: wait until every held thread is at the gate.
-  void wait_arrived() const noexcept {
-    while (arriving_.load(std::memory_order::relaxed) != 0) {
-      std::this_thread::yield();
-    }
-  }
-  void open() noexcept { open_.store(true, std::memory_order::release); }
-
- private:
-  std::atomic<unsigned> arriving_;
-  std::atomic<bool> open_{false};
-};
 
 // The receiving thread's context switches (voluntary: it slept; involuntary:
 // it yielded or was preempted), to tell spinning from sleeping. Linux only.

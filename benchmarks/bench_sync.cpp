@@ -6,143 +6,24 @@
 //   w1r2/<impl>         the tutorial's shape: 1 writer and 2 readers in tight loops for a fixed
 //                       time (3 threads: oversubscribes a 2-core machine): reads/s and writes/s
 //   uncontended/<impl>  lock + unlock on one thread: ns per pair
-// Each lock is used through a small adapter: read(f) runs f on a const view
-// of the data under a shared lock, write(f) under an exclusive one.
+// Each lock is used through a small adapter (support/lock_impls.hpp, shared
+// with the comparison in compare/): read(f) runs f on a const view of the
+// data under a shared lock, write(f) under an exclusive one.
 
 #include <benchmark/benchmark.h>
-#include <pthread.h>
-
-#include <spindle/sync.hpp>
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <mutex>
-#include <shared_mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "support/common.hpp"
+#include "support/lock_impls.hpp"
+
 namespace {
 
-using u64 = std::uint64_t;
-using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void die(const char* what) {
-  std::fprintf(stderr, "bench_sync: check failed: %s\n", what);
-  std::abort();
-}
-
-struct Data {
-  u64 a = 0, b = 0, c = 0, d = 0;  // written together: a reader must see them equal
-};
-
-template <class T>
-class SpindleRw {
- public:
-  static constexpr const char* name = "spindle_rwlock";
-  template <class F>
-  auto read(F&& f) const {
-    auto guard = lock_.read().unwrap();
-    return f(*guard);
-  }
-  template <class F>
-  auto write(F&& f) {
-    auto guard = lock_.write().unwrap();
-    return f(*guard);
-  }
-
- private:
-  spindle::sync::RwLock<T> lock_;
-};
-
-template <class T>
-class SpindleMutex {
- public:
-  static constexpr const char* name = "spindle_mutex";
-  template <class F>
-  auto read(F&& f) const {
-    auto guard = lock_.lock().unwrap();
-    return f(static_cast<const T&>(*guard));
-  }
-  template <class F>
-  auto write(F&& f) {
-    auto guard = lock_.lock().unwrap();
-    return f(*guard);
-  }
-
- private:
-  mutable spindle::sync::Mutex<T> lock_;
-};
-
-template <class T>
-class StdShared {
- public:
-  static constexpr const char* name = "std_shared_mutex";
-  template <class F>
-  auto read(F&& f) const {
-    std::shared_lock<std::shared_mutex> lock(mutex_);
-    return f(value_);
-  }
-  template <class F>
-  auto write(F&& f) {
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    return f(value_);
-  }
-
- private:
-  mutable std::shared_mutex mutex_;
-  T value_{};
-};
-
-template <class T>
-class PthreadRw {
- public:
-  static constexpr const char* name = "pthread_rwlock";
-  PthreadRw() { pthread_rwlock_init(&lock_, nullptr); }
-  ~PthreadRw() { pthread_rwlock_destroy(&lock_); }
-  PthreadRw(const PthreadRw&) = delete;
-  PthreadRw& operator=(const PthreadRw&) = delete;
-  template <class F>
-  auto read(F&& f) const {
-    pthread_rwlock_rdlock(&lock_);
-    auto out = f(value_);
-    pthread_rwlock_unlock(&lock_);
-    return out;
-  }
-  template <class F>
-  auto write(F&& f) {
-    pthread_rwlock_wrlock(&lock_);
-    auto out = f(value_);
-    pthread_rwlock_unlock(&lock_);
-    return out;
-  }
-
- private:
-  mutable pthread_rwlock_t lock_{};
-  T value_{};
-};
-
-template <class T>
-class StdMutex {
- public:
-  static constexpr const char* name = "std_mutex";
-  template <class F>
-  auto read(F&& f) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return f(value_);
-  }
-  template <class F>
-  auto write(F&& f) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return f(value_);
-  }
-
- private:
-  mutable std::mutex mutex_;
-  T value_{};
-};
+using namespace spindle_bench;
 
 // Threads wait behind this gate so the clock starts with all of them running.
 class Gate {
@@ -157,21 +38,6 @@ class Gate {
  private:
   std::atomic<bool> open_{false};
 };
-
-u64 read_sum(const Data& d) {
-  if (d.a != d.b || d.b != d.c || d.c != d.d) {
-    die("torn read");
-  }
-  return d.a;
-}
-
-u64 bump(Data& d) {
-  ++d.a;
-  ++d.b;
-  ++d.c;
-  ++d.d;
-  return d.a;
-}
 
 // 2 threads x ops/2 operations, 1 write in every 100.
 template <class Lock>
