@@ -17,7 +17,7 @@ namespace {
 
 using spindle::Panic;
 
-bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+bool mentions(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 // A custom exception carrying more than its message.
 struct NetworkDown : std::runtime_error {
@@ -64,8 +64,8 @@ TEST_CASE("Panic's what() is the message of a std::exception", "[panic]") {
   const std::error_code code = std::make_error_code(std::errc::broken_pipe);
   const Panic system(pointer_to(std::system_error(code, "writing")));
   const std::string message = system.what();
-  CHECK(contains(message, "writing"));
-  CHECK(contains(message, code.message()));
+  CHECK(mentions(message, "writing"));
+  CHECK(mentions(message, code.message()));
   CHECK(message == std::system_error(code, "writing").what());
 }
 

@@ -41,11 +41,11 @@ using ss::Z;
 namespace {
 
 // One session of work: the client streams numbers, then asks for the sum.
-using SumServer = Rec<Offer<Recv<std::uint64_t, Var<Z>>, Send<std::uint64_t, Eps>>>;
-// The server thread receives one SumServer endpoint per session.
-using Accept = Rec<Offer<Recv<Chan<SumServer>, Var<Z>>, Eps>>;
+using StreamSumServer = Rec<Offer<Recv<std::uint64_t, Var<Z>>, Send<std::uint64_t, Eps>>>;
+// The server thread receives one StreamSumServer endpoint per session.
+using Accept = Rec<Offer<Recv<Chan<StreamSumServer>, Var<Z>>, Eps>>;
 
-void serve_sum(Chan<SumServer> end) {
+void serve_stream_sum(Chan<StreamSumServer> end) {
   auto c = std::move(end).enter();
   std::uint64_t sum = 0;
   for (;;) {
@@ -71,7 +71,7 @@ int serve_all(Chan<Accept> accept) {
       return served;
     }
     auto got = std::get<0>(std::move(offered)).recv();
-    serve_sum(std::move(got.second));
+    serve_stream_sum(std::move(got.second));
     ++served;
     c = std::move(got.first).zero();
   }
@@ -91,7 +91,7 @@ TEST_CASE("stress: thousands of sessions in sequence between two threads", "[ses
   int done = 0;
   const spindle::test::Budget budget;
   for (int s = 0; s < sessions && budget.more(s); ++s, ++done) {
-    auto session = ss::session_channel<SumServer>();
+    auto session = ss::session_channel<StreamSumServer>();
     acceptor = std::move(acceptor).sel1().send(std::move(session.first)).zero();
     auto c = std::move(session.second).enter();
     const int n = s % 37;  // including sessions with no numbers at all
