@@ -5,9 +5,8 @@
 /// spindle::Result<T, E>: a value or an error, as Rust's Result; spindle::Panic:
 /// what a thread died of.
 
+#include <concepts>
 #include <exception>
-#include <functional>
-#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -19,6 +18,7 @@
 
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/describe.hpp"
+#include "spindle/detail/invoke.hpp"
 
 namespace spindle {
 
@@ -78,6 +78,15 @@ template <class R>
 struct IsResult : std::false_type {};
 template <class T, class E>
 struct IsResult<Result<T, E>> : std::true_type {};
+
+// A std::reference_wrapper (what std::ref makes), recognised by its shape,
+// so that this header needs no <functional>: a `type` and a get() that
+// returns a `type&`.
+template <class W>
+concept ReferenceWrapper = requires(const W& w) {
+  typename W::type;
+  { w.get() } -> std::same_as<typename W::type&>;
+};
 }  // namespace detail
 
 /// Either a value of type T (ok) or an error of type E (err). T may be void,
@@ -124,11 +133,11 @@ class [[nodiscard]] Result {
     requires(!is_void && !is_ref && std::is_constructible_v<T, const U&>)
   constexpr explicit(!std::is_convertible_v<const U&, T>) Result(const detail::OkValue<U>& ok) : state_(std::in_place_index<0>, ok.value) {}
   /// From spindle::Ok(std::ref(object)), for Result<T&, E>: refers to `object`.
-  template <class U>
-    requires(is_ref && std::is_convertible_v<U*, Stored>)
+  template <class W>
+    requires(is_ref && detail::ReferenceWrapper<W> && std::is_convertible_v<typename W::type*, Stored>)
   // cppcheck-suppress noExplicitConstructor ; implicit on purpose: `return Ok(std::ref(x));` as `return Ok(v);`
-  constexpr Result(detail::OkValue<std::reference_wrapper<U>> ok) noexcept
-      : state_(std::in_place_index<0>, std::addressof(ok.value.get())) {}
+  constexpr Result(detail::OkValue<W> ok) noexcept
+      : state_(std::in_place_index<0>, detail::addressof(ok.value.get())) {}
   /// From spindle::Ok(), for Result<void, E>.
   constexpr Result(detail::OkValue<void> /*ok*/)
     requires is_void
@@ -153,7 +162,7 @@ class [[nodiscard]] Result {
   template <class U>
     requires(is_ref && std::is_convertible_v<U*, Stored>)
   constexpr explicit Result(InPlaceOk /*tag*/, U& object) noexcept
-      : state_(std::in_place_index<0>, std::addressof(object)) {}
+      : state_(std::in_place_index<0>, detail::addressof(object)) {}
 
   /// Builds the error in place from `args`.
   template <class... Args>
@@ -226,12 +235,12 @@ class [[nodiscard]] Result {
   constexpr auto* operator->()
     requires(!is_void)
   {
-    return std::addressof(access(*this, "operator->"));
+    return detail::addressof(access(*this, "operator->"));
   }
   constexpr auto* operator->() const
     requires(!is_void)
   {
-    return std::addressof(access(*this, "operator->"));
+    return detail::addressof(access(*this, "operator->"));
   }
 
   /// The value (a reference to it on an lvalue; moved out of an rvalue; the
@@ -275,7 +284,7 @@ class [[nodiscard]] Result {
     if (is_ok()) {
       return access(*this, "unwrap_or_else()");
     }
-    return static_cast<T>(std::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
+    return static_cast<T>(detail::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
   }
   template <class F>
     requires(!is_void && std::is_invocable_v<F &&, E &&> &&
@@ -285,7 +294,7 @@ class [[nodiscard]] Result {
     if (is_ok()) {
       return access(std::move(*this), "unwrap_or_else()");
     }
-    return static_cast<T>(std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+    return static_cast<T>(detail::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
   }
 
   // --- the error ------------------------------------------------------------
@@ -365,7 +374,7 @@ class [[nodiscard]] Result {
         return Result<T, G>(in_place_ok, std::move(*std::get_if<0>(&state_)));
       }
     }
-    return Result<T, G>(in_place_err, std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+    return Result<T, G>(in_place_err, detail::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
   }
 
   /// f(value) (f() for void T), which must return a Result<U, E>, or the same error.
@@ -401,11 +410,11 @@ class [[nodiscard]] Result {
   template <class F>
   static constexpr decltype(auto) call_on_value(F&& f, Result&& self) {
     if constexpr (is_void) {
-      return std::invoke(std::forward<F>(f));
+      return detail::invoke(std::forward<F>(f));
     } else if constexpr (is_ref) {
-      return std::invoke(std::forward<F>(f), **std::get_if<0>(&self.state_));
+      return detail::invoke(std::forward<F>(f), **std::get_if<0>(&self.state_));
     } else {
-      return std::invoke(std::forward<F>(f), std::move(*std::get_if<0>(&self.state_)));
+      return detail::invoke(std::forward<F>(f), std::move(*std::get_if<0>(&self.state_)));
     }
   }
 
@@ -509,18 +518,8 @@ class Panic {
   static constexpr std::string_view non_standard_description = "a value that is not a std::exception was thrown";
 
   /// Wraps a caught exception. Throws std::invalid_argument for a null pointer.
-  explicit Panic(std::exception_ptr exception) : exception_(std::move(exception)) {
-    if (!exception_) {
-      throw std::invalid_argument("spindle::Panic needs an exception, not a null std::exception_ptr");
-    }
-    try {
-      std::rethrow_exception(exception_);
-    } catch (const std::exception& e) {
-      message_ = std::make_shared<const std::string>(e.what());
-    } catch (...) {
-      message_ = std::make_shared<const std::string>(non_standard_description);
-    }
-  }
+  explicit Panic(std::exception_ptr exception)
+      : exception_(not_null(std::move(exception))), message_(message_of(exception_)) {}
 
   // Copies share the exception and the message; there is no separate move,
   // so no Panic is ever left without an exception.
@@ -532,7 +531,7 @@ class Panic {
   [[nodiscard]] static Panic current() { return Panic(std::current_exception()); }
 
   /// The std::exception's message, or non_standard_description.
-  [[nodiscard]] const char* what() const noexcept { return message_->c_str(); }
+  [[nodiscard]] const char* what() const noexcept { return message_.what(); }
 
   /// Throws the original exception again.
   [[noreturn]] void rethrow() const { std::rethrow_exception(exception_); }
@@ -543,8 +542,27 @@ class Panic {
   friend std::ostream& operator<<(std::ostream& os, const Panic& panic) { return os << panic.what(); }
 
  private:
+  static std::exception_ptr not_null(std::exception_ptr exception) {
+    if (!exception) {
+      throw std::invalid_argument("spindle::Panic needs an exception, not a null std::exception_ptr");
+    }
+    return exception;
+  }
+
+  // The message, kept in a std::runtime_error: a string whose copies share
+  // it and never throw, without std::shared_ptr.
+  static std::runtime_error message_of(const std::exception_ptr& exception) {
+    try {
+      std::rethrow_exception(exception);
+    } catch (const std::exception& e) {
+      return std::runtime_error(e.what());
+    } catch (...) {
+      return std::runtime_error(std::string(non_standard_description));
+    }
+  }
+
   std::exception_ptr exception_;
-  std::shared_ptr<const std::string> message_;
+  std::runtime_error message_;
 };
 
 }  // namespace spindle

@@ -4,6 +4,7 @@
 #include <spindle/result.hpp>
 
 #include <concepts>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
