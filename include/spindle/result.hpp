@@ -14,10 +14,10 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/describe.hpp"
+#include "spindle/detail/either.hpp"
 #include "spindle/detail/invoke.hpp"
 
 namespace spindle {
@@ -34,6 +34,10 @@ namespace detail {
 template <class T>
 struct OkValue {
   T value;
+};
+// What a Result<void, E> holds on its ok side: nothing, and all such are equal.
+struct Unit {
+  friend constexpr bool operator==(Unit, Unit) noexcept { return true; }
 };
 template <>
 struct OkValue<void> {};
@@ -115,7 +119,7 @@ class [[nodiscard]] Result {
   using Referent = std::remove_reference_t<T>;
   // What the ok side stores: T; an empty placeholder when T is void; a
   // pointer to the object when T is a reference.
-  using Stored = std::conditional_t<is_void, std::monostate, std::conditional_t<is_ref, Referent*, T>>;
+  using Stored = std::conditional_t<is_void, detail::Unit, std::conditional_t<is_ref, Referent*, T>>;
   // What == compares on the ok side: the object itself for a reference.
   using Compared = std::conditional_t<is_ref, Referent, Stored>;
 
@@ -259,19 +263,19 @@ class [[nodiscard]] Result {
   template <class U = Stored>
     requires(!is_void && !is_ref && std::is_convertible_v<U &&, T>)
   constexpr T unwrap_or(U&& fallback) const& {
-    return is_ok() ? *std::get_if<0>(&state_) : static_cast<T>(std::forward<U>(fallback));
+    return is_ok() ? *state_.template get_if<0>() : static_cast<T>(std::forward<U>(fallback));
   }
   template <class U = Stored>
     requires(!is_void && !is_ref && std::is_convertible_v<U &&, T>)
   constexpr T unwrap_or(U&& fallback) && {
-    return is_ok() ? std::move(*std::get_if<0>(&state_)) : static_cast<T>(std::forward<U>(fallback));
+    return is_ok() ? std::move(*state_.template get_if<0>()) : static_cast<T>(std::forward<U>(fallback));
   }
   /// For Result<T&, E>: the object referred to, or `fallback` (an lvalue,
   /// never a temporary) on an error.
   template <class U>
     requires(is_ref && std::is_convertible_v<U*, Stored>)
   constexpr T unwrap_or(U& fallback) const& noexcept {
-    return is_ok() ? **std::get_if<0>(&state_) : fallback;
+    return is_ok() ? **state_.template get_if<0>() : fallback;
   }
 
   /// The value, or `f(error)` on an error. For Result<T&, E>, f must return
@@ -284,7 +288,7 @@ class [[nodiscard]] Result {
     if (is_ok()) {
       return access(*this, "unwrap_or_else()");
     }
-    return static_cast<T>(detail::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
+    return static_cast<T>(detail::invoke(std::forward<F>(f), *state_.template get_if<1>()));
   }
   template <class F>
     requires(!is_void && std::is_invocable_v<F &&, E &&> &&
@@ -294,7 +298,7 @@ class [[nodiscard]] Result {
     if (is_ok()) {
       return access(std::move(*this), "unwrap_or_else()");
     }
-    return static_cast<T>(detail::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+    return static_cast<T>(detail::invoke(std::forward<F>(f), std::move(*state_.template get_if<1>())));
   }
 
   // --- the error ------------------------------------------------------------
@@ -317,27 +321,27 @@ class [[nodiscard]] Result {
   [[nodiscard]] constexpr std::optional<T> ok() const&
     requires(!is_void && !is_ref)
   {
-    return is_ok() ? std::optional<T>(*std::get_if<0>(&state_)) : std::nullopt;
+    return is_ok() ? std::optional<T>(*state_.template get_if<0>()) : std::nullopt;
   }
   [[nodiscard]] constexpr std::optional<T> ok() &&
     requires(!is_void && !is_ref)
   {
-    return is_ok() ? std::optional<T>(std::move(*std::get_if<0>(&state_))) : std::nullopt;
+    return is_ok() ? std::optional<T>(std::move(*state_.template get_if<0>())) : std::nullopt;
   }
   /// For Result<T&, E>: a pointer to the object referred to (null on an
   /// error), C++'s optional reference.
   [[nodiscard]] constexpr Referent* ok() const& noexcept
     requires is_ref
   {
-    const Stored* object = std::get_if<0>(&state_);
+    const Stored* object = state_.template get_if<0>();
     return object != nullptr ? *object : nullptr;
   }
   /// The error as an optional (empty on a value).
   [[nodiscard]] constexpr std::optional<E> err() const& {
-    return is_err() ? std::optional<E>(*std::get_if<1>(&state_)) : std::nullopt;
+    return is_err() ? std::optional<E>(*state_.template get_if<1>()) : std::nullopt;
   }
   [[nodiscard]] constexpr std::optional<E> err() && {
-    return is_err() ? std::optional<E>(std::move(*std::get_if<1>(&state_))) : std::nullopt;
+    return is_err() ? std::optional<E>(std::move(*state_.template get_if<1>())) : std::nullopt;
   }
 
   /// Result<U, E> holding f(value) (f() for void T), or the same error. U
@@ -350,7 +354,7 @@ class [[nodiscard]] Result {
         std::conditional_t<is_ref && std::is_lvalue_reference_v<Returned>, Returned, std::remove_cvref_t<Returned>>;
     check_not_empty();
     if (!is_ok()) {
-      return Result<U, E>(in_place_err, std::move(*std::get_if<1>(&state_)));
+      return Result<U, E>(in_place_err, std::move(*state_.template get_if<1>()));
     }
     if constexpr (std::is_void_v<U>) {
       call_on_value(std::forward<F>(f), std::move(*this));
@@ -369,12 +373,12 @@ class [[nodiscard]] Result {
       if constexpr (is_void) {
         return Result<T, G>(in_place_ok);
       } else if constexpr (is_ref) {
-        return Result<T, G>(in_place_ok, **std::get_if<0>(&state_));
+        return Result<T, G>(in_place_ok, **state_.template get_if<0>());
       } else {
-        return Result<T, G>(in_place_ok, std::move(*std::get_if<0>(&state_)));
+        return Result<T, G>(in_place_ok, std::move(*state_.template get_if<0>()));
       }
     }
-    return Result<T, G>(in_place_err, detail::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+    return Result<T, G>(in_place_err, detail::invoke(std::forward<F>(f), std::move(*state_.template get_if<1>())));
   }
 
   /// f(value) (f() for void T), which must return a Result<U, E>, or the same error.
@@ -385,7 +389,7 @@ class [[nodiscard]] Result {
                   "and_then: the function must return a Result with the same error type");
     check_not_empty();
     if (!is_ok()) {
-      return R(in_place_err, std::move(*std::get_if<1>(&state_)));
+      return R(in_place_err, std::move(*state_.template get_if<1>()));
     }
     return call_on_value(std::forward<F>(f), std::move(*this));
   }
@@ -400,10 +404,19 @@ class [[nodiscard]] Result {
   {
     if constexpr (is_ref) {
       if (a.is_ok() && b.is_ok()) {
-        return static_cast<bool>(**std::get_if<0>(&a.state_) == **std::get_if<0>(&b.state_));
+        return static_cast<bool>(**a.state_.template get_if<0>() == **b.state_.template get_if<0>());
       }
     }
-    return a.state_ == b.state_;
+    if (a.state_.index() != b.state_.index()) {
+      return false;
+    }
+    if (const Stored* x = a.state_.template get_if<0>()) {
+      return static_cast<bool>(*x == *b.state_.template get_if<0>());
+    }
+    if (const E* e = a.state_.template get_if<1>()) {
+      return static_cast<bool>(*e == *b.state_.template get_if<1>());
+    }
+    return true;  // both left empty by an exception
   }
 
  private:
@@ -412,15 +425,15 @@ class [[nodiscard]] Result {
     if constexpr (is_void) {
       return detail::invoke(std::forward<F>(f));
     } else if constexpr (is_ref) {
-      return detail::invoke(std::forward<F>(f), **std::get_if<0>(&self.state_));
+      return detail::invoke(std::forward<F>(f), **self.state_.template get_if<0>());
     } else {
-      return detail::invoke(std::forward<F>(f), std::move(*std::get_if<0>(&self.state_)));
+      return detail::invoke(std::forward<F>(f), std::move(*self.state_.template get_if<0>()));
     }
   }
 
   // What the Result holds, for a BadResultAccess message.
   [[nodiscard]] std::string describe_err() const {
-    if (const E* e = std::get_if<1>(&state_)) {
+    if (const E* e = state_.template get_if<1>()) {
       return detail::describe(*e);
     }
     return "(a Result left empty by an exception)";
@@ -429,7 +442,7 @@ class [[nodiscard]] Result {
     if constexpr (is_void) {
       return "()";
     } else {
-      if (const Stored* v = std::get_if<0>(&state_)) {
+      if (const Stored* v = state_.template get_if<0>()) {
         if constexpr (is_ref) {
           return detail::describe(std::as_const(**v));
         } else {
@@ -455,7 +468,7 @@ class [[nodiscard]] Result {
     return const_cast<Stored&>(std::as_const(*this).ok_or_throw(what_called));
   }
   constexpr const Stored& ok_or_throw(std::string_view what_called) const {
-    if (const Stored* v = std::get_if<0>(&state_)) {
+    if (const Stored* v = state_.template get_if<0>()) {
       return *v;
     }
     throw_not_ok("called " + std::string(what_called) + " on an error");
@@ -480,7 +493,7 @@ class [[nodiscard]] Result {
   // nothing for void T.
   template <class Self>
   static constexpr decltype(auto) take(Self&& self, std::string_view msg) {
-    auto* value = std::get_if<0>(&self.state_);
+    auto* value = self.state_.template get_if<0>();
     if (value == nullptr) {
       self.throw_not_ok(msg);
     }
@@ -499,13 +512,13 @@ class [[nodiscard]] Result {
     return const_cast<E&>(std::as_const(*this).err_or_throw(what_called));
   }
   constexpr const E& err_or_throw(std::string_view what_called) const {
-    if (const E* e = std::get_if<1>(&state_)) {
+    if (const E* e = state_.template get_if<1>()) {
       return *e;
     }
     throw BadResultAccess("called " + std::string(what_called) + " on a value: " + describe_ok());
   }
 
-  std::variant<Stored, E> state_;
+  detail::Either<Stored, E> state_;
 };
 
 /// What a thread died of: the exception that escaped its function.
