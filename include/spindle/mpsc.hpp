@@ -18,16 +18,25 @@
 /// with its value handed back, wakes senders blocked on a full channel (they
 /// fail too), and destroys the messages still buffered at once.
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
-#include <memory>
 #include <optional>
-#include <ranges>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
+
+// std::ranges::view_base, which makes iter() and try_iter() views. libstdc++
+// declares it in <bits/ranges_base.h>, which its <string_view> includes
+// already; all of <ranges> adds every view and adaptor, and a tenth of a
+// second to every file that includes this header (docs/compile-time.md).
+// Other libraries get <ranges>.
+#if defined(__GLIBCXX__) && __has_include(<bits/ranges_base.h>)
+#include <bits/ranges_base.h>
+#else
+#include <ranges>
+#endif
 
 #include "spindle/detail/channel/array.hpp"
 #include "spindle/detail/channel/common.hpp"
@@ -186,7 +195,7 @@ class SyncSender {
     HandBack& operator=(const HandBack&) = delete;
     ~HandBack() {
       if (back != value) {
-        std::destroy_at(back);
+        back->~T();
       }
     }
   };

@@ -5,9 +5,8 @@
 /// spindle::Result<T, E>: a value or an error, as Rust's Result; spindle::Panic:
 /// what a thread died of.
 
+#include <concepts>
 #include <exception>
-#include <functional>
-#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -15,10 +14,11 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/describe.hpp"
+#include "spindle/detail/either.hpp"
+#include "spindle/detail/invoke.hpp"
 
 namespace spindle {
 
@@ -34,6 +34,10 @@ namespace detail {
 template <class T>
 struct OkValue {
   T value;
+};
+// What a Result<void, E> holds on its ok side: nothing, and all such are equal.
+struct Unit {
+  friend constexpr bool operator==(Unit, Unit) noexcept { return true; }
 };
 template <>
 struct OkValue<void> {};
@@ -78,6 +82,15 @@ template <class R>
 struct IsResult : std::false_type {};
 template <class T, class E>
 struct IsResult<Result<T, E>> : std::true_type {};
+
+// A std::reference_wrapper (what std::ref makes), recognised by its shape,
+// so that this header needs no <functional>: a `type` and a get() that
+// returns a `type&`.
+template <class W>
+concept ReferenceWrapper = requires(const W& w) {
+  typename W::type;
+  { w.get() } -> std::same_as<typename W::type&>;
+};
 }  // namespace detail
 
 /// Either a value of type T (ok) or an error of type E (err). T may be void,
@@ -106,7 +119,7 @@ class [[nodiscard]] Result {
   using Referent = std::remove_reference_t<T>;
   // What the ok side stores: T; an empty placeholder when T is void; a
   // pointer to the object when T is a reference.
-  using Stored = std::conditional_t<is_void, std::monostate, std::conditional_t<is_ref, Referent*, T>>;
+  using Stored = std::conditional_t<is_void, detail::Unit, std::conditional_t<is_ref, Referent*, T>>;
   // What == compares on the ok side: the object itself for a reference.
   using Compared = std::conditional_t<is_ref, Referent, Stored>;
 
@@ -124,11 +137,11 @@ class [[nodiscard]] Result {
     requires(!is_void && !is_ref && std::is_constructible_v<T, const U&>)
   constexpr explicit(!std::is_convertible_v<const U&, T>) Result(const detail::OkValue<U>& ok) : state_(std::in_place_index<0>, ok.value) {}
   /// From spindle::Ok(std::ref(object)), for Result<T&, E>: refers to `object`.
-  template <class U>
-    requires(is_ref && std::is_convertible_v<U*, Stored>)
+  template <class W>
+    requires(is_ref && detail::ReferenceWrapper<W> && std::is_convertible_v<typename W::type*, Stored>)
   // cppcheck-suppress noExplicitConstructor ; implicit on purpose: `return Ok(std::ref(x));` as `return Ok(v);`
-  constexpr Result(detail::OkValue<std::reference_wrapper<U>> ok) noexcept
-      : state_(std::in_place_index<0>, std::addressof(ok.value.get())) {}
+  constexpr Result(detail::OkValue<W> ok) noexcept
+      : state_(std::in_place_index<0>, detail::addressof(ok.value.get())) {}
   /// From spindle::Ok(), for Result<void, E>.
   constexpr Result(detail::OkValue<void> /*ok*/)
     requires is_void
@@ -153,7 +166,7 @@ class [[nodiscard]] Result {
   template <class U>
     requires(is_ref && std::is_convertible_v<U*, Stored>)
   constexpr explicit Result(InPlaceOk /*tag*/, U& object) noexcept
-      : state_(std::in_place_index<0>, std::addressof(object)) {}
+      : state_(std::in_place_index<0>, detail::addressof(object)) {}
 
   /// Builds the error in place from `args`.
   template <class... Args>
@@ -226,12 +239,12 @@ class [[nodiscard]] Result {
   constexpr auto* operator->()
     requires(!is_void)
   {
-    return std::addressof(access(*this, "operator->"));
+    return detail::addressof(access(*this, "operator->"));
   }
   constexpr auto* operator->() const
     requires(!is_void)
   {
-    return std::addressof(access(*this, "operator->"));
+    return detail::addressof(access(*this, "operator->"));
   }
 
   /// The value (a reference to it on an lvalue; moved out of an rvalue; the
@@ -250,19 +263,19 @@ class [[nodiscard]] Result {
   template <class U = Stored>
     requires(!is_void && !is_ref && std::is_convertible_v<U &&, T>)
   constexpr T unwrap_or(U&& fallback) const& {
-    return is_ok() ? *std::get_if<0>(&state_) : static_cast<T>(std::forward<U>(fallback));
+    return is_ok() ? *state_.template get_if<0>() : static_cast<T>(std::forward<U>(fallback));
   }
   template <class U = Stored>
     requires(!is_void && !is_ref && std::is_convertible_v<U &&, T>)
   constexpr T unwrap_or(U&& fallback) && {
-    return is_ok() ? std::move(*std::get_if<0>(&state_)) : static_cast<T>(std::forward<U>(fallback));
+    return is_ok() ? std::move(*state_.template get_if<0>()) : static_cast<T>(std::forward<U>(fallback));
   }
   /// For Result<T&, E>: the object referred to, or `fallback` (an lvalue,
   /// never a temporary) on an error.
   template <class U>
     requires(is_ref && std::is_convertible_v<U*, Stored>)
   constexpr T unwrap_or(U& fallback) const& noexcept {
-    return is_ok() ? **std::get_if<0>(&state_) : fallback;
+    return is_ok() ? **state_.template get_if<0>() : fallback;
   }
 
   /// The value, or `f(error)` on an error. For Result<T&, E>, f must return
@@ -275,7 +288,7 @@ class [[nodiscard]] Result {
     if (is_ok()) {
       return access(*this, "unwrap_or_else()");
     }
-    return static_cast<T>(std::invoke(std::forward<F>(f), *std::get_if<1>(&state_)));
+    return static_cast<T>(detail::invoke(std::forward<F>(f), *state_.template get_if<1>()));
   }
   template <class F>
     requires(!is_void && std::is_invocable_v<F &&, E &&> &&
@@ -285,7 +298,7 @@ class [[nodiscard]] Result {
     if (is_ok()) {
       return access(std::move(*this), "unwrap_or_else()");
     }
-    return static_cast<T>(std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+    return static_cast<T>(detail::invoke(std::forward<F>(f), std::move(*state_.template get_if<1>())));
   }
 
   // --- the error ------------------------------------------------------------
@@ -308,27 +321,27 @@ class [[nodiscard]] Result {
   [[nodiscard]] constexpr std::optional<T> ok() const&
     requires(!is_void && !is_ref)
   {
-    return is_ok() ? std::optional<T>(*std::get_if<0>(&state_)) : std::nullopt;
+    return is_ok() ? std::optional<T>(*state_.template get_if<0>()) : std::nullopt;
   }
   [[nodiscard]] constexpr std::optional<T> ok() &&
     requires(!is_void && !is_ref)
   {
-    return is_ok() ? std::optional<T>(std::move(*std::get_if<0>(&state_))) : std::nullopt;
+    return is_ok() ? std::optional<T>(std::move(*state_.template get_if<0>())) : std::nullopt;
   }
   /// For Result<T&, E>: a pointer to the object referred to (null on an
   /// error), C++'s optional reference.
   [[nodiscard]] constexpr Referent* ok() const& noexcept
     requires is_ref
   {
-    const Stored* object = std::get_if<0>(&state_);
+    const Stored* object = state_.template get_if<0>();
     return object != nullptr ? *object : nullptr;
   }
   /// The error as an optional (empty on a value).
   [[nodiscard]] constexpr std::optional<E> err() const& {
-    return is_err() ? std::optional<E>(*std::get_if<1>(&state_)) : std::nullopt;
+    return is_err() ? std::optional<E>(*state_.template get_if<1>()) : std::nullopt;
   }
   [[nodiscard]] constexpr std::optional<E> err() && {
-    return is_err() ? std::optional<E>(std::move(*std::get_if<1>(&state_))) : std::nullopt;
+    return is_err() ? std::optional<E>(std::move(*state_.template get_if<1>())) : std::nullopt;
   }
 
   /// Result<U, E> holding f(value) (f() for void T), or the same error. U
@@ -341,7 +354,7 @@ class [[nodiscard]] Result {
         std::conditional_t<is_ref && std::is_lvalue_reference_v<Returned>, Returned, std::remove_cvref_t<Returned>>;
     check_not_empty();
     if (!is_ok()) {
-      return Result<U, E>(in_place_err, std::move(*std::get_if<1>(&state_)));
+      return Result<U, E>(in_place_err, std::move(*state_.template get_if<1>()));
     }
     if constexpr (std::is_void_v<U>) {
       call_on_value(std::forward<F>(f), std::move(*this));
@@ -360,12 +373,12 @@ class [[nodiscard]] Result {
       if constexpr (is_void) {
         return Result<T, G>(in_place_ok);
       } else if constexpr (is_ref) {
-        return Result<T, G>(in_place_ok, **std::get_if<0>(&state_));
+        return Result<T, G>(in_place_ok, **state_.template get_if<0>());
       } else {
-        return Result<T, G>(in_place_ok, std::move(*std::get_if<0>(&state_)));
+        return Result<T, G>(in_place_ok, std::move(*state_.template get_if<0>()));
       }
     }
-    return Result<T, G>(in_place_err, std::invoke(std::forward<F>(f), std::move(*std::get_if<1>(&state_))));
+    return Result<T, G>(in_place_err, detail::invoke(std::forward<F>(f), std::move(*state_.template get_if<1>())));
   }
 
   /// f(value) (f() for void T), which must return a Result<U, E>, or the same error.
@@ -376,7 +389,7 @@ class [[nodiscard]] Result {
                   "and_then: the function must return a Result with the same error type");
     check_not_empty();
     if (!is_ok()) {
-      return R(in_place_err, std::move(*std::get_if<1>(&state_)));
+      return R(in_place_err, std::move(*state_.template get_if<1>()));
     }
     return call_on_value(std::forward<F>(f), std::move(*this));
   }
@@ -391,27 +404,36 @@ class [[nodiscard]] Result {
   {
     if constexpr (is_ref) {
       if (a.is_ok() && b.is_ok()) {
-        return static_cast<bool>(**std::get_if<0>(&a.state_) == **std::get_if<0>(&b.state_));
+        return static_cast<bool>(**a.state_.template get_if<0>() == **b.state_.template get_if<0>());
       }
     }
-    return a.state_ == b.state_;
+    if (a.state_.index() != b.state_.index()) {
+      return false;
+    }
+    if (const Stored* x = a.state_.template get_if<0>()) {
+      return static_cast<bool>(*x == *b.state_.template get_if<0>());
+    }
+    if (const E* e = a.state_.template get_if<1>()) {
+      return static_cast<bool>(*e == *b.state_.template get_if<1>());
+    }
+    return true;  // both left empty by an exception
   }
 
  private:
   template <class F>
   static constexpr decltype(auto) call_on_value(F&& f, Result&& self) {
     if constexpr (is_void) {
-      return std::invoke(std::forward<F>(f));
+      return detail::invoke(std::forward<F>(f));
     } else if constexpr (is_ref) {
-      return std::invoke(std::forward<F>(f), **std::get_if<0>(&self.state_));
+      return detail::invoke(std::forward<F>(f), **self.state_.template get_if<0>());
     } else {
-      return std::invoke(std::forward<F>(f), std::move(*std::get_if<0>(&self.state_)));
+      return detail::invoke(std::forward<F>(f), std::move(*self.state_.template get_if<0>()));
     }
   }
 
   // What the Result holds, for a BadResultAccess message.
   [[nodiscard]] std::string describe_err() const {
-    if (const E* e = std::get_if<1>(&state_)) {
+    if (const E* e = state_.template get_if<1>()) {
       return detail::describe(*e);
     }
     return "(a Result left empty by an exception)";
@@ -420,7 +442,7 @@ class [[nodiscard]] Result {
     if constexpr (is_void) {
       return "()";
     } else {
-      if (const Stored* v = std::get_if<0>(&state_)) {
+      if (const Stored* v = state_.template get_if<0>()) {
         if constexpr (is_ref) {
           return detail::describe(std::as_const(**v));
         } else {
@@ -446,7 +468,7 @@ class [[nodiscard]] Result {
     return const_cast<Stored&>(std::as_const(*this).ok_or_throw(what_called));
   }
   constexpr const Stored& ok_or_throw(std::string_view what_called) const {
-    if (const Stored* v = std::get_if<0>(&state_)) {
+    if (const Stored* v = state_.template get_if<0>()) {
       return *v;
     }
     throw_not_ok("called " + std::string(what_called) + " on an error");
@@ -471,7 +493,7 @@ class [[nodiscard]] Result {
   // nothing for void T.
   template <class Self>
   static constexpr decltype(auto) take(Self&& self, std::string_view msg) {
-    auto* value = std::get_if<0>(&self.state_);
+    auto* value = self.state_.template get_if<0>();
     if (value == nullptr) {
       self.throw_not_ok(msg);
     }
@@ -490,37 +512,61 @@ class [[nodiscard]] Result {
     return const_cast<E&>(std::as_const(*this).err_or_throw(what_called));
   }
   constexpr const E& err_or_throw(std::string_view what_called) const {
-    if (const E* e = std::get_if<1>(&state_)) {
+    if (const E* e = state_.template get_if<1>()) {
       return *e;
     }
     throw BadResultAccess("called " + std::string(what_called) + " on a value: " + describe_ok());
   }
 
-  std::variant<Stored, E> state_;
+  detail::Either<Stored, E> state_;
 };
+
+namespace detail {
+struct Drop {
+  template <class T>
+  void operator()(T&& value) const noexcept(std::is_nothrow_move_constructible_v<std::remove_cvref_t<T>>) {
+    static_assert(!std::is_lvalue_reference_v<T>,
+                  "spindle::drop(x) takes over what x holds and destroys it: pass an rvalue, "
+                  "spindle::drop(std::move(x))");
+    static_assert(!std::is_const_v<std::remove_reference_t<T>>,
+                  "spindle::drop: a const object cannot be moved from, so what it holds would not be destroyed");
+    static_assert(std::is_move_constructible_v<std::remove_cvref_t<T>>,
+                  "spindle::drop: this type cannot be moved from; let it go out of scope instead");
+    if constexpr (!std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>) {
+      [[maybe_unused]] const std::remove_cvref_t<T> dropped(std::move(value));
+    }
+  }
+};
+}  // namespace detail
+
+/// spindle::drop(value) destroys what `value` holds now, as Rust's `drop`:
+/// it moves it into a local that is destroyed before drop returns.
+/// `spindle::drop(std::move(tx))` disconnects a sender (if it was the
+/// last), `spindle::drop(std::move(guard))` unlocks; `value` is left
+/// moved-from (empty), and its own destructor later does nothing more.
+///
+/// Takes an rvalue only: `spindle::drop(x)` does not compile (a
+/// static_assert says so), since C++ cannot move out of `x` behind its
+/// owner's back; write `spindle::drop(std::move(x))`. A type whose move is
+/// a copy keeps its value, as Rust's drop of a Copy type changes nothing.
+/// A function object, not a function: argument-dependent lookup never
+/// brings it into a call of some other `drop`.
+inline constexpr detail::Drop drop{};
 
 /// What a thread died of: the exception that escaped its function.
 ///
 /// Holds the std::exception_ptr. what() is the message of a std::exception,
-/// and a fixed description for anything else that was thrown.
+/// and a fixed description for anything else that was thrown. is<E>() and
+/// get_if<E>() look inside without the caller rethrowing (Rust's
+/// downcast_ref).
 class Panic {
  public:
   /// The description what() gives for a thrown value that is not a std::exception.
   static constexpr std::string_view non_standard_description = "a value that is not a std::exception was thrown";
 
   /// Wraps a caught exception. Throws std::invalid_argument for a null pointer.
-  explicit Panic(std::exception_ptr exception) : exception_(std::move(exception)) {
-    if (!exception_) {
-      throw std::invalid_argument("spindle::Panic needs an exception, not a null std::exception_ptr");
-    }
-    try {
-      std::rethrow_exception(exception_);
-    } catch (const std::exception& e) {
-      message_ = std::make_shared<const std::string>(e.what());
-    } catch (...) {
-      message_ = std::make_shared<const std::string>(non_standard_description);
-    }
-  }
+  explicit Panic(std::exception_ptr exception)
+      : exception_(not_null(std::move(exception))), message_(message_of(exception_)) {}
 
   // Copies share the exception and the message; there is no separate move,
   // so no Panic is ever left without an exception.
@@ -532,7 +578,7 @@ class Panic {
   [[nodiscard]] static Panic current() { return Panic(std::current_exception()); }
 
   /// The std::exception's message, or non_standard_description.
-  [[nodiscard]] const char* what() const noexcept { return message_->c_str(); }
+  [[nodiscard]] const char* what() const noexcept { return message_.what(); }
 
   /// Throws the original exception again.
   [[noreturn]] void rethrow() const { std::rethrow_exception(exception_); }
@@ -540,11 +586,58 @@ class Panic {
   /// The original exception.
   [[nodiscard]] std::exception_ptr exception() const noexcept { return exception_; }
 
+  /// The exception as an E, or null when `catch (const E&)` would not catch
+  /// it (an E's public base class, such as std::exception, catches it too).
+  /// The pointer stays valid while this Panic, a copy of it, or another
+  /// exception_ptr to the same exception lives.
+  ///
+  /// Cost: a throw and a catch. The exception is rethrown inside this
+  /// function, the only portable way to ask an exception_ptr what it holds:
+  /// about a microsecond, and one small allocation by the C++ runtime,
+  /// whatever the answer. Keep the pointer rather than asking in a hot loop.
+  template <class E>
+    requires(!std::is_reference_v<E> && !std::is_void_v<E>)
+  [[nodiscard]] const E* get_if() const noexcept {
+    try {
+      std::rethrow_exception(exception_);
+    } catch (const E& e) {
+      return detail::addressof(e);
+    } catch (...) {
+      return nullptr;
+    }
+  }
+
+  /// True when the exception is an E (as get_if<E>() != nullptr, at the same cost).
+  template <class E>
+    requires(!std::is_reference_v<E> && !std::is_void_v<E>)
+  [[nodiscard]] bool is() const noexcept {
+    return get_if<E>() != nullptr;
+  }
+
   friend std::ostream& operator<<(std::ostream& os, const Panic& panic) { return os << panic.what(); }
 
  private:
+  static std::exception_ptr not_null(std::exception_ptr exception) {
+    if (!exception) {
+      throw std::invalid_argument("spindle::Panic needs an exception, not a null std::exception_ptr");
+    }
+    return exception;
+  }
+
+  // The message, kept in a std::runtime_error: a string whose copies share
+  // it and never throw, without std::shared_ptr.
+  static std::runtime_error message_of(const std::exception_ptr& exception) {
+    try {
+      std::rethrow_exception(exception);
+    } catch (const std::exception& e) {
+      return std::runtime_error(e.what());
+    } catch (...) {
+      return std::runtime_error(std::string(non_standard_description));
+    }
+  }
+
   std::exception_ptr exception_;
-  std::shared_ptr<const std::string> message_;
+  std::runtime_error message_;
 };
 
 }  // namespace spindle

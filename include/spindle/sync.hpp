@@ -13,11 +13,8 @@
 /// notify_*/Barrier::wait) is visible to the next thread that acquires the
 /// lock (or returns from the matching wait).
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -25,6 +22,7 @@
 #include <utility>
 
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/invoke.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/poison.hpp"
 #include "spindle/detail/sync/raw_mutex.hpp"
@@ -61,7 +59,7 @@ class PoisonError {
 template <class T>
 class PoisonError<T&> {
  public:
-  explicit PoisonError(T& value) noexcept : value_(std::addressof(value)) {}
+  explicit PoisonError(T& value) noexcept : value_(spindle::detail::addressof(value)) {}
 
   /// The value, for using it despite the poison.
   [[nodiscard]] T& into_inner() const noexcept { return *value_; }
@@ -436,7 +434,7 @@ class Condvar {
   /// Waits as long as `condition(value)` is true; returns with it false.
   template <class T, class Pred>
   LockResult<MutexGuard<T>> wait_while(MutexGuard<T> guard, Pred condition) {
-    while (std::invoke(condition, *guard)) {
+    while (spindle::detail::invoke(condition, *guard)) {
       wait_until(guard, spindle::detail::forever);
     }
     return relocked(std::move(guard));
@@ -458,7 +456,7 @@ class Condvar {
       MutexGuard<T> guard, std::chrono::duration<Rep, Period> timeout, Pred condition) {
     const spindle::detail::Deadline deadline = spindle::detail::deadline_after(timeout);
     bool timed_out = false;
-    while (std::invoke(condition, *guard)) {
+    while (spindle::detail::invoke(condition, *guard)) {
       if (spindle::detail::expired(deadline)) {
         timed_out = true;
         break;

@@ -8,29 +8,28 @@
 /// borrow the caller's locals; park/unpark give every thread a wake-up token.
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "spindle/detail/arc.hpp"
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/invoke.hpp"
 #include "spindle/detail/native_thread.hpp"
 #include "spindle/detail/parallelism.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/parker.hpp"
+#include "spindle/detail/sync/raw_mutex.hpp"
+#include "spindle/detail/this_thread.hpp"
 #include "spindle/detail/time.hpp"
 #include "spindle/result.hpp"
 
@@ -55,9 +54,14 @@ struct ThreadIdAccess;
 
 /// A thread's identity, unique for the life of the process and never reused
 /// (unlike std::thread::id). Comparable, hashable and printable.
+///
+/// As in Rust, the process's main thread is ThreadId(1) (on Linux, where
+/// spindle can tell the main thread apart); every other thread gets the next
+/// number, from 2 upwards, when it first needs an id: when spawned, or on
+/// its first current() if spindle did not start it.
 class ThreadId {
  public:
-  /// The id as a number; ids are handed out from 1 upwards.
+  /// The id as a number: 1 for the main thread, then 2, 3, ...
   [[nodiscard]] constexpr std::uint64_t as_u64() const noexcept { return value_; }
 
   friend constexpr bool operator==(ThreadId, ThreadId) noexcept = default;
@@ -75,19 +79,30 @@ namespace detail {
 namespace sd = spindle::detail;
 
 struct ThreadIdAccess {
+  // The id of a thread other than the main thread: 2, 3, ...
   static ThreadId next() noexcept {
-    static std::atomic<std::uint64_t> counter{1};
+    static std::atomic<std::uint64_t> counter{2};
     // relaxed: ids only need to be distinct, and one atomic counter gives
     // that under any ordering.
     return ThreadId(counter.fetch_add(1, std::memory_order::relaxed));
   }
+  // The main thread's id, 1: reserved for it, so that it needs no work at
+  // start-up and costs nothing in a program that never asks. The main
+  // thread asks once (its ThreadInner is then kept); should it ask again,
+  // after its thread-local storage is gone, it gets a new number.
+  static ThreadId main() noexcept {
+    static std::atomic<bool> given{false};
+    // relaxed: as in next().
+    return given.exchange(true, std::memory_order::relaxed) ? next() : ThreadId(1);
+  }
 };
 
 // What every handle to one thread shares: its id, name and park token.
-struct ThreadInner {
+struct ThreadInner : sd::Shared {
   ThreadInner() : id(ThreadIdAccess::next()) {}
   explicit ThreadInner(std::string thread_name)
       : id(ThreadIdAccess::next()), name(std::move(thread_name)), named(true) {}
+  ThreadInner(ThreadId thread_id, std::string thread_name) : id(thread_id), name(std::move(thread_name)), named(true) {}
 
   const ThreadId id;
   // A name and whether there is one (rather than std::optional<std::string>,
@@ -99,8 +114,8 @@ struct ThreadInner {
 
 // This thread's ThreadInner: set by spindle at the start of the threads it
 // spawns, made on first use in any other thread.
-inline std::shared_ptr<ThreadInner>& current_slot() noexcept {
-  thread_local std::shared_ptr<ThreadInner> slot;
+inline sd::Arc<ThreadInner>& current_slot() noexcept {
+  thread_local sd::Arc<ThreadInner> slot;
   return slot;
 }
 
@@ -114,15 +129,16 @@ inline bool is_process_main_thread() noexcept {
 }
 
 inline ThreadInner& current_inner() {
-  std::shared_ptr<ThreadInner>& slot = current_slot();
+  sd::Arc<ThreadInner>& slot = current_slot();
   if (!slot) {
-    slot = is_process_main_thread() ? std::make_shared<ThreadInner>("main") : std::make_shared<ThreadInner>();
+    slot = is_process_main_thread() ? sd::Arc<ThreadInner>::make(ThreadIdAccess::main(), "main")
+                                    : sd::Arc<ThreadInner>::make();
   }
   return *slot;
 }
 
 // The part of a thread's outcome a Scope needs, whatever the result type.
-struct PacketBase {
+struct PacketBase : sd::Shared {
   PacketBase() = default;
   PacketBase(const PacketBase&) = delete;
   PacketBase& operator=(const PacketBase&) = delete;
@@ -143,7 +159,7 @@ struct PacketBase {
     // relaxed: the taker only decides who touches the result. What the
     // taker then reads was published by the thread's end (to a joiner by
     // the native join, to the scope by release (S1)), and the packet's
-    // destruction is ordered by its shared_ptr.
+    // destruction is ordered by its Arc.
     return taken_by.compare_exchange_strong(expected, who, std::memory_order::relaxed);
   }
 
@@ -165,21 +181,23 @@ struct Packet final : PacketBase {
   std::optional<Result<T, Panic>> result;
 };
 
-// The bookkeeping of one scope() call.
-struct ScopeData {
+// The bookkeeping of one scope() call. A template only so that its member
+// functions are compiled where scope() is used, not in every file that
+// includes this header.
+template <class Unused = void>
+struct ScopeDataOf {
   // Scoped threads started and not yet finished.
   sd::park::Word running{0};
-  std::mutex mutex;
+  sd::sync::RawMutex mutex;
   // Every scoped thread's packet, in spawn order, to find the results and
-  // panics nobody joined. Guarded by `mutex`; only appended to while the
-  // scope lives.
-  std::vector<std::shared_ptr<PacketBase>> packets;
+  // panics nobody joined. Only appended to while the scope lives.
+  std::vector<sd::Arc<PacketBase>> packets SPINDLE_GUARDED_BY(mutex);
 
   // Before the thread starts: count it and keep its packet (so a failure
   // here is an exception before any thread exists).
-  void thread_starting(std::shared_ptr<PacketBase> packet) {
+  void thread_starting(sd::Arc<PacketBase> packet) {
     {
-      const std::lock_guard<std::mutex> lock(mutex);
+      const sd::sync::RawMutexLock lock(mutex);
       packets.push_back(std::move(packet));
     }
     // relaxed: only the count matters. A thread that spawns is itself
@@ -217,12 +235,12 @@ struct ScopeData {
 
   // How many packets there are now.
   std::size_t packet_count() {
-    const std::lock_guard<std::mutex> lock(mutex);
+    const sd::sync::RawMutexLock lock(mutex);
     return packets.size();
   }
 
-  std::shared_ptr<PacketBase> packet_at(std::size_t index) {
-    const std::lock_guard<std::mutex> lock(mutex);
+  sd::Arc<PacketBase> packet_at(std::size_t index) {
+    const sd::sync::RawMutexLock lock(mutex);
     return packets[index];
   }
 
@@ -246,14 +264,14 @@ struct ScopeData {
       }
       for (; seen < end; ++seen) {
         // Outside the lock: the destructor may spawn on this scope.
-        if (const std::shared_ptr<PacketBase> packet = packet_at(seen); packet->try_take(PacketBase::Taker::scope)) {
+        if (const sd::Arc<PacketBase> packet = packet_at(seen); packet->try_take(PacketBase::Taker::scope)) {
           packet->discard();
         }
       }
     }
-    std::vector<std::shared_ptr<PacketBase>> all;
+    std::vector<sd::Arc<PacketBase>> all;
     {
-      const std::lock_guard<std::mutex> lock(mutex);
+      const sd::sync::RawMutexLock lock(mutex);
       all.swap(packets);
     }
     std::vector<Panic> out;
@@ -269,24 +287,26 @@ struct ScopeData {
   }
 };
 
+using ScopeData = ScopeDataOf<>;
+
 // What a new thread needs to start: its Thread's shared part, its result
 // packet, its callable, its scope. Owned by the new thread once it runs.
 template <class R, class Fn>
 struct Start {
-  std::shared_ptr<ThreadInner> inner;
-  std::shared_ptr<Packet<R>> packet;
+  sd::Arc<ThreadInner> inner;
+  sd::Arc<Packet<R>> packet;
   Fn body;
   ScopeData* scope;
 
   static void entry(void* arg) {
     // pthread_create (or std::thread) orders the spawner's writes before
     // this point.
-    std::unique_ptr<Start> start(static_cast<Start*>(arg));
+    sd::Box<Start> start(static_cast<Start*>(arg));
     current_slot() = start->inner;
     if (start->inner->named) {
       sd::set_current_os_thread_name(start->inner->name);
     }
-    std::shared_ptr<Packet<R>> packet = std::move(start->packet);
+    sd::Arc<Packet<R>> packet = std::move(start->packet);
     ScopeData* const scope = start->scope;
     run(start, packet, scope);
     // release (F1): publishes the result; pairs with acquire in is_finished().
@@ -302,15 +322,14 @@ struct Start {
   // Then destroys the callable and what it captured, as Rust drops a
   // thread's closure when it returns: whoever sees the thread finished also
   // sees its captures gone (a captured channel sender disconnected).
-  static void run(std::unique_ptr<Start>& start, std::shared_ptr<Packet<R>>& packet,
-                  [[maybe_unused]] ScopeData* scope) {
+  static void run(sd::Box<Start>& start, sd::Arc<Packet<R>>& packet, [[maybe_unused]] ScopeData* scope) {
     try {
       if constexpr (std::is_void_v<R>) {
-        std::invoke(std::move(start->body));
+        spindle::detail::invoke(std::move(start->body));
         packet->result.emplace(in_place_ok);
       } else {
         // The value's one move on this thread, straight into the packet.
-        packet->result.emplace(in_place_ok, std::invoke(std::move(start->body)));
+        packet->result.emplace(in_place_ok, spindle::detail::invoke(std::move(start->body)));
       }
     } catch (...) {
       std::exception_ptr caught = std::current_exception();
@@ -333,7 +352,7 @@ struct Start {
   }
 
 #if defined(__GLIBC__)
-  static void finish_forced(std::shared_ptr<Packet<R>>& packet, ScopeData* scope) noexcept {
+  static void finish_forced(sd::Arc<Packet<R>>& packet, ScopeData* scope) noexcept {
     packet->panic =
         std::make_exception_ptr(std::runtime_error("spindle::thread: the thread was cancelled or called pthread_exit"));
     packet->result.emplace(in_place_err, packet->panic);
@@ -381,8 +400,8 @@ class Thread {
   friend Thread current();
   template <class T>
   friend class detail::HandleBase;
-  explicit Thread(std::shared_ptr<detail::ThreadInner> inner) noexcept : inner_(std::move(inner)) {}
-  std::shared_ptr<detail::ThreadInner> inner_;
+  explicit Thread(spindle::detail::Arc<detail::ThreadInner> inner) noexcept : inner_(std::move(inner)) {}
+  spindle::detail::Arc<detail::ThreadInner> inner_;
 
  public:
   // Copies only: a "moved" Thread is a copy, so no Thread is ever empty.
@@ -413,17 +432,11 @@ void park_timeout(std::chrono::duration<Rep, Period> timeout) {
 /// zero or negative). Any duration works, duration::max() included.
 template <class Rep, class Period>
 void sleep(std::chrono::duration<Rep, Period> duration) {
-  const spindle::detail::Deadline deadline = spindle::detail::deadline_after(duration);
-  if (deadline == spindle::detail::forever) {
-    for (;;) {
-      std::this_thread::sleep_for(std::chrono::hours(24));
-    }
-  }
-  std::this_thread::sleep_until(deadline);
+  spindle::detail::this_thread::sleep_until(spindle::detail::deadline_after(duration));
 }
 
 /// Offers the rest of this thread's time slice to other threads.
-inline void yield_now() noexcept { std::this_thread::yield(); }
+inline void yield_now() noexcept { spindle::detail::this_thread::yield(); }
 
 /// How many threads this process can run in parallel: the CPUs it may use
 /// (its affinity mask), lowered to a cgroup v2 CPU quota on Linux. Not
@@ -480,7 +493,7 @@ class HandleBase {
     if (const std::error_code ec = native_.join()) {
       throw std::system_error(ec, "spindle::thread: join() failed");
     }
-    const std::shared_ptr<Packet<T>> packet = std::move(packet_);
+    const spindle::detail::Arc<Packet<T>> packet = std::move(packet_);
     if (!packet->try_take(PacketBase::Taker::join)) {
       throw std::logic_error("spindle::thread: join() on a scoped handle after its scope ended");
     }
@@ -509,13 +522,13 @@ class HandleBase {
   }
 
  protected:
-  HandleBase(std::shared_ptr<ThreadInner> inner, std::shared_ptr<Packet<T>> packet,
+  HandleBase(spindle::detail::Arc<ThreadInner> inner, spindle::detail::Arc<Packet<T>> packet,
              spindle::detail::NativeThread native) noexcept
       : thread_(std::move(inner)), packet_(std::move(packet)), native_(std::move(native)) {}
 
  private:
   Thread thread_;
-  std::shared_ptr<Packet<T>> packet_;
+  spindle::detail::Arc<Packet<T>> packet_;
   spindle::detail::NativeThread native_;
 };
 
@@ -612,12 +625,13 @@ class Builder {
                                    "spindle::thread::Builder: a thread name must not contain a NUL byte"));
     }
     auto body = [f = std::forward<F>(f), ... args = std::forward<Args>(args)]() mutable -> R {
-      return std::invoke(std::move(f), std::move(args)...);
+      return spindle::detail::invoke(std::move(f), std::move(args)...);
     };
     using Start = detail::Start<R, decltype(body)>;
-    auto inner = named_ ? std::make_shared<detail::ThreadInner>(name_) : std::make_shared<detail::ThreadInner>();
-    auto packet = std::make_shared<detail::Packet<R>>();
-    auto start = std::make_unique<Start>(Start{inner, packet, std::move(body), scope});
+    using spindle::detail::Arc;
+    auto inner = named_ ? Arc<detail::ThreadInner>::make(name_) : Arc<detail::ThreadInner>::make();
+    auto packet = Arc<detail::Packet<R>>::make();
+    spindle::detail::Box<Start> start(new Start{inner, packet, std::move(body), scope});
     if (scope != nullptr) {
       scope->thread_starting(packet);
     }
@@ -706,12 +720,12 @@ auto scope(F&& f) -> std::invoke_result_t<F&&, Scope&> {
   std::optional<std::conditional_t<std::is_void_v<R>, bool, Kept>> kept;
   try {
     if constexpr (std::is_void_v<R>) {
-      std::invoke(std::forward<F>(f), s);
+      spindle::detail::invoke(std::forward<F>(f), s);
       kept.emplace(true);
     } else if constexpr (std::is_reference_v<R>) {
-      kept.emplace(std::addressof(std::invoke(std::forward<F>(f), s)));
+      kept.emplace(spindle::detail::addressof(spindle::detail::invoke(std::forward<F>(f), s)));
     } else {
-      kept.emplace(std::invoke(std::forward<F>(f), s));
+      kept.emplace(spindle::detail::invoke(std::forward<F>(f), s));
     }
   } catch (...) {
     (void)s.data_.join_all();

@@ -8,11 +8,14 @@
 // std::atomic, a pause instruction or std::this_thread::yield directly.
 
 #include <atomic>
-#include <thread>
 
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/this_thread.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
+// The pause instruction: g++ and clang have a builtin for it; elsewhere it
+// comes from <immintrin.h>, which declares every vector intrinsic there is
+// and alone takes longer to compile than <thread>.
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__GNUC__)
 #include <immintrin.h>
 #endif
 
@@ -53,7 +56,9 @@ using Atomic = std::atomic<T>;
 /// lets a sibling hyper-thread run and avoids a memory-order mis-speculation
 /// when the awaited store lands.
 inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_ia32_pause();  // _mm_pause(), in g++ and clang alike
+#elif defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #elif defined(__aarch64__)
   asm volatile("yield" ::: "memory");
@@ -64,7 +69,7 @@ inline void cpu_relax() noexcept {
 
 /// Lets another thread run: the OS's yield (a scheduling point under a
 /// model checker).
-inline void yield_thread() noexcept { std::this_thread::yield(); }
+inline void yield_thread() noexcept { this_thread::yield(); }
 #endif
 
 }  // namespace spindle::detail

@@ -6,7 +6,8 @@
 // otherwise the type's name.
 
 #include <concepts>
-#include <sstream>
+#include <ostream>
+#include <streambuf>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -45,6 +46,28 @@ concept Streamable = requires(std::ostream& os, const T& v) {
   { os << v } -> std::same_as<std::ostream&>;
 };
 
+/// A stream buffer that appends what is written to a std::string: what
+/// describe() needs of std::ostringstream, without <sstream> (and <istream>).
+class StringSink : public std::streambuf {
+ public:
+  explicit StringSink(std::string& out) noexcept : out_(out) {}
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      out_.push_back(traits_type::to_char_type(c));
+    }
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char_type* s, std::streamsize n) override {
+    out_.append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+
+ private:
+  std::string& out_;
+};
+
 /// A one-line description of `value` for a message.
 template <class T>
 [[nodiscard]] std::string describe(const T& value) {
@@ -56,9 +79,11 @@ template <class T>
     return std::string(type_name<T>()) + "(" +
            std::to_string(static_cast<long long>(static_cast<std::underlying_type_t<T>>(value))) + ")";
   } else if constexpr (Streamable<T>) {
-    std::ostringstream out;
+    std::string text;
+    StringSink sink(text);
+    std::ostream out(&sink);
     out << value;
-    return std::move(out).str();
+    return text;
   } else {
     return "a value of type " + std::string(type_name<T>());
   }

@@ -7,18 +7,17 @@
 
 #include <cstddef>
 #include <cstdio>
-#include <string>
+#include <cstring>
 #include <system_error>
-#include <thread>
 
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/this_thread.hpp"
 
 #if defined(__linux__)
 #include <sched.h>
 
 #include <cerrno>
 #include <cstdlib>
-#include <memory>
 #endif
 
 namespace spindle::detail {
@@ -27,33 +26,38 @@ namespace spindle::detail {
 
 namespace cgroup {
 
-// The first line of a file, without its newline; empty if it cannot be read.
-inline std::string read_first_line(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "re");
+// Plain C strings rather than std::string: this code is compiled in every
+// file that includes <spindle/thread.hpp>, and runs once in a while.
+
+// The longest cgroup path followed; a deeper one is not looked at.
+inline constexpr std::size_t max_path = 4096;
+
+// Reads the first line of the file at `path` into `line` (`size` bytes),
+// without its newline. False if the file cannot be read.
+inline bool read_first_line(const char* path, char* line, std::size_t size) noexcept {
+  std::FILE* f = std::fopen(path, "re");
   if (f == nullptr) {
-    return {};
+    return false;
   }
-  char buf[512];
-  std::string line;
-  if (std::fgets(buf, sizeof buf, f) != nullptr) {
-    line = buf;
-  }
+  const bool read = std::fgets(line, static_cast<int>(size), f) != nullptr;
   (void)std::fclose(f);  // only read from: nothing to flush, nothing to report
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
-    line.pop_back();
+  if (read) {
+    line[std::strcspn(line, "\r\n")] = '\0';
   }
-  return line;
+  return read;
 }
 
 // The whole CPUs allowed by `cpu.max` ("<quota> <period>" or "max <period>")
 // in the cgroup v2 directory `dir`; 0 when unlimited or unknown.
-inline std::size_t quota_cpus(const std::string& dir) {
-  const std::string line = read_first_line(dir + "/cpu.max");
-  if (line.empty() || line.rfind("max", 0) == 0) {
+inline std::size_t quota_cpus(const char* dir) noexcept {
+  char path[max_path + 32];
+  char line[512];
+  if (std::snprintf(path, sizeof path, "%s/cpu.max", dir) >= static_cast<int>(sizeof path) ||
+      !read_first_line(path, line, sizeof line) || line[0] == '\0' || std::strncmp(line, "max", 3) == 0) {
     return 0;
   }
   char* end = nullptr;
-  const unsigned long long quota = std::strtoull(line.c_str(), &end, 10);
+  const unsigned long long quota = std::strtoull(line, &end, 10);
   const unsigned long long period = std::strtoull(end, nullptr, 10);
   if (quota == 0 || period == 0) {
     return 0;
@@ -64,39 +68,45 @@ inline std::size_t quota_cpus(const std::string& dir) {
 
 // The tightest cgroup v2 CPU quota on the path from this process's cgroup
 // up to the root; 0 when none applies.
-inline std::size_t quota_limit() {
-  // cgroup v2 lists this process as "0::/some/path".
+inline std::size_t quota_limit() noexcept {
+  // cgroup v2 lists this process as "0::/some/path". The directory is
+  // "/sys/fs/cgroup" followed by that path ("/" for the root itself).
+  constexpr char root[] = "/sys/fs/cgroup";
+  constexpr std::size_t root_length = sizeof root - 1;
+  char dir[root_length + max_path + 2];
   std::FILE* f = std::fopen("/proc/self/cgroup", "re");
   if (f == nullptr) {
     return 0;
   }
-  std::string path;
-  char buf[1024];
-  while (std::fgets(buf, sizeof buf, f) != nullptr) {
-    const std::string line = buf;
-    if (line.rfind("0::", 0) == 0) {
-      path = line.substr(3);
-      while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) {
-        path.pop_back();
-      }
+  bool found = false;
+  char line[root_length + max_path + 2];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "0::", 3) == 0) {
+      line[std::strcspn(line, "\r\n")] = '\0';
+      found = line[3] == '/' && std::snprintf(dir, sizeof dir, "%s%s", root, line[4] == '\0' ? "" : line + 3) <
+                                    static_cast<int>(sizeof dir);
       break;
     }
   }
   (void)std::fclose(f);  // only read from: nothing to flush, nothing to report
-  if (path.empty() || path[0] != '/') {
+  if (!found) {
     return 0;
   }
   std::size_t limit = 0;
   for (;;) {
-    const std::size_t here = quota_cpus("/sys/fs/cgroup" + (path == "/" ? std::string() : path));
+    const std::size_t here = quota_cpus(dir);
     if (here != 0 && (limit == 0 || here < limit)) {
       limit = here;
     }
-    if (path == "/") {
+    if (std::strlen(dir) == root_length) {
       break;
     }
-    const std::size_t slash = path.find_last_of('/');
-    path = slash == 0 ? "/" : path.substr(0, slash);
+    // Up one level: cut the last "/component" (back to the root itself).
+    char* const slash = std::strrchr(dir, '/');
+    if (slash == nullptr) {
+      break;
+    }
+    *slash = '\0';
   }
   return limit;
 }
@@ -108,15 +118,19 @@ inline std::size_t affinity_cpus() noexcept {
   // Start at the static set's size and grow for machines with more CPUs.
   for (int ncpus = CPU_SETSIZE; ncpus <= (1 << 20); ncpus *= 2) {
     const std::size_t bytes = CPU_ALLOC_SIZE(ncpus);
-    std::unique_ptr<cpu_set_t, void (*)(cpu_set_t*)> set(CPU_ALLOC(ncpus), [](cpu_set_t* s) { CPU_FREE(s); });
-    if (!set) {
+    cpu_set_t* const set = CPU_ALLOC(ncpus);
+    if (set == nullptr) {
       return 0;
     }
-    CPU_ZERO_S(bytes, set.get());
-    if (::sched_getaffinity(0, bytes, set.get()) == 0) {
-      return static_cast<std::size_t>(CPU_COUNT_S(bytes, set.get()));
+    CPU_ZERO_S(bytes, set);
+    const bool read = ::sched_getaffinity(0, bytes, set) == 0;
+    const int error = errno;  // before CPU_FREE, which may change it
+    const std::size_t count = read ? static_cast<std::size_t>(CPU_COUNT_S(bytes, set)) : 0;
+    CPU_FREE(set);
+    if (read) {
+      return count;
     }
-    if (errno != EINVAL) {
+    if (error != EINVAL) {
       return 0;
     }
   }
@@ -137,7 +151,7 @@ inline std::size_t affinity_cpus() noexcept {
   }
 #endif
   if (n == 0) {
-    n = std::thread::hardware_concurrency();
+    n = this_thread::hardware_concurrency();
   }
   if (n == 0) {
     return std::make_error_code(std::errc::function_not_supported);

@@ -3,8 +3,18 @@
 
 // Turning user timeouts into deadlines without overflow.
 
-#include <chrono>
-#include <cmath>
+#include <version>
+
+// std::chrono's durations, time points and clocks: all that spindle needs.
+// libstdc++ keeps them in <bits/chrono.h>, the part of <chrono> that its own
+// <thread>, <mutex> and <condition_variable> include. The whole of <chrono>
+// adds the calendar, time zones and their stream I/O, and alone takes longer
+// to compile than <thread> (docs/compile-time.md). Other libraries get <chrono>.
+#if defined(__GLIBCXX__) && __has_include(<bits/chrono.h>)
+#include <bits/chrono.h>  // IWYU pragma: export
+#else
+#include <chrono>  // IWYU pragma: export
+#endif
 
 #include "spindle/detail/config.hpp"
 
@@ -21,12 +31,23 @@ using Deadline = Clock::time_point;
 /// deep into a wait loop, for uses of uninitialised memory.)
 inline constexpr Deadline forever = Deadline::max();
 
+/// `x` rounded up to a whole number (std::ceil without <cmath>). A long
+/// double of 2^63 or more has no fraction, nor do infinities; NaN stays NaN.
+[[nodiscard]] constexpr long double round_up(long double x) noexcept {
+  constexpr long double integral_from = 9223372036854775808.0L;  // 2^63
+  if (!(x > -integral_from && x < integral_from)) {
+    return x;
+  }
+  const auto whole = static_cast<long double>(static_cast<long long>(x));  // toward zero
+  return whole < x ? whole + 1.0L : whole;
+}
+
 /// `timeout` in whole clock ticks, rounded up, computed in long double so
 /// that no representation or period can overflow on the way; NaN gives 0.
 template <class Rep, class Period>
 [[nodiscard]] long double ceil_ticks(std::chrono::duration<Rep, Period> timeout) noexcept {
   const long double ticks = std::chrono::duration<long double, Clock::period>(timeout).count();
-  return ticks == ticks ? std::ceil(ticks) : 0.0L;
+  return ticks == ticks ? round_up(ticks) : 0.0L;
 }
 
 /// The deadline `timeout` from now. A timeout too long to represent (even

@@ -22,9 +22,6 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <stdexcept>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -60,7 +57,7 @@ class Array {
   }
   Array(const Array&) = delete;
   Array& operator=(const Array&) = delete;
-  ~Array() = default;  // the receiver destroyed every message when it went
+  ~Array() { delete[] slots_; }  // the receiver destroyed every message when it went
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
@@ -277,7 +274,7 @@ class Array {
 
   const std::size_t capacity_;
   const std::uint64_t one_lap_;
-  const std::unique_ptr<Slot[]> slots_;
+  Slot* const slots_;  // owned: `capacity_` of them
 
   alignas(cache_line) Atomic<std::uint64_t> tail_{0};
   alignas(cache_line) std::uint64_t head_ = 0;  // the receiver's alone

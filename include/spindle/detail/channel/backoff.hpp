@@ -10,7 +10,6 @@
 // shares its core run, and only then parks.
 
 #include <cstdint>
-#include <thread>
 
 #include "spindle/detail/atomic.hpp"
 #include "spindle/detail/config.hpp"

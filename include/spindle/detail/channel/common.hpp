@@ -5,7 +5,6 @@
 // one message, and the word a blocked receiver sleeps on.
 
 #include <cstdint>
-#include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -37,7 +36,7 @@ class Storage {
     ::new (static_cast<void*>(bytes_)) T(std::forward<U>(value));
   }
   T* get() noexcept { return std::launder(reinterpret_cast<T*>(bytes_)); }
-  void destroy() noexcept { std::destroy_at(get()); }
+  void destroy() noexcept { get()->~T(); }
 
  private:
   alignas(T) unsigned char bytes_[sizeof(T)];

@@ -31,7 +31,6 @@
 // The state word, the counts and the slot share one cache line.
 
 #include <cstdint>
-#include <thread>
 #include <type_traits>
 #include <utility>
 

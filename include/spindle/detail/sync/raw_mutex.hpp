@@ -97,4 +97,16 @@ class SPINDLE_CAPABILITY("mutex") RawMutex {
   park::Word state_{unlocked};
 };
 
+/// Holds a RawMutex while it lives (std::lock_guard for a RawMutex).
+class SPINDLE_SCOPED_CAPABILITY RawMutexLock {
+ public:
+  explicit RawMutexLock(RawMutex& mutex) noexcept SPINDLE_ACQUIRE(mutex) : mutex_(mutex) { mutex_.lock(); }
+  RawMutexLock(const RawMutexLock&) = delete;
+  RawMutexLock& operator=(const RawMutexLock&) = delete;
+  ~RawMutexLock() SPINDLE_RELEASE() { mutex_.unlock(); }
+
+ private:
+  RawMutex& mutex_;
+};
+
 }  // namespace spindle::detail::sync

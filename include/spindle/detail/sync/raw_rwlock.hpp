@@ -43,15 +43,13 @@
 //   bit 4      PHASE           writers' phase: readers stay out until phase_end_
 //   bits 5-31  the number of readers waiting to go in
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
-#include <thread>
 
 #include "spindle/detail/atomic.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/sync/raw_mutex.hpp"
+#include "spindle/detail/this_thread.hpp"
 #include "spindle/detail/thread_safety.hpp"
 #include "spindle/detail/time.hpp"
 
@@ -150,7 +148,11 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   void unlock() noexcept SPINDLE_RELEASE() {
     const std::uint32_t waiting = state_.load(std::memory_order::relaxed) >> waiting_shift;
     Release release = Release::open;
-    contended_unlocks_ = waiting == 0 ? 0 : std::min(contended_unlocks_ + 1, phase_after);
+    if (waiting == 0) {
+      contended_unlocks_ = 0;
+    } else if (contended_unlocks_ < phase_after) {
+      ++contended_unlocks_;
+    }
     // A phase needs writes back to back with readers waiting: a lone write
     // (or two, three) just opens the gate.
     if (contended_unlocks_ >= phase_after) {
@@ -245,10 +247,13 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   static std::int64_t now_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
   }
-  static void sleep_until_ns(std::int64_t ns) noexcept { std::this_thread::sleep_until(at_ns(ns)); }
+  static void sleep_until_ns(std::int64_t ns) noexcept { this_thread::sleep_until(at_ns(ns)); }
 #endif
   static std::uint32_t cores() noexcept {
-    static const std::uint32_t count = std::max(1U, std::thread::hardware_concurrency());
+    static const std::uint32_t count = [] {
+      const unsigned n = this_thread::hardware_concurrency();
+      return n > 1 ? n : 1U;
+    }();
     return count;
   }
   static Deadline at_ns(std::int64_t ns) noexcept {
@@ -420,7 +425,13 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       sleep_until_ns(turn_until_.load(std::memory_order::relaxed));
     }
     const std::int64_t turn_ns = now_ns() - turn_start_;
-    phase_ns_ = std::clamp(turn_ns * cores(), min_phase_ns, max_phase_ns);
+    std::int64_t phase_ns = turn_ns * cores();
+    if (phase_ns < min_phase_ns) {
+      phase_ns = min_phase_ns;
+    } else if (phase_ns > max_phase_ns) {
+      phase_ns = max_phase_ns;
+    }
+    phase_ns_ = phase_ns;
   }
 
   Slot slots_[slot_count];
