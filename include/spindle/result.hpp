@@ -524,7 +524,9 @@ class [[nodiscard]] Result {
 /// What a thread died of: the exception that escaped its function.
 ///
 /// Holds the std::exception_ptr. what() is the message of a std::exception,
-/// and a fixed description for anything else that was thrown.
+/// and a fixed description for anything else that was thrown. is<E>() and
+/// get_if<E>() look inside without the caller rethrowing (Rust's
+/// downcast_ref).
 class Panic {
  public:
   /// The description what() gives for a thrown value that is not a std::exception.
@@ -551,6 +553,34 @@ class Panic {
 
   /// The original exception.
   [[nodiscard]] std::exception_ptr exception() const noexcept { return exception_; }
+
+  /// The exception as an E, or null when `catch (const E&)` would not catch
+  /// it (an E's public base class, such as std::exception, catches it too).
+  /// The pointer stays valid while this Panic, a copy of it, or another
+  /// exception_ptr to the same exception lives.
+  ///
+  /// Cost: a throw and a catch. The exception is rethrown inside this
+  /// function, the only portable way to ask an exception_ptr what it holds:
+  /// about a microsecond, and one small allocation by the C++ runtime,
+  /// whatever the answer. Keep the pointer rather than asking in a hot loop.
+  template <class E>
+    requires(!std::is_reference_v<E> && !std::is_void_v<E>)
+  [[nodiscard]] const E* get_if() const noexcept {
+    try {
+      std::rethrow_exception(exception_);
+    } catch (const E& e) {
+      return detail::addressof(e);
+    } catch (...) {
+      return nullptr;
+    }
+  }
+
+  /// True when the exception is an E (as get_if<E>() != nullptr, at the same cost).
+  template <class E>
+    requires(!std::is_reference_v<E> && !std::is_void_v<E>)
+  [[nodiscard]] bool is() const noexcept {
+    return get_if<E>() != nullptr;
+  }
 
   friend std::ostream& operator<<(std::ostream& os, const Panic& panic) { return os << panic.what(); }
 

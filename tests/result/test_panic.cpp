@@ -284,3 +284,75 @@ TEST_CASE("a moved-from Panic still holds its exception", "[panic]") {
   REQUIRE(std::string(source.what()) == "kept");
   REQUIRE_THROWS_AS(source.rethrow(), std::runtime_error);
 }
+
+TEST_CASE("Panic::get_if<E>() points at the exception when it is an E", "[panic]") {
+  const Panic panic(pointer_to(NetworkDown("db.local", 5432)));
+
+  const NetworkDown* down = panic.get_if<NetworkDown>();
+  REQUIRE(down != nullptr);
+  CHECK(down->host == "db.local");
+  CHECK(down->port == 5432);
+  STATIC_REQUIRE(std::is_same_v<decltype(panic.get_if<NetworkDown>()), const NetworkDown*>);
+  STATIC_REQUIRE(noexcept(panic.get_if<NetworkDown>()));
+
+  // The exception object itself, not a copy: every call gives the same one.
+  CHECK(panic.get_if<NetworkDown>() == down);
+  // As `catch (const E&)` would: a public base catches it too.
+  CHECK(panic.get_if<std::runtime_error>() == down);
+  CHECK(panic.get_if<std::exception>() == down);
+  // Anything else is null.
+  CHECK(panic.get_if<std::logic_error>() == nullptr);
+  CHECK(panic.get_if<int>() == nullptr);
+  CHECK(panic.get_if<NotAnException>() == nullptr);
+}
+
+TEST_CASE("Panic::get_if<E>() sees thrown values that are not std::exceptions", "[panic]") {
+  const Panic number(pointer_to(42));
+  const int* value = number.get_if<int>();
+  REQUIRE(value != nullptr);
+  CHECK(*value == 42);
+  CHECK(number.get_if<long>() == nullptr);  // no conversions, as in a catch clause
+  CHECK(number.get_if<std::exception>() == nullptr);
+
+  const Panic custom(pointer_to(NotAnException{7}));
+  const NotAnException* thrown = custom.get_if<NotAnException>();
+  REQUIRE(thrown != nullptr);
+  CHECK(thrown->code == 7);
+}
+
+TEST_CASE("Panic::is<E>() says whether get_if<E>() finds it", "[panic]") {
+  const Panic panic(pointer_to(std::out_of_range("index 9")));
+  STATIC_REQUIRE(std::is_same_v<decltype(panic.is<std::out_of_range>()), bool>);
+  STATIC_REQUIRE(noexcept(panic.is<std::out_of_range>()));
+  CHECK(panic.is<std::out_of_range>());
+  CHECK(panic.is<std::logic_error>());
+  CHECK(panic.is<std::exception>());
+  CHECK_FALSE(panic.is<std::runtime_error>());
+  CHECK_FALSE(panic.is<NetworkDown>());
+  CHECK_FALSE(panic.is<int>());
+}
+
+TEST_CASE("what Panic::get_if<E>() points at lives as long as any copy of the Panic", "[panic]") {
+  std::optional<Panic> original(std::in_place, pointer_to(NetworkDown("copy.local", 80)));
+  const NetworkDown* down = original->get_if<NetworkDown>();
+  REQUIRE(down != nullptr);
+  const Panic copy = *original;
+  original.reset();
+  CHECK(copy.get_if<NetworkDown>() == down);
+  CHECK(down->host == "copy.local");
+}
+
+TEST_CASE("Panic::get_if<E>() inside a catch block leaves the exception being handled alone", "[panic]") {
+  try {
+    throw std::runtime_error("outer");
+  } catch (const std::runtime_error&) {
+    const Panic inner(pointer_to(std::logic_error("inner")));
+    CHECK(inner.is<std::logic_error>());
+    CHECK_FALSE(inner.is<std::runtime_error>());
+    // The exception this block handles is still the current one.
+    const Panic current = Panic::current();
+    CHECK(std::string(current.what()) == "outer");
+    CHECK(current.is<std::runtime_error>());
+  }
+  CHECK(std::uncaught_exceptions() == 0);
+}
