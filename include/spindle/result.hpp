@@ -521,6 +521,38 @@ class [[nodiscard]] Result {
   detail::Either<Stored, E> state_;
 };
 
+namespace detail {
+struct Drop {
+  template <class T>
+  void operator()(T&& value) const noexcept(std::is_nothrow_move_constructible_v<std::remove_cvref_t<T>>) {
+    static_assert(!std::is_lvalue_reference_v<T>,
+                  "spindle::drop(x) takes over what x holds and destroys it: pass an rvalue, "
+                  "spindle::drop(std::move(x))");
+    static_assert(!std::is_const_v<std::remove_reference_t<T>>,
+                  "spindle::drop: a const object cannot be moved from, so what it holds would not be destroyed");
+    static_assert(std::is_move_constructible_v<std::remove_cvref_t<T>>,
+                  "spindle::drop: this type cannot be moved from; let it go out of scope instead");
+    if constexpr (!std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>) {
+      [[maybe_unused]] const std::remove_cvref_t<T> dropped(std::move(value));
+    }
+  }
+};
+}  // namespace detail
+
+/// spindle::drop(value) destroys what `value` holds now, as Rust's `drop`:
+/// it moves it into a local that is destroyed before drop returns.
+/// `spindle::drop(std::move(tx))` disconnects a sender (if it was the
+/// last), `spindle::drop(std::move(guard))` unlocks; `value` is left
+/// moved-from (empty), and its own destructor later does nothing more.
+///
+/// Takes an rvalue only: `spindle::drop(x)` does not compile (a
+/// static_assert says so), since C++ cannot move out of `x` behind its
+/// owner's back; write `spindle::drop(std::move(x))`. A type whose move is
+/// a copy keeps its value, as Rust's drop of a Copy type changes nothing.
+/// A function object, not a function: argument-dependent lookup never
+/// brings it into a call of some other `drop`.
+inline constexpr detail::Drop drop{};
+
 /// What a thread died of: the exception that escaped its function.
 ///
 /// Holds the std::exception_ptr. what() is the message of a std::exception,

@@ -480,3 +480,18 @@ TEST_CASE("unbounded: the memory of consumed blocks is given back", "[mpsc][unbo
   REQUIRE(drained <= few_blocks);
 }
 #endif
+
+TEST_CASE("spindle::drop of the last sender disconnects the channel", "[mpsc][drop]") {
+  auto [tx, rx] = mpsc::channel<int>();
+  auto tx2 = tx;
+  REQUIRE(tx.send(7).is_ok());
+  spindle::drop(std::move(tx));
+  REQUIRE(rx.try_recv().unwrap() == 7);
+  REQUIRE(rx.try_recv().unwrap_err() == mpsc::TryRecvError::Empty);  // tx2 still sends
+  spindle::drop(std::move(tx2));
+  REQUIRE(rx.try_recv().unwrap_err() == mpsc::TryRecvError::Disconnected);
+
+  auto [tx3, rx3] = mpsc::channel<int>();
+  spindle::drop(std::move(rx3));
+  REQUIRE(tx3.send(1).is_err());  // the receiver is gone
+}

@@ -300,3 +300,23 @@ TEST_CASE("Mutex: guards of many mutexes, taken and released in any order", "[sy
     REQUIRE(m->try_lock().is_ok());
   }
 }
+
+TEST_CASE("spindle::drop of a guard unlocks at once", "[mutex][drop]") {
+  sy::Mutex<int> mutex(0);
+  auto guard = mutex.lock().unwrap();
+  *guard = 5;
+  REQUIRE(mutex.try_lock().is_err());
+  spindle::drop(std::move(guard));
+  auto again = mutex.try_lock();
+  REQUIRE(again.is_ok());
+  REQUIRE(*again.unwrap() == 5);
+
+  sy::RwLock<int> lock(0);
+  auto writer = lock.write().unwrap();
+  REQUIRE(lock.try_read().is_err());
+  spindle::drop(std::move(writer));
+  auto reader = lock.read().unwrap();
+  REQUIRE(lock.try_write().is_err());
+  spindle::drop(std::move(reader));
+  REQUIRE(lock.try_write().is_ok());
+}
