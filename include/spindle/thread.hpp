@@ -54,9 +54,14 @@ struct ThreadIdAccess;
 
 /// A thread's identity, unique for the life of the process and never reused
 /// (unlike std::thread::id). Comparable, hashable and printable.
+///
+/// As in Rust, the process's main thread is ThreadId(1) (on Linux, where
+/// spindle can tell the main thread apart); every other thread gets the next
+/// number, from 2 upwards, when it first needs an id: when spawned, or on
+/// its first current() if spindle did not start it.
 class ThreadId {
  public:
-  /// The id as a number; ids are handed out from 1 upwards.
+  /// The id as a number: 1 for the main thread, then 2, 3, ...
   [[nodiscard]] constexpr std::uint64_t as_u64() const noexcept { return value_; }
 
   friend constexpr bool operator==(ThreadId, ThreadId) noexcept = default;
@@ -74,11 +79,21 @@ namespace detail {
 namespace sd = spindle::detail;
 
 struct ThreadIdAccess {
+  // The id of a thread other than the main thread: 2, 3, ...
   static ThreadId next() noexcept {
-    static std::atomic<std::uint64_t> counter{1};
+    static std::atomic<std::uint64_t> counter{2};
     // relaxed: ids only need to be distinct, and one atomic counter gives
     // that under any ordering.
     return ThreadId(counter.fetch_add(1, std::memory_order::relaxed));
+  }
+  // The main thread's id, 1: reserved for it, so that it needs no work at
+  // start-up and costs nothing in a program that never asks. The main
+  // thread asks once (its ThreadInner is then kept); should it ask again,
+  // after its thread-local storage is gone, it gets a new number.
+  static ThreadId main() noexcept {
+    static std::atomic<bool> given{false};
+    // relaxed: as in next().
+    return given.exchange(true, std::memory_order::relaxed) ? next() : ThreadId(1);
   }
 };
 
@@ -87,6 +102,7 @@ struct ThreadInner : sd::Shared {
   ThreadInner() : id(ThreadIdAccess::next()) {}
   explicit ThreadInner(std::string thread_name)
       : id(ThreadIdAccess::next()), name(std::move(thread_name)), named(true) {}
+  ThreadInner(ThreadId thread_id, std::string thread_name) : id(thread_id), name(std::move(thread_name)), named(true) {}
 
   const ThreadId id;
   // A name and whether there is one (rather than std::optional<std::string>,
@@ -115,7 +131,8 @@ inline bool is_process_main_thread() noexcept {
 inline ThreadInner& current_inner() {
   sd::Arc<ThreadInner>& slot = current_slot();
   if (!slot) {
-    slot = is_process_main_thread() ? sd::Arc<ThreadInner>::make("main") : sd::Arc<ThreadInner>::make();
+    slot = is_process_main_thread() ? sd::Arc<ThreadInner>::make(ThreadIdAccess::main(), "main")
+                                    : sd::Arc<ThreadInner>::make();
   }
   return *slot;
 }

@@ -4,9 +4,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -202,4 +206,29 @@ TEST_CASE("thread names are cut at UTF-8 character boundaries", "[thread][builde
   REQUIRE(truncate_utf8("ab\xE2\x82\xAC", 3) == "ab");
   REQUIRE(truncate_utf8("ab\xE2\x82\xAC", 4) == "ab");
   REQUIRE(truncate_utf8("ab\xE2\x82\xAC", 5) == "ab\xE2\x82\xAC");
+}
+
+TEST_CASE("the main thread is ThreadId(1), as in Rust", "[thread][id]") {
+#if defined(__linux__)
+  // Catch2 runs the test cases on the process's main thread. Number 1 is
+  // kept for it however many threads asked for an id first.
+  auto spawned = th::spawn([] { return th::current().id(); }).join().unwrap();
+  REQUIRE(spawned.as_u64() >= 2);
+  REQUIRE(th::current().id().as_u64() == 1);
+  REQUIRE(th::current().id() < spawned);
+  std::ostringstream out;
+  out << th::current().id();
+  REQUIRE(out.str() == "ThreadId(1)");
+  REQUIRE(th::current().name() == std::optional<std::string_view>("main"));
+#else
+  SUCCEED("spindle tells the main thread apart on Linux only");
+#endif
+}
+
+TEST_CASE("threads spindle did not start get ids from 2 upwards, never 1", "[thread][id]") {
+  std::uint64_t foreign = 0;
+  std::thread plain([&foreign] { foreign = th::current().id().as_u64(); });
+  plain.join();
+  REQUIRE(foreign >= 2);
+  REQUIRE_FALSE(th::spawn([] { return th::current().name(); }).join().unwrap().has_value());
 }
