@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Owning pointers for spindle's internals, without <memory> (whose
-// allocators, smart pointers, atomic smart pointers and algorithms cost
-// more compile time than the code that uses them here): Box<T> owns one
-// object, as std::unique_ptr; Arc<T> shares one that counts its owners
-// itself, as Rust's Arc (a std::shared_ptr without the control block).
+// Owning pointers for spindle's internals, without <memory> (which adds a
+// tenth to what <thread> costs to compile, docs/compile-time.md): Box<T>
+// owns one object, as std::unique_ptr; Arc<T> shares one that counts its
+// owners itself, as Rust's Arc (a std::shared_ptr without a control block).
 
 #include <atomic>
 #include <cstddef>

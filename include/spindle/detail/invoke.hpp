@@ -2,9 +2,9 @@
 #pragma once
 
 // std::invoke and std::addressof without <functional> and <memory>, whose
-// other contents (std::function, hash tables, searchers, allocators,
-// smart pointers, parallel algorithms) cost more compile time than all of
-// spindle's own code.
+// other contents (std::function, hash tables, searchers; allocators, smart
+// pointers) add a third and a tenth to what <thread> costs to compile
+// (docs/compile-time.md).
 
 #include <type_traits>
 #include <utility>

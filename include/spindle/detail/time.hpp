@@ -8,8 +8,8 @@
 // std::chrono's durations, time points and clocks: all that spindle needs.
 // libstdc++ keeps them in <bits/chrono.h>, the part of <chrono> that its own
 // <thread>, <mutex> and <condition_variable> include. The whole of <chrono>
-// adds the calendar, time zones and their stream I/O, and alone takes longer
-// to compile than <thread> (docs/compile-time.md). Other libraries get <chrono>.
+// adds the calendar, time zones and their stream I/O: some 15% more than
+// <thread> costs to compile (docs/compile-time.md). Other libraries get <chrono>.
 #if defined(__GLIBCXX__) && __has_include(<bits/chrono.h>)
 #include <bits/chrono.h>  // IWYU pragma: export
 #else
