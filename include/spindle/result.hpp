@@ -533,7 +533,7 @@ struct Drop {
     static_assert(std::is_move_constructible_v<std::remove_cvref_t<T>>,
                   "spindle::drop: this type cannot be moved from; let it go out of scope instead");
     if constexpr (!std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>) {
-      [[maybe_unused]] const std::remove_cvref_t<T> dropped(std::move(value));
+      [[maybe_unused]] const std::remove_cvref_t<T> dropped(std::forward<T>(value));
     }
   }
 };

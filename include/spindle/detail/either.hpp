@@ -44,7 +44,8 @@ struct Union {
     A a;
     B b;
   };
-  unsigned char which;  // 0, 1 or none
+  // Each constructor sets its own value: no default would be right.
+  unsigned char which;  // NOLINT(modernize-use-default-member-init): 0, 1 or none
 };
 
 template <class A, class B>
@@ -70,7 +71,8 @@ struct Union<A, B, false> {
     A a;
     B b;
   };
-  unsigned char which;  // 0, 1 or none
+  // Each constructor sets its own value: no default would be right.
+  unsigned char which;  // NOLINT(modernize-use-default-member-init): 0, 1 or none
 };
 
 // Copies, moves and assignments: the implicit ones (which copy the bytes)
