@@ -108,27 +108,8 @@ void stream(benchmark::State& state, unsigned producers, u64 n, Make make) {
   long switches = 0;
   for (auto _ : state) {
     auto chan = make();
-    using Tx = decltype(chan.tx);
-    std::vector<Tx> txs;
-    txs.reserve(producers);
-    txs.push_back(std::move(chan.tx));
-    for (unsigned p = 1; p < producers; ++p) {
-      txs.push_back(txs.front());  // a copy: one more producer
-    }
-
     StartGate gate(producers);
-    std::vector<std::thread> threads;
-    threads.reserve(producers);
-    for (unsigned p = 0; p < producers; ++p) {
-      const u64 first = 1 + n * p / producers;
-      const u64 last = 1 + n * (p + 1) / producers;
-      threads.emplace_back([tx = std::move(txs[p]), &gate, first, last]() mutable {
-        gate.arrive_and_wait();
-        for (u64 v = first; v < last; ++v) {
-          tx.send(v);
-        }
-      });
-    }
+    std::vector<std::thread> threads = start_producers(std::move(chan.tx), producers, n, gate);
     gate.wait_arrived();
 
     u64 sum = 0;

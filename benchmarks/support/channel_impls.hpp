@@ -33,6 +33,7 @@
 #include <mutex>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <spindle/mpsc.hpp>
 
@@ -280,5 +281,34 @@ struct Tbb {
   }
 };
 #endif
+
+// --- the producers of a stream --------------------------------------------------
+
+// Starts `producers` threads, producer p sending 1 + n*p/producers up to the
+// next one's first value through its own copy of tx, once `gate` (made for
+// `producers` threads) opens. The caller waits for gate.wait_arrived(), opens
+// the gate, receives n values, and joins the threads.
+template <class Tx>
+std::vector<std::thread> start_producers(Tx tx, unsigned producers, u64 n, StartGate& gate) {
+  std::vector<Tx> txs;
+  txs.reserve(producers);
+  txs.push_back(std::move(tx));
+  for (unsigned p = 1; p < producers; ++p) {
+    txs.push_back(txs.front());  // a copy: one more producer
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(producers);
+  for (unsigned p = 0; p < producers; ++p) {
+    const u64 first = 1 + n * p / producers;
+    const u64 last = 1 + n * (p + 1) / producers;
+    threads.emplace_back([tx = std::move(txs[p]), &gate, first, last]() mutable {
+      gate.arrive_and_wait();
+      for (u64 v = first; v < last; ++v) {
+        tx.send(v);
+      }
+    });
+  }
+  return threads;
+}
 
 }  // namespace spindle_bench
