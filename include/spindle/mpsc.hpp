@@ -41,6 +41,7 @@
 #include "spindle/detail/channel/array.hpp"
 #include "spindle/detail/channel/common.hpp"
 #include "spindle/detail/channel/counter.hpp"
+#include "spindle/detail/channel/flavor_ref.hpp"
 #include "spindle/detail/channel/list.hpp"
 #include "spindle/detail/channel/zero.hpp"
 #include "spindle/detail/config.hpp"
@@ -57,16 +58,17 @@ class SyncSender;
 template <class T>
 class Receiver;
 
+/// How a channel's blocked operations wait (see spindle::WaitPolicy).
+using spindle::WaitPolicy;
+
 template <class T>
-std::pair<Sender<T>, Receiver<T>> channel();
+std::pair<Sender<T>, Receiver<T>> channel(WaitPolicy policy = WaitPolicy::adaptive);
 template <class T>
-std::pair<SyncSender<T>, Receiver<T>> sync_channel(std::size_t bound);
+std::pair<SyncSender<T>, Receiver<T>> sync_channel(std::size_t bound, WaitPolicy policy = WaitPolicy::adaptive);
 
 namespace detail {
 
 namespace ch = spindle::detail::channel;
-
-enum class Flavor : std::uint8_t { none, list, array, zero };
 
 template <class T>
 using ListCounter = ch::Counter<ch::List<T>>;
@@ -74,6 +76,13 @@ template <class T>
 using ArrayCounter = ch::Counter<ch::Array<T>>;
 template <class T>
 using ZeroCounter = ch::Counter<ch::Zero<T>>;
+
+/// A SyncSender's channel: bounded or rendezvous.
+template <class T>
+using SyncFlavor = ch::FlavorRef<ArrayCounter<T>, ZeroCounter<T>>;
+/// A Receiver's channel: any flavour.
+template <class T>
+using RecvFlavor = ch::FlavorRef<ListCounter<T>, ArrayCounter<T>, ZeroCounter<T>>;
 
 [[noreturn]] inline void moved_from(const char* what) {
   throw std::logic_error(std::string("spindle::mpsc: ") + what + " on a moved-from handle");
@@ -120,7 +129,7 @@ class Sender {
   }
 
  private:
-  friend std::pair<Sender<T>, Receiver<T>> channel<T>();
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
   explicit Sender(detail::ListCounter<T>* counter) noexcept : counter_(counter) {}
   detail::ListCounter<T>* counter_;
 };
@@ -131,19 +140,19 @@ class Sender {
 template <class T>
 class SyncSender {
  public:
-  SyncSender(const SyncSender& other) noexcept : flavor_(other.flavor_), counter_(other.counter_) {
-    visit_or_empty([](auto& counter) { counter.acquire_sender(); });
+  SyncSender(const SyncSender& other) noexcept : chan_(other.chan_) {
+    if (!chan_.empty()) {
+      chan_.visit([](auto& counter) { counter.acquire_sender(); });
+    }
   }
-  SyncSender(SyncSender&& other) noexcept
-      : flavor_(std::exchange(other.flavor_, detail::Flavor::none)), counter_(std::exchange(other.counter_, nullptr)) {}
+  SyncSender(SyncSender&& other) noexcept : chan_(other.chan_.take()) {}
   SyncSender& operator=(SyncSender other) noexcept {
-    std::swap(flavor_, other.flavor_);
-    std::swap(counter_, other.counter_);
+    std::swap(chan_, other.chan_);
     return *this;
   }
   ~SyncSender() {
-    if (counter_ != nullptr) {  // a moved-from sender costs one test
-      visit_or_empty([](auto& counter) { counter.release_sender(); });
+    if (!chan_.empty()) {  // a moved-from sender costs one test
+      chan_.visit([](auto& counter) { counter.release_sender(); });
     }
   }
 
@@ -176,12 +185,15 @@ class SyncSender {
   }
 
  private:
-  friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t);
-  SyncSender(detail::Flavor flavor, void* counter) noexcept : flavor_(flavor), counter_(counter) {}
+  friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
+  explicit SyncSender(detail::SyncFlavor<T> chan) noexcept : chan_(chan) {}
 
   spindle::detail::channel::SendStatus send_with(T& value, spindle::detail::channel::Mode mode, T*& back,
                                                  const char* what) {
-    return visit([&](auto& counter) { return counter.chan().send(value, mode, back); }, what);
+    if (chan_.empty()) {
+      detail::moved_from(what);
+    }
+    return chan_.visit([&](auto& counter) { return counter.chan().send(value, mode, back); });
   }
 
   // A failed send hands back *back: the caller's value, or (rendezvous) the
@@ -200,36 +212,7 @@ class SyncSender {
     }
   };
 
-  // Calls f on the channel's counter; on a moved-from sender throws naming
-  // `operation`.
-  template <class F>
-  decltype(auto) visit(F&& f, const char* operation) const {
-    switch (flavor_) {
-      case detail::Flavor::array:
-        return f(*static_cast<detail::ArrayCounter<T>*>(counter_));
-      case detail::Flavor::zero:
-        return f(*static_cast<detail::ZeroCounter<T>*>(counter_));
-      default:
-        detail::moved_from(operation);
-    }
-  }
-
-  // Calls f on the channel's counter; on a moved-from sender does nothing.
-  // What the copy and the destructor need: neither may throw.
-  template <class F>
-  void visit_or_empty(F&& f) const noexcept {
-    switch (flavor_) {
-      case detail::Flavor::array:
-        return f(*static_cast<detail::ArrayCounter<T>*>(counter_));
-      case detail::Flavor::zero:
-        return f(*static_cast<detail::ZeroCounter<T>*>(counter_));
-      default:
-        return;
-    }
-  }
-
-  detail::Flavor flavor_;
-  void* counter_;
+  detail::SyncFlavor<T> chan_;
 };
 
 /// The receiving half of a channel of any flavour. Move-only: there is one
@@ -238,8 +221,7 @@ class SyncSender {
 template <class T>
 class Receiver {
  public:
-  Receiver(Receiver&& other) noexcept
-      : flavor_(std::exchange(other.flavor_, detail::Flavor::none)), counter_(std::exchange(other.counter_, nullptr)) {}
+  Receiver(Receiver&& other) noexcept : chan_(other.chan_.take()) {}
   Receiver& operator=(Receiver&& other) noexcept {
     // cppcheck-suppress accessMoved ; false positive (cppcheck 2.10): it reports the move itself
     Receiver(std::move(other)).swap(*this);
@@ -250,8 +232,8 @@ class Receiver {
   /// Disconnects: later sends fail, and the messages still buffered are
   /// destroyed now.
   ~Receiver() {
-    if (counter_ != nullptr) {  // a moved-from receiver costs one test
-      visit_or_empty([](auto& counter) { counter.release_receiver(); });
+    if (!chan_.empty()) {  // a moved-from receiver costs one test
+      chan_.visit([](auto& counter) { counter.release_receiver(); });
     }
   }
 
@@ -423,43 +405,20 @@ class Receiver {
   /// The messages ready now, without blocking (Rust's try_iter()).
   TryIter try_iter() noexcept { return TryIter(this); }
 
-  void swap(Receiver& other) noexcept {
-    std::swap(flavor_, other.flavor_);
-    std::swap(counter_, other.counter_);
-  }
+  void swap(Receiver& other) noexcept { std::swap(chan_, other.chan_); }
 
  private:
-  friend std::pair<Sender<T>, Receiver<T>> channel<T>();
-  friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t);
-  Receiver(detail::Flavor flavor, void* counter) noexcept : flavor_(flavor), counter_(counter) {}
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
+  friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
+  explicit Receiver(detail::RecvFlavor<T> chan) noexcept : chan_(chan) {}
 
+  // Calls f on the channel; on a moved-from receiver throws.
   template <class F>
   decltype(auto) visit(F&& f) {
-    switch (flavor_) {
-      case detail::Flavor::list:
-        return f(static_cast<detail::ListCounter<T>*>(counter_)->chan());
-      case detail::Flavor::array:
-        return f(static_cast<detail::ArrayCounter<T>*>(counter_)->chan());
-      case detail::Flavor::zero:
-        return f(static_cast<detail::ZeroCounter<T>*>(counter_)->chan());
-      case detail::Flavor::none:
-        break;
+    if (chan_.empty()) {
+      detail::moved_from("a receive");
     }
-    detail::moved_from("a receive");
-  }
-
-  template <class F>
-  void visit_or_empty(F&& f) {
-    switch (flavor_) {
-      case detail::Flavor::list:
-        return f(*static_cast<detail::ListCounter<T>*>(counter_));
-      case detail::Flavor::array:
-        return f(*static_cast<detail::ArrayCounter<T>*>(counter_));
-      case detail::Flavor::zero:
-        return f(*static_cast<detail::ZeroCounter<T>*>(counter_));
-      case detail::Flavor::none:
-        return;
-    }
+    return chan_.visit([&](auto& counter) -> decltype(auto) { return f(counter.chan()); });
   }
 
   template <class E>
@@ -510,7 +469,7 @@ class Receiver {
   }
 
   Iterator iterate(spindle::detail::channel::Mode mode) {
-    if (flavor_ == detail::Flavor::none) {
+    if (chan_.empty()) {
       detail::moved_from("iteration");
     }
     return Iterator(this, mode);
@@ -533,39 +492,41 @@ class Receiver {
     });
   }
 
-  detail::Flavor flavor_;
-  void* counter_;
+  detail::RecvFlavor<T> chan_;
 };
 
 /// An unbounded channel: send() never blocks, messages queue without limit.
+/// `policy` says how a receive waits for a message (WaitPolicy::adaptive
+/// unless given).
 template <class T>
-[[nodiscard]] std::pair<Sender<T>, Receiver<T>> channel() {
+[[nodiscard]] std::pair<Sender<T>, Receiver<T>> channel(WaitPolicy policy) {
   static_assert(std::is_move_constructible_v<T>, "spindle::mpsc: the message type must be move-constructible");
   static_assert(std::is_nothrow_destructible_v<T>, "spindle::mpsc: the message type's destructor must not throw");
-  auto* counter = new detail::ListCounter<T>();
+  auto* counter = new detail::ListCounter<T>(policy);
   // One sender is counted at creation; the receiver is implicit.
-  return {Sender<T>(counter), Receiver<T>(detail::Flavor::list, counter)};
+  return {Sender<T>(counter), Receiver<T>(detail::RecvFlavor<T>(counter))};
 }
 
 /// A channel that buffers at most `bound` messages: SyncSender::send blocks
 /// while it is full. `bound == 0` makes a rendezvous channel, where every
-/// send waits until the receiver takes the message. Throws
-/// std::length_error for a bound no machine could hold.
+/// send waits until the receiver takes the message. `policy` says how
+/// blocked sends and receives wait (WaitPolicy::adaptive unless given).
+/// Throws std::length_error for a bound no machine could hold.
 template <class T>
-[[nodiscard]] std::pair<SyncSender<T>, Receiver<T>> sync_channel(std::size_t bound) {
+[[nodiscard]] std::pair<SyncSender<T>, Receiver<T>> sync_channel(std::size_t bound, WaitPolicy policy) {
   static_assert(std::is_move_constructible_v<T>, "spindle::mpsc: the message type must be move-constructible");
   static_assert(std::is_nothrow_destructible_v<T>, "spindle::mpsc: the message type's destructor must not throw");
   if (bound == 0) {
-    auto* counter = new detail::ZeroCounter<T>();
-    return {SyncSender<T>(detail::Flavor::zero, counter), Receiver<T>(detail::Flavor::zero, counter)};
+    auto* counter = new detail::ZeroCounter<T>(policy);
+    return {SyncSender<T>(detail::SyncFlavor<T>(counter)), Receiver<T>(detail::RecvFlavor<T>(counter))};
   }
   constexpr std::size_t max_bound = std::size_t{1} << 40;
   if (bound > max_bound) {
     throw std::length_error("spindle::mpsc::sync_channel: bound " + std::to_string(bound) + " is above the limit of " +
                             std::to_string(max_bound) + " messages");
   }
-  auto* counter = new detail::ArrayCounter<T>(bound);
-  return {SyncSender<T>(detail::Flavor::array, counter), Receiver<T>(detail::Flavor::array, counter)};
+  auto* counter = new detail::ArrayCounter<T>(bound, policy);
+  return {SyncSender<T>(detail::SyncFlavor<T>(counter)), Receiver<T>(detail::RecvFlavor<T>(counter))};
 }
 
 }  // namespace spindle::mpsc

@@ -27,6 +27,15 @@
 #define SPINDLE_HAS_PTHREAD 0
 #endif
 
+/// Marks a point that a precondition makes unreachable.
+#if defined(__GNUC__) || defined(__clang__)
+#define SPINDLE_UNREACHABLE() __builtin_unreachable()
+#elif defined(_MSC_VER)
+#define SPINDLE_UNREACHABLE() __assume(false)
+#else
+#define SPINDLE_UNREACHABLE() ((void)0)
+#endif
+
 namespace spindle::detail {
 
 /// Size that keeps two independently written fields off one cache line.

@@ -28,6 +28,8 @@
 #include "spindle/detail/atomic.hpp"
 #include "spindle/detail/channel/backoff.hpp"
 #include "spindle/detail/channel/common.hpp"
+#include "spindle/detail/channel/receiver.hpp"
+#include "spindle/detail/channel/waiter.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/time.hpp"
 
@@ -35,10 +37,10 @@ namespace spindle::detail::channel {
 
 template <class T>
 class Array {
-  static constexpr unsigned shift = 2;
-  static constexpr std::uint64_t disconnected = 1;
-  static constexpr std::uint64_t sleeping = 2;
-  static constexpr std::uint64_t waiter = std::uint64_t{1} << 63;
+  static constexpr unsigned shift = ReceiverSide::shift;
+  static constexpr std::uint64_t disconnected = ReceiverSide::disconnected;
+  static constexpr std::uint64_t sleeping = ReceiverSide::sleeping;
+  static constexpr std::uint64_t waiter_flag = std::uint64_t{1} << 63;
   static constexpr std::uint64_t skip = std::uint64_t{1} << 62;
 
   struct Slot {
@@ -47,10 +49,11 @@ class Array {
   };
 
  public:
-  explicit Array(std::size_t capacity)
+  explicit Array(std::size_t capacity, WaitPolicy policy = WaitPolicy::adaptive)
       : capacity_(capacity),
         one_lap_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
-        slots_(new Slot[capacity]) {
+        slots_(new Slot[capacity]),
+        receiver_(policy) {
     for (std::size_t i = 0; i < capacity; ++i) {
       slots_[i].stamp.store(i, std::memory_order::relaxed);
     }
@@ -66,7 +69,7 @@ class Array {
   /// Appends `value` (moved from only on Ok). With Mode::Block waits while
   /// the channel is full; with Mode::Try returns Full instead.
   SendStatus send(T& value, Mode mode) {
-    Backoff backoff;
+    Backoff backoff(receiver_.policy());
     for (;;) {
       // relaxed: the slot's stamp (A1) is what orders the slot's reuse.
       const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
@@ -77,10 +80,12 @@ class Array {
       Slot& slot = slots_[pos & (one_lap_ - 1)];
       // acquire (A1): pairs with the receiver's release (A4) that freed it.
       const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-      const std::uint64_t clean = stamp & ~(waiter | skip);
+      const std::uint64_t clean = stamp & ~(waiter_flag | skip);
       if (clean == pos) {
         std::uint64_t expected = tail;
-        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::relaxed,
+        // acquire: as (L6) in the list flavour, for the receiver's
+        // registration when the claim clears SLEEPING.
+        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::acquire,
                                         std::memory_order::relaxed)) {
           publish(slot, pos, value, (tail & sleeping) != 0);
           return SendStatus::Ok;
@@ -104,54 +109,13 @@ class Array {
     return send(value, mode);
   }
 
-  void disconnect_senders() noexcept {
-    // seq_cst: against the receiver's check before it sleeps (see WakeWord).
-    senders_gone_.store(true, std::memory_order::seq_cst);
-    recv_wake_.wake_one();
-  }
+  void disconnect_senders() noexcept { receiver_.disconnect_senders(tail_); }
 
   // --- the receiver ------------------------------------------------------------
 
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
-    Backoff backoff;
-    Backoff writing;  // for a message in flight
-    bool spun_out = false;
-    for (;;) {
-      Slot& slot = slots_[head_ & (one_lap_ - 1)];
-      // acquire (A3): pairs with release (A2).
-      const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-      if ((stamp & ~(waiter | skip)) == head_ + 1) {
-        if ((stamp & skip) != 0) {
-          free_slot(slot);
-          continue;
-        }
-        out = slot.value.get();
-        return RecvStatus::Ready;
-      }
-      // As in the list flavour: spin on the head slot alone.
-      if (mode == Mode::Block && !spun_out && !expired(deadline)) {
-        spun_out = !backoff.snooze();
-        continue;
-      }
-      switch (poll_empty()) {
-        case Poll::in_flight:
-          if (wait_for_write(mode, deadline, writing)) {
-            continue;
-          }
-          return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
-        case Poll::disconnected:
-          return RecvStatus::Disconnected;
-        default:
-          break;
-      }
-      if (mode == Mode::Try) {
-        return RecvStatus::Empty;
-      }
-      if (expired(deadline)) {
-        return RecvStatus::Timeout;
-      }
-      sleep(deadline);
-    }
+    return receiver_.wait(
+        mode, deadline, tail_, [&] { return look(out); }, [&] { return head_ << shift; });
   }
 
   void release() noexcept {
@@ -164,12 +128,12 @@ class Array {
     // seq_cst: no claim can succeed after this; and ordered before the
     // wake-up below, against a sender's check before it sleeps.
     const std::uint64_t end = tail_.fetch_or(disconnected, std::memory_order::seq_cst) >> shift;
-    send_wake_.wake_all();
+    senders_.notify_all();
     while (head_ != end) {
       Slot& slot = slots_[head_ & (one_lap_ - 1)];
       // acquire (A3'): pairs with (A2).
       const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-      if ((stamp & ~(waiter | skip)) != head_ + 1) {
+      if ((stamp & ~(waiter_flag | skip)) != head_ + 1) {
         yield_thread();  // claimed before the flag; being written
         continue;
       }
@@ -181,8 +145,6 @@ class Array {
   }
 
  private:
-  enum class Poll : std::uint8_t { empty, in_flight, disconnected };
-
   [[nodiscard]] std::uint64_t next(std::uint64_t pos) const noexcept {
     const std::uint64_t index = pos & (one_lap_ - 1);
     return index + 1 < capacity_ ? pos + 1 : (pos - index) + one_lap_;
@@ -197,7 +159,7 @@ class Array {
       } catch (...) {
         slot.stamp.store((pos + 1) | skip, std::memory_order::release);
         if (wake_receiver) {
-          recv_wake_.wake_one();
+          receiver_.wake();
         }
         throw;
       }
@@ -205,7 +167,7 @@ class Array {
     // release (A2): publishes the message; pairs with acquire (A3).
     slot.stamp.store(pos + 1, std::memory_order::release);
     if (wake_receiver) {
-      recv_wake_.wake_one();
+      receiver_.wake();
     }
   }
 
@@ -215,25 +177,27 @@ class Array {
     if (backoff.snooze()) {
       return;
     }
-    const std::uint32_t prepared = send_wake_.prepare();
-    // Set the flag, or confirm it, with a read-modify-write even when the
-    // stamp already carries it (another sender's, or ours before a spurious
-    // wake-up): the slot may have been freed between our read of the stamp
-    // and of the word, and then nobody bumps the word again. Failing here
-    // proves the slot changed: try again. Succeeding places this write
-    // before the receiver's exchange (A4), which then sees the flag and bumps
-    // the word after `prepared` was read.
-    // acq_rel: release orders `prepared` before the flag for (A4).
-    if (!slot.stamp.compare_exchange_strong(stamp, stamp | waiter, std::memory_order::acq_rel,
-                                            std::memory_order::relaxed)) {
-      return;  // freed meanwhile: try again
-    }
-    // seq_cst: against disconnect_receiver's flag-then-wake.
-    if ((tail_.load(std::memory_order::seq_cst) & disconnected) != 0) {
+    if (!backoff.sleeps()) {  // WaitPolicy::spin: spin again
+      backoff.reset();
       return;
     }
-    send_wake_.sleep(prepared, forever);
-    backoff.reset();
+    Waiter waiter;
+    Registration registration{&waiter};
+    senders_.add(registration);
+    // Set the flag, or confirm it, with a read-modify-write even when the
+    // stamp already carries it (another sender's, or ours before a spurious
+    // wake-up): failing proves the slot changed (try again). Succeeding
+    // places this write, and so our registration, before the receiver's
+    // exchange (A4), which then sees the flag and wakes the list.
+    // release: publishes the registration to (A4)'s acquire.
+    if (slot.stamp.compare_exchange_strong(stamp, stamp | waiter_flag, std::memory_order::release,
+                                           std::memory_order::relaxed) &&
+        // seq_cst: against disconnect_receiver's flag-then-wake.
+        (tail_.load(std::memory_order::seq_cst) & disconnected) == 0) {
+      waiter.sleep(forever);
+      backoff.reset();
+    }
+    senders_.remove(registration);
   }
 
   // Frees the slot at head for the next lap and moves head on.
@@ -242,34 +206,25 @@ class Array {
     // (A1). acquire: sees a waiter's flag and what preceded it.
     const std::uint64_t old = slot.stamp.exchange(head_ + one_lap_, std::memory_order::acq_rel);
     head_ = next(head_);
-    if ((old & waiter) != 0) {
-      send_wake_.wake_all();
+    if ((old & waiter_flag) != 0) {
+      senders_.notify_all();
     }
   }
 
-  // As in the list flavour.
-  Poll poll_empty() noexcept {
-    const bool gone = senders_gone_.load(std::memory_order::acquire);
-    const std::uint64_t tail = tail_.load(std::memory_order::acquire);
-    if ((tail >> shift) != head_) {
-      return Poll::in_flight;
+  // What the head slot holds.
+  Head look(T*& out) noexcept {
+    Slot& slot = slots_[head_ & (one_lap_ - 1)];
+    // acquire (A3): pairs with release (A2).
+    const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+    if ((stamp & ~(waiter_flag | skip)) != head_ + 1) {
+      return Head::none;
     }
-    return gone ? Poll::disconnected : Poll::empty;
-  }
-
-  void sleep(Deadline deadline) noexcept {
-    const std::uint32_t prepared = recv_wake_.prepare();
-    std::uint64_t expected = head_ << shift;
-    // seq_cst: as in the list flavour.
-    if (!tail_.compare_exchange_strong(expected, expected | sleeping, std::memory_order::seq_cst,
-                                       std::memory_order::relaxed)) {
-      return;
+    if ((stamp & skip) != 0) {
+      free_slot(slot);
+      return Head::skipped;
     }
-    if (!senders_gone_.load(std::memory_order::seq_cst)) {
-      recv_wake_.sleep(prepared, deadline);
-    }
-    expected = (head_ << shift) | sleeping;
-    tail_.compare_exchange_strong(expected, head_ << shift, std::memory_order::relaxed, std::memory_order::relaxed);
+    out = slot.value.get();
+    return Head::ready;
   }
 
   const std::size_t capacity_;
@@ -278,9 +233,8 @@ class Array {
 
   alignas(cache_line) Atomic<std::uint64_t> tail_{0};
   alignas(cache_line) std::uint64_t head_ = 0;  // the receiver's alone
-  alignas(cache_line) WakeWord recv_wake_;
-  Atomic<bool> senders_gone_{false};
-  alignas(cache_line) WakeWord send_wake_;
+  alignas(cache_line) ReceiverSide receiver_;
+  alignas(cache_line) WaiterList senders_;  // senders blocked on a full channel
 };
 
 }  // namespace spindle::detail::channel

@@ -24,11 +24,39 @@
 #define SPINDLE_CHANNEL_YIELD_STEPS 8
 #endif
 
+namespace spindle {
+
+/// How a channel's blocked operations wait, chosen when the channel is made.
+enum class WaitPolicy : std::uint8_t {
+  /// Spin for a few microseconds, yield a few times, then sleep: a
+  /// cross-core hand-off lands while spinning; a long wait costs no CPU.
+  adaptive,
+  /// Sleep at once: the least CPU, at the cost of a wake-up (some
+  /// microseconds) on every hand-off that finds its peer asleep.
+  park,
+  /// Never sleep: the least latency, for threads pinned to cores of their
+  /// own. Two spinning threads that share one core slow each other down
+  /// badly; choose adaptive there.
+  spin,
+};
+
+}  // namespace spindle
+
 namespace spindle::detail::channel {
 
 class Backoff {
  public:
   Backoff() noexcept = default;
+  /// A Backoff whose snooze() follows `policy`.
+  explicit Backoff(WaitPolicy policy) noexcept
+      : spin_steps_(policy == WaitPolicy::park ? 0 : spin_steps),
+        yield_steps_(policy == WaitPolicy::adaptive ? yield_steps : 0),
+        sleeps_(policy != WaitPolicy::spin) {}
+
+  /// False under WaitPolicy::spin: when snooze() says to stop spinning, the
+  /// caller looks at everything it waits for (a disconnect, a deadline),
+  /// calls reset() and spins again instead of sleeping.
+  [[nodiscard]] bool sleeps() const noexcept { return sleeps_; }
   Backoff(const Backoff&) = delete;
   Backoff& operator=(const Backoff&) = delete;
   ~Backoff() { record_outcome(); }
@@ -66,10 +94,10 @@ class Backoff {
   /// One waiting step before the caller re-checks. Returns false once the
   /// caller should stop spinning and park.
   bool snooze() noexcept {
-    snoozed_ = true;
-    if (step_ < spin_steps) {
+    snoozed_ = sleeps_;
+    if (step_ < spin_steps_) {
       cpu_relax();
-    } else if (step_ < spin_steps + yield_steps && (!keep_streak || yield_streak() < max_yield_streak)) {
+    } else if (step_ < spin_steps_ + yield_steps_ && (!keep_streak || yield_streak() < max_yield_streak)) {
       yield_thread();
     } else {
       parked_ = true;
@@ -125,7 +153,7 @@ class Backoff {
       return;
     }
     std::uint32_t& streak = yield_streak();
-    if (!parked_ && step_ > spin_steps) {
+    if (!parked_ && step_ > spin_steps_) {
       streak += streak < max_yield_streak ? 1 : 0;
     } else {
       streak = 0;
@@ -133,6 +161,9 @@ class Backoff {
   }
 
   std::uint32_t step_ = 0;
+  std::uint32_t spin_steps_ = spin_steps;
+  std::uint32_t yield_steps_ = yield_steps;
+  bool sleeps_ = true;  // false: WaitPolicy::spin
   bool snoozed_ = false;
   bool parked_ = false;
 };

@@ -30,6 +30,7 @@
 #include "spindle/detail/atomic.hpp"
 #include "spindle/detail/channel/backoff.hpp"
 #include "spindle/detail/channel/common.hpp"
+#include "spindle/detail/channel/receiver.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/time.hpp"
 
@@ -40,10 +41,10 @@ class List {
   // Positions per block: more for small messages, so a block is a few KiB.
   static constexpr std::uint64_t lap = sizeof(T) <= 16 ? 128 : sizeof(T) <= 64 ? 64 : 32;
   static constexpr std::uint64_t block_cap = lap - 1;
-  static constexpr unsigned shift = 2;
-  static constexpr std::uint64_t one = std::uint64_t{1} << shift;
-  static constexpr std::uint64_t disconnected = 1;
-  static constexpr std::uint64_t sleeping = 2;
+  static constexpr unsigned shift = ReceiverSide::shift;
+  static constexpr std::uint64_t one = ReceiverSide::one;
+  static constexpr std::uint64_t disconnected = ReceiverSide::disconnected;
+  static constexpr std::uint64_t sleeping = ReceiverSide::sleeping;
 
   // Slot states.
   static constexpr std::uint32_t empty = 0;
@@ -61,7 +62,7 @@ class List {
   };
 
  public:
-  List() {
+  explicit List(WaitPolicy policy = WaitPolicy::adaptive) : receiver_(policy) {
     auto* first = new Block;
     tail_.block.store(first, std::memory_order::relaxed);
     head_.block = first;
@@ -108,10 +109,12 @@ class List {
         next_block = take_spare_or_new();
       }
       const std::uint64_t claimed = (tail + one) & ~sleeping;
-      // relaxed is enough for the claim itself: the message is published by
-      // the slot's state (L5), and a CAS that succeeds proves `block` is the
-      // block of position `tail` (positions only grow).
-      if (tail_.index.compare_exchange_weak(tail, claimed, std::memory_order::relaxed, std::memory_order::relaxed)) {
+      // The claim needs no release: the message is published by the slot's
+      // state (L5), and a CAS that succeeds proves `block` is the block of
+      // position `tail` (positions only grow). acquire (L6): when the claim
+      // clears SLEEPING, the receiver's registration, set before it raised
+      // the flag, is visible to the wake-up.
+      if (tail_.index.compare_exchange_weak(tail, claimed, std::memory_order::acquire, std::memory_order::relaxed)) {
         if (offset + 1 == block_cap) {
           // release (L3): the block before the index move that uncovers it.
           tail_.block.store(next_block, std::memory_order::release);
@@ -131,59 +134,23 @@ class List {
     }
   }
 
+  /// As send(value, mode); a failed send always hands back `value` itself.
+  SendStatus send(T& value, Mode mode, T*& back) {
+    back = &value;
+    return send(value, mode);
+  }
+
   /// The last sender went: the receiver drains what is left, then sees
   /// Disconnected.
-  void disconnect_senders() noexcept {
-    // seq_cst: against the receiver's check before it sleeps (see WakeWord).
-    senders_gone_.store(true, std::memory_order::seq_cst);
-    recv_wake_.wake_one();
-  }
+  void disconnect_senders() noexcept { receiver_.disconnect_senders(tail_.index); }
 
   // --- the receiver ------------------------------------------------------------
 
   /// Waits (per `mode` and `deadline`) for the next message; on Ready,
   /// `out` points to it until release().
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
-    Backoff backoff;
-    Backoff writing;  // for a message in flight
-    bool spun_out = false;
-    for (;;) {
-      Slot& slot = slot_at_head();
-      // acquire (R1): pairs with release (L5).
-      const std::uint32_t state = slot.state.load(std::memory_order::acquire);
-      if (state == written) {
-        out = slot.value.get();
-        return RecvStatus::Ready;
-      }
-      if (state == skipped) {
-        advance();
-        continue;
-      }
-      // While spinning, watch the head slot alone: reading tail too would
-      // pull the senders' cache line away from them on every turn.
-      if (mode == Mode::Block && !spun_out && !expired(deadline)) {
-        spun_out = !backoff.snooze();
-        continue;
-      }
-      switch (poll_empty()) {
-        case Poll::in_flight:
-          if (wait_for_write(mode, deadline, writing)) {
-            continue;
-          }
-          return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
-        case Poll::disconnected:
-          return RecvStatus::Disconnected;
-        default:
-          break;
-      }
-      if (mode == Mode::Try) {
-        return RecvStatus::Empty;
-      }
-      if (expired(deadline)) {
-        return RecvStatus::Timeout;
-      }
-      sleep(deadline);
-    }
+    return receiver_.wait(
+        mode, deadline, tail_.index, [&] { return look(out); }, [&] { return idle(); });
   }
 
   /// Destroys the message wait_ready() handed out and moves past it.
@@ -218,8 +185,6 @@ class List {
   }
 
  private:
-  enum class Poll : std::uint8_t { empty, in_flight, disconnected };
-
   Slot& slot_at_head() noexcept { return head_.block->slots[(head_.index >> shift) % lap]; }
 
   void publish(Slot& slot, T& value, bool wake_receiver) {
@@ -232,7 +197,7 @@ class List {
         // The slot is claimed: mark it so the receiver steps over it.
         slot.state.store(skipped, std::memory_order::release);
         if (wake_receiver) {
-          recv_wake_.wake_one();
+          receiver_.wake();
         }
         throw;
       }
@@ -240,28 +205,28 @@ class List {
     // release (L5): publishes the message; pairs with acquire (R1).
     slot.state.store(written, std::memory_order::release);
     if (wake_receiver) {
-      recv_wake_.wake_one();
+      receiver_.wake();
     }
   }
 
-  // The head slot held nothing: is a message on its way, is the channel
-  // empty, or is it disconnected?
-  Poll poll_empty() noexcept {
-    // Read "senders gone" before tail: if the last sender is gone, every
-    // claim it made is in tail (its sends precede its disconnect).
-    // acquire: pairs with the seq_cst store in disconnect_senders.
-    const bool gone = senders_gone_.load(std::memory_order::acquire);
-    const std::uint64_t tail = tail_.index.load(std::memory_order::acquire);
-    if ((tail >> shift) != (head_.index >> shift)) {
-      return Poll::in_flight;
+  // What the head slot holds.
+  Head look(T*& out) noexcept {
+    Slot& slot = slot_at_head();
+    // acquire (R1): pairs with release (L5).
+    const std::uint32_t state = slot.state.load(std::memory_order::acquire);
+    if (state == written) {
+      out = slot.value.get();
+      return Head::ready;
     }
-    if (gone) {
-      // A message published between our look at the slot and at tail
-      // would have moved tail: the slot is empty for good.
-      return Poll::disconnected;
+    if (state == skipped) {
+      advance();
+      return Head::skipped;
     }
-    return Poll::empty;
+    return Head::none;
   }
+
+  // The tail word when nothing is claimed beyond head.
+  [[nodiscard]] std::uint64_t idle() const noexcept { return head_.index; }
 
   void advance() noexcept {
     const std::uint64_t offset = (head_.index >> shift) % lap;
@@ -275,26 +240,6 @@ class List {
     } else {
       head_.index += one;
     }
-  }
-
-  // Parks the receiver until a sender claims the slot at head, the senders
-  // are gone, or the deadline passes (or spuriously).
-  void sleep(Deadline deadline) noexcept {
-    const std::uint32_t prepared = recv_wake_.prepare();
-    std::uint64_t expected = head_.index;
-    // seq_cst: the flag must be ordered before the check of senders_gone_
-    // below, against disconnect_senders. A failure means tail moved: a
-    // message is on its way.
-    if (!tail_.index.compare_exchange_strong(expected, head_.index | sleeping, std::memory_order::seq_cst,
-                                             std::memory_order::relaxed)) {
-      return;
-    }
-    if (!senders_gone_.load(std::memory_order::seq_cst)) {
-      recv_wake_.sleep(prepared, deadline);
-    }
-    // Withdraw the flag unless a sender already took it off with its claim.
-    expected = head_.index | sleeping;
-    tail_.index.compare_exchange_strong(expected, head_.index, std::memory_order::relaxed, std::memory_order::relaxed);
   }
 
   Block* take_spare_or_new() {
@@ -340,8 +285,7 @@ class List {
   } head_;
 
   // Touched by senders only to wake a sleeping receiver, and on block changes.
-  alignas(cache_line) WakeWord recv_wake_;
-  Atomic<bool> senders_gone_{false};
+  alignas(cache_line) ReceiverSide receiver_;
   Atomic<Block*> spare_{nullptr};
 };
 

@@ -73,7 +73,7 @@ class Zero {
 
  public:
   // cppcheck-suppress uninitMemberVar ; slot_ is raw Storage, filled by a claimed sender only
-  Zero() = default;
+  explicit Zero(WaitPolicy policy = WaitPolicy::adaptive) noexcept : policy_(policy) {}
   Zero(const Zero&) = delete;
   Zero& operator=(const Zero&) = delete;
   ~Zero() = default;
@@ -87,7 +87,7 @@ class Zero {
   /// which the caller then owns and destroys.
   SendStatus send(T& value, Mode mode, T*& back) {
     back = &value;
-    Backoff backoff;
+    Backoff backoff(policy_);
     bool counted = false;  // in senders_waiting_
     for (;;) {
       std::uint32_t state = state_.load(std::memory_order::relaxed);
@@ -114,7 +114,9 @@ class Zero {
         counted = true;
       }
       if (!backoff.snooze()) {
-        sleep_sender();
+        if (backoff.sleeps()) {
+          sleep_sender();
+        }
         backoff.reset();
       }
     }
@@ -133,7 +135,7 @@ class Zero {
   // --- the receiver ------------------------------------------------------------
 
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
-    Backoff backoff;  // waiting for a sender
+    Backoff backoff(policy_);  // waiting for a sender
     Backoff writing;  // waiting for a claimed sender's write
     bool in_grace = false;
     Deadline grace_end = deadline;
@@ -199,6 +201,10 @@ class Zero {
         until = grace_end;
       }
       if (backoff.snooze()) {
+        continue;
+      }
+      if (!backoff.sleeps()) {  // WaitPolicy::spin: spin again
+        backoff.reset();
         continue;
       }
       grace_sleeps += in_grace ? 1 : 0;
@@ -320,7 +326,7 @@ class Zero {
   // Our message is stashed: wait until a receive takes it, or the receiver
   // goes and it comes back to us.
   SendStatus wait_for_stash(std::uint32_t ticket, T*& back) noexcept {
-    Backoff backoff;
+    Backoff backoff(policy_);
     for (;;) {
       // acquire: pairs with settle_stash's release.
       const std::uint32_t word = stash_.load(std::memory_order::acquire);
@@ -332,6 +338,10 @@ class Zero {
         return SendStatus::Disconnected;
       }
       if (backoff.snooze()) {
+        continue;
+      }
+      if (!backoff.sleeps()) {  // WaitPolicy::spin: spin again
+        backoff.reset();
         continue;
       }
       std::uint32_t expected = stash_word(ticket, stash_pending);
@@ -406,6 +416,7 @@ class Zero {
 
   // One cache line for the whole hand-off.
   alignas(cache_line) park::Word state_{empty};
+  const WaitPolicy policy_;
   Atomic<std::uint32_t> senders_waiting_{0};
   Atomic<std::uint32_t> senders_sleeping_{0};
   Atomic<bool> senders_gone_{false};
