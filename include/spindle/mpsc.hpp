@@ -43,6 +43,7 @@
 #include "spindle/detail/channel/counter.hpp"
 #include "spindle/detail/channel/flavor_ref.hpp"
 #include "spindle/detail/channel/list.hpp"
+#include "spindle/detail/channel/timer.hpp"
 #include "spindle/detail/channel/zero.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/time.hpp"
@@ -80,9 +81,9 @@ using ZeroCounter = ch::Counter<ch::Zero<T>>;
 /// A SyncSender's channel: bounded or rendezvous.
 template <class T>
 using SyncFlavor = ch::FlavorRef<ArrayCounter<T>, ZeroCounter<T>>;
-/// A Receiver's channel: any flavour.
+/// A Receiver's channel: any flavour, or a timer.
 template <class T>
-using RecvFlavor = ch::FlavorRef<ListCounter<T>, ArrayCounter<T>, ZeroCounter<T>>;
+using RecvFlavor = ch::FlavorRef<ListCounter<T>, ArrayCounter<T>, ZeroCounter<T>, ch::Timer<T>>;
 
 [[noreturn]] inline void moved_from(const char* what) {
   throw std::logic_error(std::string("spindle::mpsc: ") + what + " on a moved-from handle");
@@ -411,6 +412,11 @@ class Receiver {
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
   friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
   explicit Receiver(detail::RecvFlavor<T> chan) noexcept : chan_(chan) {}
+  friend Receiver<std::chrono::steady_clock::time_point> at(std::chrono::steady_clock::time_point);
+  template <class Rep, class Period>
+  friend Receiver<std::chrono::steady_clock::time_point> tick(std::chrono::duration<Rep, Period>);
+  template <class U>
+  friend Receiver<U> never();
 
   // Calls f on the channel; on a moved-from receiver throws.
   template <class F>
@@ -527,6 +533,47 @@ template <class T>
   }
   auto* counter = new detail::ArrayCounter<T>(bound, policy);
   return {SyncSender<T>(detail::SyncFlavor<T>(counter)), Receiver<T>(detail::RecvFlavor<T>(counter))};
+}
+
+// --- timers ------------------------------------------------------------------
+
+/// A receiver that gets one message, the time it was due (`deadline`), once
+/// that time has come; then none ever again. It is never disconnected. No
+/// thread runs it: a receive or a select waits for it.
+[[nodiscard]] inline Receiver<std::chrono::steady_clock::time_point> at(
+    std::chrono::steady_clock::time_point deadline) {
+  using Timer = spindle::detail::channel::Timer<std::chrono::steady_clock::time_point>;
+  return Receiver<std::chrono::steady_clock::time_point>(
+      detail::RecvFlavor<std::chrono::steady_clock::time_point>(new Timer(deadline, {})));
+}
+
+/// As at(now + timeout). A timeout too long to represent never fires.
+template <class Rep, class Period>
+[[nodiscard]] Receiver<std::chrono::steady_clock::time_point> after(std::chrono::duration<Rep, Period> timeout) {
+  return at(spindle::detail::deadline_after(timeout));
+}
+
+/// A receiver that gets a message every `period`, the time that tick was
+/// due: at now + period, now + 2 * period, and so on, at a fixed rate that
+/// a late receive does not push back. Ticks missed by a late receiver are
+/// dropped but the latest one, which waits unread. Never disconnected.
+/// Throws std::invalid_argument for a period that is not positive.
+template <class Rep, class Period>
+[[nodiscard]] Receiver<std::chrono::steady_clock::time_point> tick(std::chrono::duration<Rep, Period> period) {
+  using Clock = std::chrono::steady_clock;
+  using Timer = spindle::detail::channel::Timer<Clock::time_point>;
+  const auto ticks = std::chrono::ceil<Clock::duration>(period);
+  if (!(ticks.count() > 0)) {
+    throw std::invalid_argument("spindle::mpsc::tick: the period must be positive");
+  }
+  return Receiver<Clock::time_point>(detail::RecvFlavor<Clock::time_point>(new Timer(Clock::now() + ticks, ticks)));
+}
+
+/// A receiver that never gets a message and is never disconnected: a select
+/// arm switched off (Go's nil channel).
+template <class T>
+[[nodiscard]] Receiver<T> never() {
+  return Receiver<T>(detail::RecvFlavor<T>(new spindle::detail::channel::Timer<T>()));
 }
 
 }  // namespace spindle::mpsc
