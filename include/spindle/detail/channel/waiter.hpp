@@ -199,6 +199,19 @@ class WaiterList {
     }
   }
 
+  /// Takes registrations out until one whose Waiter was still waiting is
+  /// claimed and woken (or none is left).
+  void notify_one() noexcept {
+    const sync::RawMutexLock lock(mutex_);
+    while (head_ != nullptr) {
+      Registration& registration = *head_;
+      unlink(registration);
+      if (registration.notify()) {
+        return;
+      }
+    }
+  }
+
   /// Takes every registration out, claiming and waking each Waiter that is
   /// still waiting.
   void notify_all() noexcept {

@@ -7,7 +7,10 @@
 // With a single receiver the hand-off needs one slot and one state word:
 //   empty      the receiver is not in a receive
 //   waiting    the receiver waits for a message (and spins)
-//   asleep     the receiver waits for a message, asleep on this word
+//   asleep     the receiver waits for a message, asleep, its registration
+//              in receiver_ (waiter.hpp); the sender that claims it from
+//              here takes the registration and wakes it at once, so the
+//              wake-up overlaps the write
 //   claimed    a sender won the waiting receiver and is writing its message
 //   full       the message is there; the receiver takes it and goes to empty
 //   closed     the receiver is gone
@@ -26,7 +29,9 @@
 // stashes it and stays blocked until the next receive takes it up (or the
 // receiver goes, and the send fails with its message); a try_send takes it
 // back and fails as Full. A sender's move that throws gives the receiver
-// back to the others (claimed -> waiting), and wakes one of them.
+// back to the others (claimed -> waiting), and wakes one of them. Senders
+// that wait for a receiver sleep registered in senders_; a receiver that
+// announces itself wakes one.
 //
 // The state word, the counts and the slot share one cache line.
 
@@ -37,6 +42,7 @@
 #include "spindle/detail/atomic.hpp"
 #include "spindle/detail/channel/backoff.hpp"
 #include "spindle/detail/channel/common.hpp"
+#include "spindle/detail/channel/waiter.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/time.hpp"
@@ -98,9 +104,15 @@ class Zero {
       if (state == waiting || state == asleep) {
         // acquire: the receiver's take of the previous message (its store of
         // empty, release) precedes our write into the slot.
+        // acquire also makes an asleep receiver's registration visible.
         if (state_.compare_exchange_strong(state, claimed, std::memory_order::acquire, std::memory_order::relaxed)) {
           uncount(counted);
-          return hand_over(value, mode, state == asleep, back);
+          if (state == asleep) {
+            // We took the sleeping receiver's registration with it: wake it
+            // now, so its wake-up overlaps our write.
+            receiver_.notify();
+          }
+          return hand_over(value, mode, back);
         }
         continue;  // another sender won, or the receiver backed out
       }
@@ -128,7 +140,7 @@ class Zero {
     senders_gone_.store(true, std::memory_order::seq_cst);
     std::uint32_t expected = asleep;
     if (state_.compare_exchange_strong(expected, waiting, std::memory_order::seq_cst)) {
-      park::wake_all(state_);
+      receiver_.notify();  // the registration came with the flag
     }
   }
 
@@ -229,7 +241,7 @@ class Zero {
     if (state_.exchange(closed, std::memory_order::seq_cst) == stashed) {
       settle_stash(stash_refused);
     }
-    send_wake_.wake_all();
+    senders_.notify_all();
   }
 
  private:
@@ -255,14 +267,14 @@ class Zero {
 
   // We claimed the receiver: write the message, then publish it, or stash
   // it if the receiver has given up on us meanwhile.
-  SendStatus hand_over(T& value, Mode mode, bool wake_receiver, T*& back) {
+  SendStatus hand_over(T& value, Mode mode, T*& back) {
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
       slot_.construct(std::move(value));
     } else {
       try {
         slot_.construct(std::move(value));
       } catch (...) {
-        give_back_receiver(wake_receiver);
+        give_back_receiver();
         throw;
       }
     }
@@ -270,10 +282,7 @@ class Zero {
       std::uint32_t state = claimed;
       // release (Z1): publishes the message; pairs with acquire (Z2).
       if (state_.compare_exchange_strong(state, full, std::memory_order::release, std::memory_order::relaxed)) {
-        if (wake_receiver) {
-          park::wake_one(state_);
-        }
-        return SendStatus::Ok;
+        return SendStatus::Ok;  // the receiver is awake: it was woken at the claim, or never slept
       }
       if (state == closed) {
         back = slot_.get();
@@ -301,15 +310,12 @@ class Zero {
 
   // Our move threw after we claimed the receiver: hand it back to the other
   // senders, unless its receive has given up or it has gone meanwhile.
-  void give_back_receiver(bool wake_receiver) noexcept {
+  void give_back_receiver() noexcept {
     std::uint32_t state = claimed;
     // seq_cst: as announce()'s store, against a sender's sleepers-then-check.
     if (state_.compare_exchange_strong(state, waiting, std::memory_order::seq_cst, std::memory_order::relaxed)) {
-      if (wake_receiver) {
-        park::wake_all(state_);  // it sleeps on `asleep`, which is gone
-      }
       if (senders_sleeping_.load(std::memory_order::seq_cst) != 0) {
-        send_wake_.wake_one();  // a blocked sender may claim it now
+        senders_.notify_one();  // a blocked sender may claim it now
       }
       return;
     }
@@ -317,7 +323,7 @@ class Zero {
       // Nothing was stashed: the next receive starts afresh. Failing means
       // the receiver took the write up again: give that receive back too.
       if (!state_.compare_exchange_strong(state, empty, std::memory_order::relaxed, std::memory_order::relaxed)) {
-        give_back_receiver(false);
+        give_back_receiver();
       }
     }
     // closed: nothing to do
@@ -372,7 +378,7 @@ class Zero {
     // seq_cst: against a sender's sleepers-then-check (sleep_sender).
     state_.store(waiting, std::memory_order::seq_cst);
     if (senders_sleeping_.load(std::memory_order::seq_cst) != 0) {
-      send_wake_.wake_one();
+      senders_.notify_one();
     }
   }
 
@@ -389,29 +395,70 @@ class Zero {
     }
   }
 
+  // Sleeps, registered, until a sender claims us, the senders go or the
+  // deadline passes (or spuriously). The state is `waiting`.
   void sleep_receiver(Deadline deadline) noexcept {
-    std::uint32_t expected = waiting;
-    // seq_cst: ordered before the check of senders_gone_, against
-    // disconnect_senders' store-then-CAS.
-    if (!state_.compare_exchange_strong(expected, asleep, std::memory_order::seq_cst, std::memory_order::relaxed) &&
-        expected != asleep) {
-      return;  // claimed meanwhile
-    }
-    if (senders_gone_.load(std::memory_order::seq_cst)) {
+    Waiter waiter;
+    Registration registration{&waiter};
+    if (!watch_receiver(registration, waiting)) {
       return;
     }
-    park::wait(state_, asleep, deadline);
+    waiter.sleep(deadline);
+    unwatch_receiver(waiting);
+  }
+
+  // Registers the receiver and moves the state `from` -> asleep, which a
+  // sender claims taking the registration along. False (nothing
+  // registered) when the state was not `from` or the senders are gone.
+  bool watch_receiver(Registration& registration, std::uint32_t from) noexcept {
+    receiver_.set(registration);
+    std::uint32_t expected = from;
+    // seq_cst: publishes the registration (release), and is ordered before
+    // the check of senders_gone_ below, against disconnect_senders'
+    // store-then-CAS.
+    if (!state_.compare_exchange_strong(expected, asleep, std::memory_order::seq_cst, std::memory_order::relaxed)) {
+      receiver_.clear();
+      return false;
+    }
+    if (from == empty && senders_sleeping_.load(std::memory_order::seq_cst) != 0) {
+      senders_.notify_one();  // as announce(): a blocked sender may claim us now
+    }
+    if (senders_gone_.load(std::memory_order::seq_cst)) {
+      unwatch_receiver(from);
+      return false;
+    }
+    return true;
+  }
+
+  // Leaves `asleep` for `back_to`, or, when a sender claimed us (or the
+  // disconnect woke us) first, waits until it has handed the registration
+  // back.
+  void unwatch_receiver(std::uint32_t back_to) noexcept {
+    std::uint32_t expected = asleep;
+    if (state_.compare_exchange_strong(expected, back_to, std::memory_order::relaxed, std::memory_order::relaxed)) {
+      receiver_.clear();
+      return;
+    }
+    receiver_.wait_released();
   }
 
   void sleep_sender() noexcept {
+    Waiter waiter;
+    Registration registration{&waiter};
+    senders_.add(registration);
     senders_sleeping_.fetch_add(1, std::memory_order::seq_cst);
-    const std::uint32_t prepared = send_wake_.prepare();
-    // seq_cst: against announce()'s store-then-load of the sleeper count.
-    const std::uint32_t state = state_.load(std::memory_order::seq_cst);
-    if (state != waiting && state != asleep && state != closed) {
-      send_wake_.sleep(prepared, forever);
+    if (!can_send_now()) {
+      waiter.sleep(forever);
     }
     senders_sleeping_.fetch_sub(1, std::memory_order::relaxed);
+    senders_.remove(registration);
+  }
+
+  // A registered sender's last look before it sleeps.
+  bool can_send_now() const noexcept {
+    // seq_cst: against announce()'s store-then-load of the sleeper count.
+    const std::uint32_t state = state_.load(std::memory_order::seq_cst);
+    return state == waiting || state == asleep || state == closed;
   }
 
   // One cache line for the whole hand-off.
@@ -421,7 +468,8 @@ class Zero {
   Atomic<std::uint32_t> senders_sleeping_{0};
   Atomic<bool> senders_gone_{false};
   bool taking_stash_ = false;  // the receiver's alone
-  WakeWord send_wake_;
+  ReceiverSlot receiver_;  // the receiver's registration while `asleep`
+  WaiterList senders_;     // senders asleep until a receiver comes
   park::Word stash_{0};
   Storage<T> slot_;
 };
