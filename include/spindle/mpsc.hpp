@@ -70,6 +70,7 @@ std::pair<SyncSender<T>, Receiver<T>> sync_channel(std::size_t bound, WaitPolicy
 namespace detail {
 
 namespace ch = spindle::detail::channel;
+struct SelectAccess;
 
 template <class T>
 using ListCounter = ch::Counter<ch::List<T>>;
@@ -131,6 +132,7 @@ class Sender {
 
  private:
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
+  friend struct detail::SelectAccess;
   explicit Sender(detail::ListCounter<T>* counter) noexcept : counter_(counter) {}
   detail::ListCounter<T>* counter_;
 };
@@ -187,6 +189,7 @@ class SyncSender {
 
  private:
   friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
+  friend struct detail::SelectAccess;
   explicit SyncSender(detail::SyncFlavor<T> chan) noexcept : chan_(chan) {}
 
   spindle::detail::channel::SendStatus send_with(T& value, spindle::detail::channel::Mode mode, T*& back,
@@ -411,6 +414,7 @@ class Receiver {
  private:
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
   friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
+  friend struct detail::SelectAccess;
   explicit Receiver(detail::RecvFlavor<T> chan) noexcept : chan_(chan) {}
   friend Receiver<std::chrono::steady_clock::time_point> at(std::chrono::steady_clock::time_point);
   template <class Rep, class Period>
@@ -577,3 +581,6 @@ template <class T>
 }
 
 }  // namespace spindle::mpsc
+
+// Select, select(arms...) and the timers' use in them.
+#include "spindle/mpsc/select.hpp"  // IWYU pragma: export

@@ -92,7 +92,36 @@ enum class RecvTimeoutError {
 };
 
 inline std::ostream& operator<<(std::ostream& os, RecvTimeoutError e) {
-  return os << (e == RecvTimeoutError::Timeout ? "timed out waiting on channel" : "channel is empty and sending half is closed");
+  return os << (e == RecvTimeoutError::Timeout ? "timed out waiting on channel"
+                                               : "channel is empty and sending half is closed");
 }
+
+/// try_select(): no operation could proceed now.
+struct TrySelectError {
+  [[nodiscard]] static constexpr const char* what() noexcept { return "no operation could proceed now"; }
+  friend constexpr bool operator==(TrySelectError, TrySelectError) noexcept { return true; }
+  friend std::ostream& operator<<(std::ostream& os, TrySelectError) { return os << what(); }
+};
+
+/// select_timeout() or select_deadline(): no operation could proceed in time.
+struct SelectTimeoutError {
+  [[nodiscard]] static constexpr const char* what() noexcept { return "timed out waiting on the operations"; }
+  friend constexpr bool operator==(SelectTimeoutError, SelectTimeoutError) noexcept { return true; }
+  friend std::ostream& operator<<(std::ostream& os, SelectTimeoutError) { return os << what(); }
+};
+
+/// try_ready(): no operation looked ready now.
+struct TryReadyError {
+  [[nodiscard]] static constexpr const char* what() noexcept { return "no operation is ready now"; }
+  friend constexpr bool operator==(TryReadyError, TryReadyError) noexcept { return true; }
+  friend std::ostream& operator<<(std::ostream& os, TryReadyError) { return os << what(); }
+};
+
+/// ready_timeout() or ready_deadline(): no operation looked ready in time.
+struct ReadyTimeoutError {
+  [[nodiscard]] static constexpr const char* what() noexcept { return "timed out waiting for a ready operation"; }
+  friend constexpr bool operator==(ReadyTimeoutError, ReadyTimeoutError) noexcept { return true; }
+  friend std::ostream& operator<<(std::ostream& os, ReadyTimeoutError) { return os << what(); }
+};
 
 }  // namespace spindle::mpsc

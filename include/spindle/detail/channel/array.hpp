@@ -118,6 +118,99 @@ class Array {
         mode, deadline, tail_, [&] { return look(out); }, [&] { return head_ << shift; });
   }
 
+  // --- select ----------------------------------------------------------------
+
+  /// Registers the receiver to be woken when a message or the disconnect
+  /// comes; false (nothing registered) when one may have come already.
+  bool watch(Registration& registration) noexcept { return receiver_.watch(tail_, head_ << shift, registration); }
+  /// Withdraws what watch() registered.
+  void unwatch() noexcept { receiver_.unwatch(tail_, head_ << shift); }
+  /// When a message comes by itself (never: only a sender brings one).
+  [[nodiscard]] static Deadline due() noexcept { return forever; }
+
+  // --- select: a send in two steps -------------------------------------------
+
+  /// Claims the free slot at tail without blocking; the claim must then be
+  /// completed with write() or given up with abandon(). Full when there is
+  /// none, Disconnected when the receiver is gone.
+  SendStatus start_send(SendClaim& claim) noexcept {
+    Backoff backoff;
+    for (;;) {
+      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
+      if ((tail & disconnected) != 0) {
+        return SendStatus::Disconnected;
+      }
+      const std::uint64_t pos = tail >> shift;
+      Slot& slot = slots_[pos & (one_lap_ - 1)];
+      // acquire: as (A1).
+      const std::uint64_t clean = slot.stamp.load(std::memory_order::acquire) & ~(waiter_flag | skip);
+      if (clean == pos) {
+        std::uint64_t expected = tail;
+        // acquire: as in send().
+        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::acquire,
+                                        std::memory_order::relaxed)) {
+          claim = SendClaim{&slot, pos, (tail & sleeping) != 0};
+          return SendStatus::Ok;
+        }
+      } else if (clean + one_lap_ == pos + 1) {
+        return SendStatus::Full;
+      }
+      backoff.spin();
+    }
+  }
+
+  /// Writes `value` into the claimed slot and publishes it.
+  void write(const SendClaim& claim, T& value) {
+    publish(*static_cast<Slot*>(claim.slot), claim.pos, value, claim.wake_receiver);
+  }
+
+  /// Gives a claim up: its position holds no message.
+  void abandon(const SendClaim& claim) noexcept {
+    // release: as (A2), for the skip mark.
+    static_cast<Slot*>(claim.slot)->stamp.store((claim.pos + 1) | skip, std::memory_order::release);
+    if (claim.wake_receiver) {
+      receiver_.wake();
+    }
+  }
+
+  /// Whether a send looks possible now (a free slot, or the receiver gone).
+  [[nodiscard]] bool can_send() const noexcept {
+    const std::uint64_t tail = tail_.load(std::memory_order::acquire);
+    if ((tail & disconnected) != 0) {
+      return true;
+    }
+    const std::uint64_t pos = tail >> shift;
+    const std::uint64_t clean =
+        slots_[pos & (one_lap_ - 1)].stamp.load(std::memory_order::acquire) & ~(waiter_flag | skip);
+    return clean + one_lap_ != pos + 1;  // not full (or tail moved on: look again)
+  }
+
+  /// Registers a sender to be woken when the slot at tail is freed or the
+  /// receiver goes; false (nothing registered) when a send looks possible.
+  bool watch_send(Registration& registration) noexcept {
+    const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
+    if ((tail & disconnected) != 0) {
+      return false;
+    }
+    const std::uint64_t pos = tail >> shift;
+    Slot& slot = slots_[pos & (one_lap_ - 1)];
+    std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+    if ((stamp & ~(waiter_flag | skip)) + one_lap_ != pos + 1) {
+      return false;
+    }
+    senders_.add(registration);
+    // As in wait_for_space.
+    if (slot.stamp.compare_exchange_strong(stamp, stamp | waiter_flag, std::memory_order::release,
+                                           std::memory_order::relaxed) &&
+        (tail_.load(std::memory_order::seq_cst) & disconnected) == 0) {
+      return true;
+    }
+    senders_.remove(registration);
+    return false;
+  }
+
+  void unwatch_send(Registration& registration) noexcept { senders_.remove(registration); }
+
   void release() noexcept {
     Slot& slot = slots_[head_ & (one_lap_ - 1)];
     slot.value.destroy();

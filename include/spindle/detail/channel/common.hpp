@@ -26,6 +26,14 @@ enum class RecvStatus : std::uint8_t { Ready, Empty, Disconnected, Timeout };
 /// Whether an operation may block.
 enum class Mode : std::uint8_t { Try, Block };
 
+/// A send that a select has started (its slot, or its receiver, claimed)
+/// but not completed yet.
+struct SendClaim {
+  void* slot = nullptr;        // the array flavour's claimed slot
+  std::uint64_t pos = 0;       // and its position
+  bool wake_receiver = false;  // the claim took the receiver's sleep flag
+};
+
 /// Uninitialised room for one T, constructed and destroyed by hand.
 template <class T>
 // cppcheck-suppress noConstructor ; uninitialised on purpose: construct() fills it

@@ -153,6 +153,16 @@ class List {
         mode, deadline, tail_.index, [&] { return look(out); }, [&] { return idle(); });
   }
 
+  // --- select ----------------------------------------------------------------
+
+  /// Registers the receiver to be woken when a message or the disconnect
+  /// comes; false (nothing registered) when one may have come already.
+  bool watch(Registration& registration) noexcept { return receiver_.watch(tail_.index, idle(), registration); }
+  /// Withdraws what watch() registered.
+  void unwatch() noexcept { receiver_.unwatch(tail_.index, idle()); }
+  /// When a message comes by itself (never: only a sender brings one).
+  [[nodiscard]] static Deadline due() noexcept { return forever; }
+
   /// Destroys the message wait_ready() handed out and moves past it.
   void release() noexcept {
     slot_at_head().value.destroy();

@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "spindle/detail/channel/common.hpp"
+#include "spindle/detail/channel/waiter.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/time.hpp"
@@ -77,6 +78,15 @@ class Timer {
       park::wait(sleep_word_, 0, due_at < deadline ? due_at : deadline);
     }
   }
+
+  // --- select: nothing to register; a select sleeps until due() ---------------
+
+  /// False when a message is due now; otherwise true, registering nothing.
+  bool watch(Registration& /*registration*/) const noexcept {
+    const Deadline due_at = due();
+    return due_at == forever || Clock::now() < due_at;
+  }
+  void unwatch() const noexcept {}
 
   /// The message wait_ready() handed out was taken: on to the next.
   void release() noexcept {

@@ -148,7 +148,7 @@ class Zero {
 
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
     Backoff backoff(policy_);  // waiting for a sender
-    Backoff writing;  // waiting for a claimed sender's write
+    Backoff writing;           // waiting for a claimed sender's write
     bool in_grace = false;
     Deadline grace_end = deadline;
     unsigned grace_sleeps = 0;
@@ -222,6 +222,79 @@ class Zero {
       grace_sleeps += in_grace ? 1 : 0;
       sleep_receiver(until);
     }
+  }
+
+  // --- select ----------------------------------------------------------------
+
+  /// Registers the receiver (announcing it to the senders) to be woken when
+  /// a sender claims it or the senders go; false (nothing registered) when
+  /// a receive has something to look at already.
+  bool watch(Registration& registration) noexcept { return watch_receiver(registration, empty); }
+
+  /// Withdraws what watch() registered. A sender that claimed the receiver
+  /// meanwhile completes its hand-off, which the next receive takes.
+  void unwatch() noexcept {
+    unwatch_receiver(empty);
+    withdraw();  // the disconnect may have left it `waiting`
+  }
+
+  [[nodiscard]] static Deadline due() noexcept { return forever; }
+
+  /// Claims the receiver if it waits now; the claim must then be completed
+  /// with write() or given up with abandon(). Full when no receiver waits,
+  /// Disconnected when it is gone.
+  SendStatus start_send(SendClaim& /*claim*/) noexcept {
+    for (;;) {
+      std::uint32_t state = state_.load(std::memory_order::relaxed);
+      if (state == closed) {
+        return SendStatus::Disconnected;
+      }
+      if (state != waiting && state != asleep) {
+        return SendStatus::Full;
+      }
+      // acquire: as in send().
+      if (state_.compare_exchange_strong(state, claimed, std::memory_order::acquire, std::memory_order::relaxed)) {
+        if (state == asleep) {
+          receiver_.notify();
+        }
+        return SendStatus::Ok;
+      }
+    }
+  }
+
+  /// Completes a claim: hands `value` over as send() does (a blocking send:
+  /// it may wait for the receive that takes it). On failure `back` points
+  /// to the value to hand back, as for send().
+  SendStatus write(const SendClaim& /*claim*/, T& value, T*& back) {
+    back = &value;
+    return hand_over(value, Mode::Block, back);
+  }
+
+  /// Gives a claim up: the receiver goes back to the other senders.
+  void abandon(const SendClaim& /*claim*/) noexcept { give_back_receiver(); }
+
+  /// Whether a send looks possible now (a receiver waits, or it is gone).
+  [[nodiscard]] bool can_send() const noexcept {
+    const std::uint32_t state = state_.load(std::memory_order::acquire);
+    return state == waiting || state == asleep || state == closed;
+  }
+
+  /// Registers a sender to be woken when a receiver comes or goes; false
+  /// (nothing registered) when a send looks possible now.
+  bool watch_send(Registration& registration) noexcept {
+    senders_.add(registration);
+    // seq_cst: as in sleep_sender.
+    senders_sleeping_.fetch_add(1, std::memory_order::seq_cst);
+    if (!can_send_now()) {
+      return true;
+    }
+    unwatch_send(registration);
+    return false;
+  }
+
+  void unwatch_send(Registration& registration) noexcept {
+    senders_sleeping_.fetch_sub(1, std::memory_order::relaxed);
+    senders_.remove(registration);
   }
 
   void release() noexcept {
@@ -468,8 +541,8 @@ class Zero {
   Atomic<std::uint32_t> senders_sleeping_{0};
   Atomic<bool> senders_gone_{false};
   bool taking_stash_ = false;  // the receiver's alone
-  ReceiverSlot receiver_;  // the receiver's registration while `asleep`
-  WaiterList senders_;     // senders asleep until a receiver comes
+  ReceiverSlot receiver_;      // the receiver's registration while `asleep`
+  WaiterList senders_;         // senders asleep until a receiver comes
   park::Word stash_{0};
   Storage<T> slot_;
 };

@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// spindle::mpsc::Select and select(arms...): wait on several channel
+/// operations at once (receives and sends of any flavour, timers), and run
+/// exactly one. Included by <spindle/mpsc.hpp> (and <spindle/select.hpp>).
+///
+/// How a select waits (docs/internals.md has the whole protocol):
+///   1. it looks at each operation in turn, from a random one (the first one
+///      for a biased select), and starts the first that can proceed now: a
+///      receive finds its message, a send claims its slot or its receiver;
+///   2. finding none, it spins a little, then registers one Waiter (in its
+///      own frame) with every channel, each registration carrying the
+///      operation's index, and sleeps until a channel claims the Waiter or
+///      the earliest deadline (its own, or a timer's) comes;
+///   3. it unregisters everywhere and looks again, first at the operation
+///      whose channel woke it.
+/// A started operation is a SelectedOperation, which the caller completes on
+/// the same channel: op.recv(rx) takes the message, op.send(tx, v) writes
+/// into the claimed slot.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "spindle/detail/channel/backoff.hpp"
+#include "spindle/detail/channel/common.hpp"
+#include "spindle/detail/channel/flavor_ref.hpp"
+#include "spindle/detail/channel/waiter.hpp"
+#include "spindle/detail/config.hpp"
+#include "spindle/detail/time.hpp"
+#include "spindle/mpsc/errors.hpp"
+#include "spindle/result.hpp"
+
+namespace spindle::mpsc {
+
+template <class T>
+class Sender;
+template <class T>
+class SyncSender;
+template <class T>
+class Receiver;
+class Select;
+class SelectedOperation;
+
+namespace detail {
+
+namespace ch = spindle::detail::channel;
+
+/// What a started operation carries to its completion.
+struct Token {
+  void* message = nullptr;    // a receive: the message the channel handed out
+  ch::SendClaim claim;        // a send: what it claimed
+  bool disconnected = false;  // the operation completes with its error
+};
+
+/// One kind of operation on one kind of channel end, type-erased: what a
+/// select needs of it.
+struct OpTable {
+  /// Starts the operation if it can proceed now (a disconnected channel's
+  /// can: it completes with the error); false if not.
+  bool (*start)(void* end, Token& token);
+  /// Whether it looks as if it could proceed now, starting nothing.
+  bool (*peek)(void* end);
+  /// Registers to be woken when it may proceed; false (nothing registered)
+  /// when it may proceed already.
+  bool (*watch)(void* end, ch::Registration& registration);
+  /// Withdraws what watch() registered.
+  void (*unwatch)(void* end, ch::Registration& registration);
+  /// When it becomes ready by itself (a timer), or forever.
+  spindle::detail::Deadline (*due)(void* end);
+  /// Gives up an operation start() started but nobody completed.
+  void (*abandon)(void* end, Token& token);
+  /// Whether the handle was moved from since it was added.
+  bool (*gone)(const void* end);
+  /// Whether the operation is a receive (a receiver may be in a select once).
+  bool receive;
+};
+
+/// One operation of a select.
+struct Op {
+  void* end = nullptr;  // the Receiver<T>, Sender<T> or SyncSender<T>
+  const OpTable* table = nullptr;
+  ch::Registration registration;
+  bool live = true;  // false once removed
+};
+
+/// Where a fair select starts looking: a random index below n (a
+/// xorshift generator per thread; fairness needs no better).
+inline std::size_t random_below(std::size_t n) noexcept {
+  thread_local std::uint32_t state = 0x9e3779b9U ^ static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&state));
+  state ^= state << 13;
+  state ^= state >> 17;
+  state ^= state << 5;
+  return static_cast<std::size_t>(state % static_cast<std::uint32_t>(n));
+}
+
+enum class Goal : std::uint8_t { start, peek };
+
+[[noreturn]] inline void select_misuse(const std::string& what) { throw std::logic_error("spindle::mpsc: " + what); }
+
+/// The select loop over ops[0, n): on success sets `index` (and `token`
+/// for Goal::start) and returns true; false when nothing could proceed
+/// (at once for Mode::Try, else by `deadline`).
+inline bool run_select(Op* ops, std::size_t n, bool biased, Goal goal, ch::Mode mode,
+                       spindle::detail::Deadline deadline, std::size_t& index, Token& token) {
+  using spindle::detail::Clock;
+  using spindle::detail::Deadline;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (ops[i].live && ops[i].table->gone(ops[i].end)) {
+      select_misuse("a select's operation " + std::to_string(i) + " refers to a handle that was moved from");
+    }
+  }
+  ch::Backoff backoff;
+  long woken_by = -1;  // the operation whose channel woke us last
+  for (;;) {
+    // 1. Look, from the operation that woke us, else a random one (fair)
+    // or the first (biased).
+    const std::size_t first =
+        woken_by >= 0 ? static_cast<std::size_t>(woken_by) : (biased || n < 2 ? 0 : random_below(n));
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = first + k < n ? first + k : first + k - n;
+      Op& op = ops[i];
+      if (!op.live) {
+        continue;
+      }
+      if (goal == Goal::start ? op.table->start(op.end, token) : op.table->peek(op.end)) {
+        index = i;
+        return true;
+      }
+    }
+    if (mode == ch::Mode::Try || spindle::detail::expired(deadline)) {
+      return false;
+    }
+    woken_by = -1;
+    if (backoff.snooze()) {
+      continue;
+    }
+    // 2. Register everywhere, unless something is ready meanwhile.
+    ch::Waiter waiter;
+    Deadline until = deadline;
+    std::size_t registered = 0;
+    bool ready = false;
+    for (; registered < n; ++registered) {
+      Op& op = ops[registered];
+      if (!op.live) {
+        continue;
+      }
+      op.registration = ch::Registration{&waiter, static_cast<std::uint32_t>(registered)};
+      if (!op.table->watch(op.end, op.registration)) {
+        ready = true;
+        break;
+      }
+      const Deadline due = op.table->due(op.end);
+      until = due < until ? due : until;
+    }
+    if (!ready && (until == spindle::detail::forever || Clock::now() < until)) {
+      waiter.sleep(until);
+    }
+    // 3. Unregister, then look again.
+    if (!waiter.try_abort()) {
+      woken_by = waiter.selected();
+    }
+    for (std::size_t i = 0; i < registered; ++i) {
+      if (ops[i].live) {
+        ops[i].table->unwatch(ops[i].end, ops[i].registration);
+      }
+    }
+    backoff.reset();
+  }
+}
+
+/// The private parts of the handles that a select reaches.
+struct SelectAccess {
+  // --- receivers -------------------------------------------------------------
+
+  template <class T>
+  static auto& chan_of(Receiver<T>& rx) {
+    return rx.chan_;
+  }
+
+  template <class T>
+  static bool start_recv(void* end, Token& token) {
+    auto& rx = *static_cast<Receiver<T>*>(end);
+    return rx.chan_.visit([&](auto& counter) {
+      T* message = nullptr;
+      switch (counter.chan().wait_ready(ch::Mode::Try, spindle::detail::forever, message)) {
+        case ch::RecvStatus::Ready:
+          token.message = message;
+          return true;
+        case ch::RecvStatus::Disconnected:
+          token.disconnected = true;
+          return true;
+        default:
+          return false;
+      }
+    });
+  }
+
+  template <class T>
+  static bool peek_recv(void* end) {
+    // A receive's start takes nothing out of the channel until it is
+    // completed, so a look is a start that is not completed.
+    Token token;
+    return start_recv<T>(end, token);
+  }
+
+  template <class T>
+  static bool watch_recv(void* end, ch::Registration& registration) {
+    return static_cast<Receiver<T>*>(end)->chan_.visit(
+        [&](auto& counter) { return counter.chan().watch(registration); });
+  }
+
+  template <class T>
+  static void unwatch_recv(void* end, ch::Registration& /*registration*/) {
+    static_cast<Receiver<T>*>(end)->chan_.visit([](auto& counter) { counter.chan().unwatch(); });
+  }
+
+  template <class T>
+  static spindle::detail::Deadline due_recv(void* end) {
+    return static_cast<Receiver<T>*>(end)->chan_.visit([](auto& counter) { return counter.chan().due(); });
+  }
+
+  static void abandon_recv(void* /*end*/, Token& /*token*/) {}  // the message stays for the next receive
+
+  template <class T>
+  static Result<T, RecvError> complete_recv(Receiver<T>& rx, Token& token) {
+    if (token.disconnected) {
+      return Err(RecvError{});
+    }
+    return rx.chan_.visit([&](auto& counter) {
+      return Receiver<T>::template take<RecvError>(counter.chan(), static_cast<T*>(token.message));
+    });
+  }
+
+  template <class T>
+  static bool empty(const Receiver<T>& rx) {
+    return rx.chan_.empty();
+  }
+  template <class End>
+  static bool gone(const void* end) {
+    return empty(*static_cast<const End*>(end));
+  }
+
+  // --- unbounded senders: a send can always proceed ------------------------
+
+  static bool start_always(void* /*end*/, Token& /*token*/) { return true; }
+  static bool peek_always(void* /*end*/) { return true; }
+  static bool watch_never(void* /*end*/, ch::Registration& /*registration*/) { return false; }
+  static void unwatch_none(void* /*end*/, ch::Registration& /*registration*/) {}
+  static spindle::detail::Deadline due_never(void* /*end*/) { return spindle::detail::forever; }
+  static void abandon_none(void* /*end*/, Token& /*token*/) {}
+
+  template <class T>
+  static bool empty(const Sender<T>& tx) {
+    return tx.counter_ == nullptr;
+  }
+
+  // --- bounded and rendezvous senders: claim, then write -------------------
+
+  template <class T>
+  static bool start_send(void* end, Token& token) {
+    auto& tx = *static_cast<SyncSender<T>*>(end);
+    switch (tx.chan_.visit([&](auto& counter) { return counter.chan().start_send(token.claim); })) {
+      case ch::SendStatus::Ok:
+        return true;
+      case ch::SendStatus::Disconnected:
+        token.disconnected = true;
+        return true;
+      case ch::SendStatus::Full:
+        break;
+    }
+    return false;
+  }
+
+  template <class T>
+  static bool peek_send(void* end) {
+    return static_cast<SyncSender<T>*>(end)->chan_.visit([](auto& counter) { return counter.chan().can_send(); });
+  }
+
+  template <class T>
+  static bool watch_send(void* end, ch::Registration& registration) {
+    return static_cast<SyncSender<T>*>(end)->chan_.visit(
+        [&](auto& counter) { return counter.chan().watch_send(registration); });
+  }
+
+  template <class T>
+  static void unwatch_send(void* end, ch::Registration& registration) {
+    static_cast<SyncSender<T>*>(end)->chan_.visit([&](auto& counter) { counter.chan().unwatch_send(registration); });
+  }
+
+  template <class T>
+  static void abandon_send(void* end, Token& token) {
+    if (!token.disconnected) {
+      static_cast<SyncSender<T>*>(end)->chan_.visit([&](auto& counter) { counter.chan().abandon(token.claim); });
+    }
+  }
+
+  template <class T>
+  static Result<void, SendError<T>> complete_send(SyncSender<T>& tx, Token& token, T& value) {
+    if (token.disconnected) {
+      return Result<void, SendError<T>>(in_place_err, std::move(value));
+    }
+    T* back = &value;
+    const ch::SendStatus status = tx.chan_.visit([&](auto& counter) {
+      using Chan = std::remove_reference_t<decltype(counter.chan())>;
+      if constexpr (std::is_same_v<Chan, ch::Zero<T>>) {
+        return counter.chan().write(token.claim, value, back);
+      } else {
+        counter.chan().write(token.claim, value);
+        return ch::SendStatus::Ok;
+      }
+    });
+    if (status == ch::SendStatus::Ok) {
+      return Ok();
+    }
+    const typename SyncSender<T>::HandBack guard{back, &value};
+    return Result<void, SendError<T>>(in_place_err, std::move(*back));
+  }
+
+  template <class T>
+  static bool empty(const SyncSender<T>& tx) {
+    return tx.chan_.empty();
+  }
+};
+
+template <class T>
+inline constexpr OpTable recv_table{&SelectAccess::start_recv<T>,     &SelectAccess::peek_recv<T>,
+                                    &SelectAccess::watch_recv<T>,     &SelectAccess::unwatch_recv<T>,
+                                    &SelectAccess::due_recv<T>,       &SelectAccess::abandon_recv,
+                                    &SelectAccess::gone<Receiver<T>>, true};
+
+template <class T>
+inline constexpr OpTable unbounded_send_table{&SelectAccess::start_always,    &SelectAccess::peek_always,
+                                              &SelectAccess::watch_never,     &SelectAccess::unwatch_none,
+                                              &SelectAccess::due_never,       &SelectAccess::abandon_none,
+                                              &SelectAccess::gone<Sender<T>>, false};
+
+template <class T>
+inline constexpr OpTable sync_send_table{&SelectAccess::start_send<T>,       &SelectAccess::peek_send<T>,
+                                         &SelectAccess::watch_send<T>,       &SelectAccess::unwatch_send<T>,
+                                         &SelectAccess::due_never,           &SelectAccess::abandon_send<T>,
+                                         &SelectAccess::gone<SyncSender<T>>, false};
+
+template <class End>
+void require_live(const End& end, const char* what) {
+  if (SelectAccess::empty(end)) {
+    select_misuse(std::string(what) + " on a moved-from handle");
+  }
+}
+
+/// A receiver waits in one place at a time: refuses to add it twice.
+inline void require_new_receiver(const Op* ops, std::size_t n, const void* end, const char* what) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (ops[i].live && ops[i].end == end && ops[i].table->receive) {
+      select_misuse(std::string(what) + ": this receiver is in the select already, as operation " + std::to_string(i));
+    }
+  }
+}
+
+}  // namespace detail
+
+/// An operation a select started: complete it with recv() or send() on the
+/// channel it was added with. Destroying one that was not completed (other
+/// than by unwinding) is a programming error: the operation is given up and
+/// the process aborts with a message.
+class SelectedOperation {
+ public:
+  SelectedOperation(SelectedOperation&& other) noexcept
+      : index_(other.index_),
+        op_(other.op_),
+        token_(other.token_),
+        done_(std::exchange(other.done_, true)),
+        exceptions_(other.exceptions_) {}
+  SelectedOperation& operator=(SelectedOperation&&) = delete;
+  SelectedOperation(const SelectedOperation&) = delete;
+  SelectedOperation& operator=(const SelectedOperation&) = delete;
+
+  ~SelectedOperation() {
+    if (done_) {
+      return;
+    }
+    op_.table->abandon(op_.end, token_);
+    if (std::uncaught_exceptions() > exceptions_) {
+      return;  // unwinding: the exception is the report
+    }
+    std::fprintf(stderr,
+                 "spindle::mpsc: the operation %zu that a select started was dropped without being completed; "
+                 "call recv(rx) or send(tx, value) on the SelectedOperation with the channel of that operation\n",
+                 index_);
+    std::fflush(stderr);
+    std::abort();
+  }
+
+  /// The index of the operation, as Select::recv()/send() returned it (or
+  /// the position of the arm among the channel arms of select(arms...)).
+  [[nodiscard]] std::size_t index() const noexcept { return index_; }
+
+  /// Completes a receive: the message, or RecvError when the channel is
+  /// disconnected and drained. `rx` must be the receiver of this operation
+  /// (std::logic_error otherwise).
+  template <class T>
+  Result<T, RecvError> recv(Receiver<T>& rx) {
+    check(&rx, &detail::recv_table<T>, "recv()");
+    done_ = true;
+    return detail::SelectAccess::complete_recv(rx, token_);
+  }
+
+  /// Completes a send on an unbounded channel: sends `value` (it fails only
+  /// when the receiver is gone, with `value` back).
+  template <class T>
+  Result<void, SendError<T>> send(Sender<T>& tx, T value) {
+    check(&tx, &detail::unbounded_send_table<T>, "send()");
+    done_ = true;
+    return tx.send(std::move(value));
+  }
+
+  /// Completes a send on a bounded or rendezvous channel: writes `value`
+  /// into what the select claimed (on a rendezvous channel, hands it to the
+  /// receiver). Fails only when the receiver is gone, with `value` back.
+  template <class T>
+  Result<void, SendError<T>> send(SyncSender<T>& tx, T value) {
+    check(&tx, &detail::sync_send_table<T>, "send()");
+    done_ = true;
+    return detail::SelectAccess::complete_send(tx, token_, value);
+  }
+
+ private:
+  friend class Select;
+  template <class... Arms>
+  friend struct SelectArms;
+
+  SelectedOperation(std::size_t index, const detail::Op& op, const detail::Token& token) noexcept
+      : index_(index), op_{op.end, op.table, {}, true}, token_(token), exceptions_(std::uncaught_exceptions()) {}
+
+  void check(const void* end, const detail::OpTable* table, const char* what) const {
+    if (done_) {
+      detail::select_misuse(std::string("SelectedOperation::") + what + ": the operation was completed already");
+    }
+    if (end != op_.end || table != op_.table) {
+      detail::select_misuse(std::string("SelectedOperation::") + what + " with a channel other than operation " +
+                            std::to_string(index_) + "'s, or of another kind");
+    }
+  }
+
+  std::size_t index_;
+  detail::Op op_;
+  detail::Token token_;
+  bool done_ = false;
+  int exceptions_;
+};
+
+/// Waits on several operations at once and starts one that can proceed.
+/// Select sel; is fair: among operations ready at once it picks one at
+/// random. Select::biased() picks the first ready one in the order added.
+/// Not for use by two threads at once; the channels' handles must outlive
+/// it (it refers to them).
+class Select {
+ public:
+  Select() = default;
+
+  /// A select that prefers operations in the order they were added.
+  [[nodiscard]] static Select biased() {
+    Select sel;
+    sel.biased_ = true;
+    return sel;
+  }
+
+  /// Adds a receive from `rx`; returns its index.
+  template <class T>
+  std::size_t recv(Receiver<T>& rx) {
+    detail::require_live(rx, "Select::recv()");
+    detail::require_new_receiver(ops_.data(), ops_.size(), &rx, "Select::recv()");
+    return add(&rx, &detail::recv_table<T>);
+  }
+
+  /// Adds a send on `tx`; returns its index. The value is given when the
+  /// operation is completed (SelectedOperation::send).
+  template <class T>
+  std::size_t send(Sender<T>& tx) {
+    detail::require_live(tx, "Select::send()");
+    return add(&tx, &detail::unbounded_send_table<T>);
+  }
+  template <class T>
+  std::size_t send(SyncSender<T>& tx) {
+    detail::require_live(tx, "Select::send()");
+    return add(&tx, &detail::sync_send_table<T>);
+  }
+
+  /// Removes the operation at `index` (the others keep their indices).
+  /// Throws std::out_of_range for an index not added or already removed.
+  void remove(std::size_t index) {
+    if (index >= ops_.size() || !ops_[index].live) {
+      throw std::out_of_range("spindle::mpsc::Select::remove: no operation " + std::to_string(index));
+    }
+    ops_[index].live = false;
+    --live_;
+  }
+
+  /// Blocks until an operation can proceed and starts it. With no
+  /// operation, throws std::logic_error (it would block for ever).
+  [[nodiscard]] SelectedOperation select() {
+    if (live_ == 0) {
+      detail::select_misuse("Select::select() with no operation would block for ever");
+    }
+    std::size_t index = 0;
+    detail::Token token;
+    detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::start, detail::ch::Mode::Block,
+                       spindle::detail::forever, index, token);
+    return SelectedOperation(index, ops_[index], token);
+  }
+
+  /// Starts an operation that can proceed now, if any.
+  [[nodiscard]] Result<SelectedOperation, TrySelectError> try_select() {
+    return attempt<TrySelectError>(detail::ch::Mode::Try, spindle::detail::forever);
+  }
+
+  /// As select(), giving up after `timeout`.
+  template <class Rep, class Period>
+  [[nodiscard]] Result<SelectedOperation, SelectTimeoutError> select_timeout(
+      std::chrono::duration<Rep, Period> timeout) {
+    return attempt<SelectTimeoutError>(detail::ch::Mode::Block, spindle::detail::deadline_after(timeout));
+  }
+
+  /// As select(), giving up at `deadline`.
+  [[nodiscard]] Result<SelectedOperation, SelectTimeoutError> select_deadline(
+      std::chrono::steady_clock::time_point deadline) {
+    return attempt<SelectTimeoutError>(detail::ch::Mode::Block, deadline);
+  }
+
+  /// Blocks until an operation looks ready and returns its index, starting
+  /// nothing: by the time the caller acts, another thread may have taken
+  /// what made it ready.
+  [[nodiscard]] std::size_t ready() {
+    if (live_ == 0) {
+      detail::select_misuse("Select::ready() with no operation would block for ever");
+    }
+    std::size_t index = 0;
+    detail::Token token;
+    detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::peek, detail::ch::Mode::Block,
+                       spindle::detail::forever, index, token);
+    return index;
+  }
+
+  /// The index of an operation that looks ready now, if any.
+  [[nodiscard]] Result<std::size_t, TryReadyError> try_ready() {
+    return look<TryReadyError>(detail::ch::Mode::Try, spindle::detail::forever);
+  }
+
+  template <class Rep, class Period>
+  [[nodiscard]] Result<std::size_t, ReadyTimeoutError> ready_timeout(std::chrono::duration<Rep, Period> timeout) {
+    return look<ReadyTimeoutError>(detail::ch::Mode::Block, spindle::detail::deadline_after(timeout));
+  }
+
+  [[nodiscard]] Result<std::size_t, ReadyTimeoutError> ready_deadline(std::chrono::steady_clock::time_point deadline) {
+    return look<ReadyTimeoutError>(detail::ch::Mode::Block, deadline);
+  }
+
+ private:
+  std::size_t add(void* end, const detail::OpTable* table) {
+    ops_.push_back(detail::Op{end, table, {}, true});
+    ++live_;
+    return ops_.size() - 1;
+  }
+
+  template <class E>
+  Result<SelectedOperation, E> attempt(detail::ch::Mode mode, spindle::detail::Deadline deadline) {
+    std::size_t index = 0;
+    detail::Token token;
+    if (detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::start, mode, deadline, index, token)) {
+      return Result<SelectedOperation, E>(in_place_ok, SelectedOperation(index, ops_[index], token));
+    }
+    return Result<SelectedOperation, E>(in_place_err);
+  }
+
+  template <class E>
+  Result<std::size_t, E> look(detail::ch::Mode mode, spindle::detail::Deadline deadline) {
+    std::size_t index = 0;
+    detail::Token token;
+    if (detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::peek, mode, deadline, index, token)) {
+      return Ok(index);
+    }
+    return Result<std::size_t, E>(in_place_err);
+  }
+
+  std::vector<detail::Op> ops_;
+  std::size_t live_ = 0;
+  bool biased_ = false;
+};
+
+// --- select(arms...) -----------------------------------------------------------
+
+/// A receive arm: `f` gets the Result<T, RecvError> of the receive.
+template <class T, class F>
+struct RecvArm {
+  Receiver<T>* rx;
+  F f;
+};
+
+/// A send arm: `f` gets the Result<void, SendError<T>> of the send.
+template <class Tx, class T, class F>
+struct SendArm {
+  Tx* tx;
+  T value;
+  F f;
+};
+
+/// The last arm: if nothing can proceed by `deadline`, `f()` runs.
+template <class F>
+struct TimeoutArm {
+  spindle::detail::Deadline deadline;
+  F f;
+};
+
+/// The last arm: if nothing can proceed now, `f()` runs.
+template <class F>
+struct DefaultArm {
+  F f;
+};
+
+template <class T, class F>
+[[nodiscard]] RecvArm<T, std::decay_t<F>> on_recv(Receiver<T>& rx, F&& f) {
+  return {&rx, std::forward<F>(f)};
+}
+template <class T, class U, class F>
+[[nodiscard]] SendArm<Sender<T>, T, std::decay_t<F>> on_send(Sender<T>& tx, U&& value, F&& f) {
+  return {&tx, T(std::forward<U>(value)), std::forward<F>(f)};
+}
+template <class T, class U, class F>
+[[nodiscard]] SendArm<SyncSender<T>, T, std::decay_t<F>> on_send(SyncSender<T>& tx, U&& value, F&& f) {
+  return {&tx, T(std::forward<U>(value)), std::forward<F>(f)};
+}
+template <class Rep, class Period, class F>
+[[nodiscard]] TimeoutArm<std::decay_t<F>> on_timeout(std::chrono::duration<Rep, Period> timeout, F&& f) {
+  return {spindle::detail::deadline_after(timeout), std::forward<F>(f)};
+}
+template <class F>
+[[nodiscard]] DefaultArm<std::decay_t<F>> on_default(F&& f) {
+  return {std::forward<F>(f)};
+}
+
+namespace detail {
+
+template <class A>
+struct ArmTraits {
+  static constexpr bool channel = false;
+};
+template <class T, class F>
+struct ArmTraits<RecvArm<T, F>> {
+  static constexpr bool channel = true;
+  using Result = std::invoke_result_t<F&, spindle::Result<T, RecvError>>;
+  static void add(const RecvArm<T, F>& arm, Op* ops, std::size_t at) {
+    require_live(*arm.rx, "on_recv()");
+    require_new_receiver(ops, at, arm.rx, "on_recv()");
+    ops[at] = Op{arm.rx, &recv_table<T>, {}, true};
+  }
+  static decltype(auto) complete(RecvArm<T, F>& arm, SelectedOperation& op) { return arm.f(op.recv(*arm.rx)); }
+};
+template <class Tx, class T, class F>
+struct ArmTraits<SendArm<Tx, T, F>> {
+  static constexpr bool channel = true;
+  using Result = std::invoke_result_t<F&, spindle::Result<void, SendError<T>>>;
+  static void add(const SendArm<Tx, T, F>& arm, Op* ops, std::size_t at) {
+    require_live(*arm.tx, "on_send()");
+    if constexpr (std::is_same_v<Tx, Sender<T>>) {
+      ops[at] = Op{arm.tx, &unbounded_send_table<T>, {}, true};
+    } else {
+      ops[at] = Op{arm.tx, &sync_send_table<T>, {}, true};
+    }
+  }
+  static decltype(auto) complete(SendArm<Tx, T, F>& arm, SelectedOperation& op) {
+    return arm.f(op.send(*arm.tx, std::move(arm.value)));
+  }
+};
+template <class F>
+struct ArmTraits<TimeoutArm<F>> {
+  static constexpr bool channel = false;
+  using Result = std::invoke_result_t<F&>;
+};
+template <class F>
+struct ArmTraits<DefaultArm<F>> {
+  static constexpr bool channel = false;
+  using Result = std::invoke_result_t<F&>;
+};
+
+/// The I-th of the arguments.
+template <std::size_t I, class First, class... Rest>
+constexpr auto& nth_arg(First& first, Rest&... rest) noexcept {
+  if constexpr (I == 0) {
+    return first;
+  } else {
+    return nth_arg<I - 1>(rest...);
+  }
+}
+
+template <class A>
+inline constexpr bool is_timeout_arm = false;
+template <class F>
+inline constexpr bool is_timeout_arm<TimeoutArm<F>> = true;
+template <class A>
+inline constexpr bool is_default_arm = false;
+template <class F>
+inline constexpr bool is_default_arm<DefaultArm<F>> = true;
+
+}  // namespace detail
+
+/// select(arms...) and select_biased(arms...), after the arms are checked.
+template <class... Arms>
+struct SelectArms {
+  static constexpr std::size_t channels = (std::size_t{0} + ... + (detail::ArmTraits<Arms>::channel ? 1 : 0));
+  static constexpr std::size_t extras = sizeof...(Arms) - channels;
+  static_assert(channels > 0, "spindle::mpsc::select: give at least one on_recv or on_send arm");
+  static_assert(extras <= 1, "spindle::mpsc::select: at most one on_timeout or on_default arm");
+  static_assert(extras == 0 ||
+                    !detail::ArmTraits<typename detail::ch::NthType<sizeof...(Arms) - 1, Arms...>::type>::channel,
+                "spindle::mpsc::select: the on_timeout or on_default arm comes last");
+  using R = std::common_type_t<typename detail::ArmTraits<Arms>::Result...>;
+
+  static R run(bool biased, Arms&... arms) {
+    detail::Op ops[channels];
+    spindle::detail::Deadline deadline = spindle::detail::forever;
+    detail::ch::Mode mode = detail::ch::Mode::Block;
+    std::size_t next = 0;
+    (prepare(arms, ops, next, deadline, mode), ...);
+    std::size_t index = 0;
+    detail::Token token;
+    if (!detail::run_select(ops, channels, biased, detail::Goal::start, mode, deadline, index, token)) {
+      return fallback(arms...);
+    }
+    SelectedOperation op(index, ops[index], token);
+    return dispatch<0>(index, op, arms...);
+  }
+
+ private:
+  template <class A>
+  static void prepare(A& arm, detail::Op* ops, std::size_t& next, spindle::detail::Deadline& deadline,
+                      detail::ch::Mode& mode) {
+    if constexpr (detail::ArmTraits<A>::channel) {
+      detail::ArmTraits<A>::add(arm, ops, next++);
+    } else if constexpr (detail::is_timeout_arm<A>) {
+      deadline = arm.deadline;
+    } else {
+      mode = detail::ch::Mode::Try;
+    }
+  }
+
+  // Runs the on_timeout / on_default arm (the last one).
+  static R fallback(Arms&... arms) {
+    if constexpr (extras == 1) {
+      auto& last = detail::nth_arg<sizeof...(Arms) - 1>(arms...);
+      return static_cast<R>(last.f());
+    } else {
+      SPINDLE_UNREACHABLE();  // without such an arm, the select blocks until one proceeds
+    }
+  }
+
+  // Completes the channel arm at `index` (counting channel arms only).
+  template <std::size_t I>
+  static R dispatch(std::size_t index, SelectedOperation& op, Arms&... arms) {
+    if constexpr (I < channels) {
+      if (index == I) {
+        auto& arm = detail::nth_arg<I>(arms...);
+        if constexpr (std::is_void_v<R>) {
+          detail::ArmTraits<std::decay_t<decltype(arm)>>::complete(arm, op);
+          return;
+        } else {
+          return static_cast<R>(detail::ArmTraits<std::decay_t<decltype(arm)>>::complete(arm, op));
+        }
+      }
+      return dispatch<I + 1>(index, op, arms...);
+    } else {
+      SPINDLE_UNREACHABLE();
+    }
+  }
+};
+
+/// Waits until one of the arms can proceed and runs it: exactly one handler
+/// runs, and select returns its result. Fair: among arms ready at once, one
+/// at random. Arms: on_recv(rx, f), on_send(tx, value, f), and last, at
+/// most one of on_timeout(d, f) (nothing by then: f() runs) and
+/// on_default(f) (nothing now: f() runs).
+template <class... Arms>
+decltype(auto) select(Arms&&... arms) {
+  return SelectArms<std::decay_t<Arms>...>::run(false, arms...);
+}
+
+/// As select(arms...), but preferring arms in the order written.
+template <class... Arms>
+decltype(auto) select_biased(Arms&&... arms) {
+  return SelectArms<std::decay_t<Arms>...>::run(true, arms...);
+}
+
+}  // namespace spindle::mpsc
