@@ -96,6 +96,12 @@ struct Op {
 /// Where a fair select starts looking: a random index below n (a
 /// xorshift generator per thread; fairness needs no better).
 inline std::size_t random_below(std::size_t n) noexcept {
+#ifdef SPINDLE_MODEL_CHECK
+  // A model checker replays each execution and needs the same program every
+  // time: a generator kept from one execution to the next would differ.
+  (void)n;
+  return 0;
+#endif
   thread_local std::uint32_t state = 0x9e3779b9U ^ static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&state));
   state ^= state << 13;
   state ^= state >> 17;
