@@ -9,6 +9,17 @@
 //   rendezvous       one producer, one consumer, capacity 0
 //   pingpong         a -> echo thread -> b, both unbounded; per round trip
 //
+// and, for spindle alone (no other C++ channel here has a select):
+//
+//   spsc_unbounded/spindle_select1  spsc_unbounded, each receive a select of
+//                                   one arm: the cost of select over recv
+//   select4_unbounded               four producers, each on its own unbounded
+//                                   channel; the consumer selects over the
+//                                   four receivers (crossbeam's Select
+//                                   workload of the peers harness)
+//   pingpong_select                 pingpong, each side receiving by a select
+//                                   over its channel and a timer
+//
 // Each workload is written once, over a small adapter (Impl::unbounded(),
 // bounded(n), rendezvous() give a {tx, rx}; tx.send(u64), rx.recv() -> u64;
 // copying tx adds a producer; support/channel_impls.hpp, shared with the
@@ -50,6 +61,8 @@
 #if defined(__linux__)
 #include <sys/resource.h>
 #endif
+
+#include <spindle/select.hpp>
 
 #include "support/channel_impls.hpp"
 #include "support/common.hpp"
@@ -176,6 +189,157 @@ void pingpong(benchmark::State& state, u64 n) {
   report(state, seconds, switches, n);
 }
 
+// --- spindle's select ----------------------------------------------------------------
+
+namespace mpsc = spindle::mpsc;
+
+// spsc_unbounded, every receive a select of one arm.
+void select1(benchmark::State& state, u64 n) {
+  label_oversubscription(state, 2);
+  double seconds = 0;
+  long switches = 0;
+  for (auto _ : state) {
+    auto [tx, rx] = mpsc::channel<u64>();
+    StartGate gate(1);
+    std::thread producer([tx = std::move(tx), &gate, n]() mutable {
+      gate.arrive_and_wait();
+      for (u64 v = 1; v <= n; ++v) {
+        if (tx.send(v).is_err()) {
+          die("select1: send failed");
+        }
+      }
+    });
+    gate.wait_arrived();
+    mpsc::Select sel;
+    sel.recv(rx);
+    u64 sum = 0;
+    const long switches0 = context_switches();
+    const auto t0 = Clock::now();
+    gate.open();
+    for (u64 i = 0; i < n; ++i) {
+      auto op = sel.select();
+      sum += op.recv(rx).unwrap();
+    }
+    const auto t1 = Clock::now();
+    switches += context_switches() - switches0;
+    producer.join();
+    if (sum != n * (n + 1) / 2) {
+      die("select1: checksum of the received values is wrong");
+    }
+    const double dt = std::chrono::duration<double>(t1 - t0).count();
+    state.SetIterationTime(dt);
+    seconds += dt;
+  }
+  report(state, seconds, switches, n);
+}
+
+// Four producers, one unbounded channel each, sending a quarter of 1..n;
+// the consumer selects over the four receivers, removing a channel once it
+// is disconnected and drained.
+void select4(benchmark::State& state, u64 n) {
+  constexpr unsigned producers = 4;
+  label_oversubscription(state, producers + 1);
+  double seconds = 0;
+  long switches = 0;
+  for (auto _ : state) {
+    std::vector<mpsc::Receiver<u64>> rxs;
+    std::vector<std::thread> threads;
+    StartGate gate(producers);
+    for (unsigned p = 0; p < producers; ++p) {
+      auto [tx, rx] = mpsc::channel<u64>();
+      rxs.push_back(std::move(rx));
+      const u64 first = n / producers * p + 1;
+      const u64 last = p + 1 == producers ? n : n / producers * (p + 1);
+      threads.emplace_back([tx = std::move(tx), &gate, first, last]() mutable {
+        gate.arrive_and_wait();
+        for (u64 v = first; v <= last; ++v) {
+          if (tx.send(v).is_err()) {
+            die("select4: send failed");
+          }
+        }
+      });
+    }
+    gate.wait_arrived();
+    mpsc::Select sel;
+    for (auto& rx : rxs) {
+      sel.recv(rx);
+    }
+    u64 sum = 0;
+    u64 received = 0;
+    const long switches0 = context_switches();
+    const auto t0 = Clock::now();
+    gate.open();
+    while (received < n) {
+      auto op = sel.select();
+      const std::size_t i = op.index();
+      auto got = op.recv(rxs[i]);
+      if (got.is_ok()) {
+        sum += *got;
+        ++received;
+      } else {
+        sel.remove(i);
+      }
+    }
+    const auto t1 = Clock::now();
+    switches += context_switches() - switches0;
+    for (auto& t : threads) {
+      t.join();
+    }
+    if (sum != n * (n + 1) / 2) {
+      die("select4: checksum of the received values is wrong");
+    }
+    const double dt = std::chrono::duration<double>(t1 - t0).count();
+    state.SetIterationTime(dt);
+    seconds += dt;
+  }
+  report(state, seconds, switches, n);
+}
+
+// pingpong, each side receiving through select(on_recv, on_recv(timer)).
+void pingpong_select(benchmark::State& state, u64 n) {
+  label_oversubscription(state, 2);
+  double seconds = 0;
+  long switches = 0;
+  for (auto _ : state) {
+    auto [atx, arx] = mpsc::channel<u64>();
+    auto [btx, brx] = mpsc::channel<u64>();
+    StartGate gate(1);
+    std::thread echo([rx = std::move(arx), tx = std::move(btx), &gate, n]() mutable {
+      auto timer = mpsc::after(std::chrono::hours(1));
+      gate.arrive_and_wait();
+      for (u64 i = 0; i < n; ++i) {
+        const u64 v = mpsc::select(mpsc::on_recv(rx, [](auto r) { return r.unwrap(); }),
+                                   mpsc::on_recv(timer, [](auto) -> u64 { die("pingpong_select: timer"); }));
+        if (tx.send(v + 1).is_err()) {
+          die("pingpong_select: send failed");
+        }
+      }
+    });
+    gate.wait_arrived();
+    auto timer = mpsc::after(std::chrono::hours(1));
+    const long switches0 = context_switches();
+    const auto t0 = Clock::now();
+    gate.open();
+    for (u64 i = 0; i < n; ++i) {
+      if (atx.send(i).is_err()) {
+        die("pingpong_select: send failed");
+      }
+      const u64 v = mpsc::select(mpsc::on_recv(brx, [](auto r) { return r.unwrap(); }),
+                                 mpsc::on_recv(timer, [](auto) -> u64 { die("pingpong_select: timer"); }));
+      if (v != i + 1) {
+        die("pingpong_select: wrong reply");
+      }
+    }
+    const auto t1 = Clock::now();
+    switches += context_switches() - switches0;
+    echo.join();
+    const double dt = std::chrono::duration<double>(t1 - t0).count();
+    state.SetIterationTime(dt);
+    seconds += dt;
+  }
+  report(state, seconds, switches, n);
+}
+
 // --- registration: workloads outermost, so the table groups them --------------------
 
 template <class Fn>
@@ -214,11 +378,14 @@ void add_pingpong() {
 template <class... Impls>
 void register_all() {
   (add_unbounded<Impls, 1>("spsc_unbounded"), ...);
+  add("spsc_unbounded", "spindle_select1", [](benchmark::State& s) { select1(s, throughput_batch); });
   (add_unbounded<Impls, 2>("mpsc2_unbounded"), ...);
   (add_unbounded<Impls, 4>("mpsc4_unbounded"), ...);
   (add_bounded<Impls>(), ...);
   (add_rendezvous<Impls>(), ...);
   (add_pingpong<Impls>(), ...);
+  add("select4_unbounded", "spindle", [](benchmark::State& s) { select4(s, throughput_batch); });
+  add("pingpong_select", "spindle", [](benchmark::State& s) { pingpong_select(s, round_trip_batch); });
 }
 
 }  // namespace

@@ -66,8 +66,10 @@ struct Token {
 /// select needs of it.
 struct OpTable {
   /// Starts the operation if it can proceed now (a disconnected channel's
-  /// can: it completes with the error); false if not.
-  bool (*start)(void* end, Token& token);
+  /// can: it completes with the error); false if not. A quick start, for
+  /// the passes of a spinning select, may miss a disconnect or a message
+  /// in flight, and touches as little shared memory as it can.
+  bool (*start)(void* end, Token& token, bool quick);
   /// Whether it looks as if it could proceed now, starting nothing.
   bool (*peek)(void* end);
   /// Registers to be woken when it may proceed; false (nothing registered)
@@ -79,8 +81,6 @@ struct OpTable {
   spindle::detail::Deadline (*due)(void* end);
   /// Gives up an operation start() started but nobody completed.
   void (*abandon)(void* end, Token& token);
-  /// Whether the handle was moved from since it was added.
-  bool (*gone)(const void* end);
   /// Whether the operation is a receive (a receiver may be in a select once).
   bool receive;
 };
@@ -120,16 +120,18 @@ inline bool run_select(Op* ops, std::size_t n, bool biased, Goal goal, ch::Mode 
                        spindle::detail::Deadline deadline, std::size_t& index, Token& token) {
   using spindle::detail::Clock;
   using spindle::detail::Deadline;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (ops[i].live && ops[i].table->gone(ops[i].end)) {
-      select_misuse("a select's operation " + std::to_string(i) + " refers to a handle that was moved from");
-    }
-  }
   ch::Backoff backoff;
   long woken_by = -1;  // the operation whose channel woke us last
+  // Quick looks while spinning, as a blocking receive spins on its head
+  // slot alone; a whole look before sleeping, and the only look of a
+  // try_select, which must see everything.
+  enum class Pass : std::uint8_t { spinning, last };
+  const Pass spin_or_last = mode == ch::Mode::Try ? Pass::last : Pass::spinning;
+  Pass pass = spin_or_last;
   for (;;) {
     // 1. Look, from the operation that woke us, else a random one (fair)
     // or the first (biased).
+    const bool quick = pass == Pass::spinning;
     const std::size_t first =
         woken_by >= 0 ? static_cast<std::size_t>(woken_by) : (biased || n < 2 ? 0 : random_below(n));
     for (std::size_t k = 0; k < n; ++k) {
@@ -138,16 +140,21 @@ inline bool run_select(Op* ops, std::size_t n, bool biased, Goal goal, ch::Mode 
       if (!op.live) {
         continue;
       }
-      if (goal == Goal::start ? op.table->start(op.end, token) : op.table->peek(op.end)) {
+      if (goal == Goal::start ? op.table->start(op.end, token, quick) : op.table->peek(op.end)) {
         index = i;
         return true;
       }
     }
-    if (mode == ch::Mode::Try || spindle::detail::expired(deadline)) {
-      return false;
-    }
     woken_by = -1;
-    if (backoff.snooze()) {
+    if (mode == ch::Mode::Try || spindle::detail::expired(deadline)) {
+      if (!quick) {
+        return false;
+      }
+      pass = Pass::last;  // a whole look decides
+      continue;
+    }
+    if (pass == Pass::spinning) {
+      pass = backoff.snooze() ? Pass::spinning : Pass::last;
       continue;
     }
     // 2. Register everywhere, unless something is ready meanwhile.
@@ -181,6 +188,7 @@ inline bool run_select(Op* ops, std::size_t n, bool biased, Goal goal, ch::Mode 
       }
     }
     backoff.reset();
+    pass = spin_or_last;
   }
 }
 
@@ -194,11 +202,15 @@ struct SelectAccess {
   }
 
   template <class T>
-  static bool start_recv(void* end, Token& token) {
+  static bool start_recv(void* end, Token& token, bool quick) {
     auto& rx = *static_cast<Receiver<T>*>(end);
+    if (rx.chan_.empty()) {
+      moved_from();
+    }
     return rx.chan_.visit([&](auto& counter) {
       T* message = nullptr;
-      switch (counter.chan().wait_ready(ch::Mode::Try, spindle::detail::forever, message)) {
+      auto& chan = counter.chan();
+      switch (quick ? chan.peek_ready(message) : chan.wait_ready(ch::Mode::Try, spindle::detail::forever, message)) {
         case ch::RecvStatus::Ready:
           token.message = message;
           return true;
@@ -216,7 +228,7 @@ struct SelectAccess {
     // A receive's start takes nothing out of the channel until it is
     // completed, so a look is a start that is not completed.
     Token token;
-    return start_recv<T>(end, token);
+    return start_recv<T>(end, token, false);
   }
 
   template <class T>
@@ -251,15 +263,26 @@ struct SelectAccess {
   static bool empty(const Receiver<T>& rx) {
     return rx.chan_.empty();
   }
-  template <class End>
-  static bool gone(const void* end) {
-    return empty(*static_cast<const End*>(end));
+  // start() and peek() come first in every look of a select, before
+  // watch() and unwatch(): a handle moved from since it was added (which
+  // would leave a dangling channel) is refused there.
+  [[noreturn]] static void moved_from() {
+    select_misuse("an operation of a select refers to a handle that was moved from after it was added");
   }
 
   // --- unbounded senders: a send can always proceed ------------------------
 
-  static bool start_always(void* /*end*/, Token& /*token*/) { return true; }
-  static bool peek_always(void* /*end*/) { return true; }
+  template <class T>
+  static bool start_always(void* end, Token& /*token*/, bool /*quick*/) {
+    return peek_always<T>(end);
+  }
+  template <class T>
+  static bool peek_always(void* end) {
+    if (static_cast<Sender<T>*>(end)->counter_ == nullptr) {
+      moved_from();
+    }
+    return true;
+  }
   static bool watch_never(void* /*end*/, ch::Registration& /*registration*/) { return false; }
   static void unwatch_none(void* /*end*/, ch::Registration& /*registration*/) {}
   static spindle::detail::Deadline due_never(void* /*end*/) { return spindle::detail::forever; }
@@ -273,8 +296,11 @@ struct SelectAccess {
   // --- bounded and rendezvous senders: claim, then write -------------------
 
   template <class T>
-  static bool start_send(void* end, Token& token) {
+  static bool start_send(void* end, Token& token, bool /*quick*/) {
     auto& tx = *static_cast<SyncSender<T>*>(end);
+    if (tx.chan_.empty()) {
+      moved_from();
+    }
     switch (tx.chan_.visit([&](auto& counter) { return counter.chan().start_send(token.claim); })) {
       case ch::SendStatus::Ok:
         return true;
@@ -289,6 +315,9 @@ struct SelectAccess {
 
   template <class T>
   static bool peek_send(void* end) {
+    if (static_cast<SyncSender<T>*>(end)->chan_.empty()) {
+      moved_from();
+    }
     return static_cast<SyncSender<T>*>(end)->chan_.visit([](auto& counter) { return counter.chan().can_send(); });
   }
 
@@ -339,22 +368,31 @@ struct SelectAccess {
 };
 
 template <class T>
-inline constexpr OpTable recv_table{&SelectAccess::start_recv<T>,     &SelectAccess::peek_recv<T>,
-                                    &SelectAccess::watch_recv<T>,     &SelectAccess::unwatch_recv<T>,
-                                    &SelectAccess::due_recv<T>,       &SelectAccess::abandon_recv,
-                                    &SelectAccess::gone<Receiver<T>>, true};
+inline constexpr OpTable recv_table{&SelectAccess::start_recv<T>,
+                                    &SelectAccess::peek_recv<T>,
+                                    &SelectAccess::watch_recv<T>,
+                                    &SelectAccess::unwatch_recv<T>,
+                                    &SelectAccess::due_recv<T>,
+                                    &SelectAccess::abandon_recv,
+                                    true};
 
 template <class T>
-inline constexpr OpTable unbounded_send_table{&SelectAccess::start_always,    &SelectAccess::peek_always,
-                                              &SelectAccess::watch_never,     &SelectAccess::unwatch_none,
-                                              &SelectAccess::due_never,       &SelectAccess::abandon_none,
-                                              &SelectAccess::gone<Sender<T>>, false};
+inline constexpr OpTable unbounded_send_table{&SelectAccess::start_always<T>,
+                                              &SelectAccess::peek_always<T>,
+                                              &SelectAccess::watch_never,
+                                              &SelectAccess::unwatch_none,
+                                              &SelectAccess::due_never,
+                                              &SelectAccess::abandon_none,
+                                              false};
 
 template <class T>
-inline constexpr OpTable sync_send_table{&SelectAccess::start_send<T>,       &SelectAccess::peek_send<T>,
-                                         &SelectAccess::watch_send<T>,       &SelectAccess::unwatch_send<T>,
-                                         &SelectAccess::due_never,           &SelectAccess::abandon_send<T>,
-                                         &SelectAccess::gone<SyncSender<T>>, false};
+inline constexpr OpTable sync_send_table{&SelectAccess::start_send<T>,
+                                         &SelectAccess::peek_send<T>,
+                                         &SelectAccess::watch_send<T>,
+                                         &SelectAccess::unwatch_send<T>,
+                                         &SelectAccess::due_never,
+                                         &SelectAccess::abandon_send<T>,
+                                         false};
 
 template <class End>
 void require_live(const End& end, const char* what) {
@@ -375,17 +413,17 @@ inline void require_new_receiver(const Op* ops, std::size_t n, const void* end, 
 }  // namespace detail
 
 /// An operation a select started: complete it with recv() or send() on the
-/// channel it was added with. Destroying one that was not completed (other
-/// than by unwinding) is a programming error: the operation is given up and
-/// the process aborts with a message.
+/// channel it was added with. Destroying one that was not completed, other
+/// than while an exception unwinds the stack, is a programming error: the
+/// operation is given up and the process aborts with a message.
 class SelectedOperation {
  public:
   SelectedOperation(SelectedOperation&& other) noexcept
       : index_(other.index_),
-        op_(other.op_),
+        end_(other.end_),
+        table_(other.table_),
         token_(other.token_),
-        done_(std::exchange(other.done_, true)),
-        exceptions_(other.exceptions_) {}
+        done_(std::exchange(other.done_, true)) {}
   SelectedOperation& operator=(SelectedOperation&&) = delete;
   SelectedOperation(const SelectedOperation&) = delete;
   SelectedOperation& operator=(const SelectedOperation&) = delete;
@@ -394,8 +432,8 @@ class SelectedOperation {
     if (done_) {
       return;
     }
-    op_.table->abandon(op_.end, token_);
-    if (std::uncaught_exceptions() > exceptions_) {
+    table_->abandon(end_, token_);
+    if (std::uncaught_exceptions() > 0) {
       return;  // unwinding: the exception is the report
     }
     std::fprintf(stderr,
@@ -445,23 +483,23 @@ class SelectedOperation {
   friend struct SelectArms;
 
   SelectedOperation(std::size_t index, const detail::Op& op, const detail::Token& token) noexcept
-      : index_(index), op_{op.end, op.table, {}, true}, token_(token), exceptions_(std::uncaught_exceptions()) {}
+      : index_(index), end_(op.end), table_(op.table), token_(token) {}
 
   void check(const void* end, const detail::OpTable* table, const char* what) const {
     if (done_) {
       detail::select_misuse(std::string("SelectedOperation::") + what + ": the operation was completed already");
     }
-    if (end != op_.end || table != op_.table) {
+    if (end != end_ || table != table_) {
       detail::select_misuse(std::string("SelectedOperation::") + what + " with a channel other than operation " +
                             std::to_string(index_) + "'s, or of another kind");
     }
   }
 
   std::size_t index_;
-  detail::Op op_;
+  void* end_;
+  const detail::OpTable* table_;
   detail::Token token_;
   bool done_ = false;
-  int exceptions_;
 };
 
 /// Waits on several operations at once and starts one that can proceed.

@@ -155,6 +155,19 @@ class List {
 
   // --- select ----------------------------------------------------------------
 
+  /// A select's quick look while it spins: the head position alone (as
+  /// wait_ready's spinning does), leaving tail's cache line to the senders.
+  /// Ready or Empty; wait_ready(Mode::Try) gives the whole answer.
+  RecvStatus peek_ready(T*& out) noexcept {
+    for (;;) {
+      const Head head = look(out);
+      if (head != Head::skipped) {
+        return head == Head::ready ? RecvStatus::Ready : RecvStatus::Empty;
+      }
+    }
+  }
+
+
   /// Registers the receiver to be woken when a message or the disconnect
   /// comes; false (nothing registered) when one may have come already.
   bool watch(Registration& registration) noexcept { return receiver_.watch(tail_.index, idle(), registration); }

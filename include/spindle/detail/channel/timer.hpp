@@ -81,6 +81,8 @@ class Timer {
 
   // --- select: nothing to register; a select sleeps until due() ---------------
 
+  RecvStatus peek_ready(T*& out) noexcept { return wait_ready(Mode::Try, forever, out); }
+
   /// False when a message is due now; otherwise true, registering nothing.
   bool watch(Registration& /*registration*/) const noexcept {
     const Deadline due_at = due();

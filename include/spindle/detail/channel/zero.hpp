@@ -226,6 +226,16 @@ class Zero {
 
   // --- select ----------------------------------------------------------------
 
+  /// A select's quick look while it spins: a message waits, or a sender is
+  /// blocked in send() and may pair with us now (then as try_recv).
+  RecvStatus peek_ready(T*& out) noexcept {
+    const std::uint32_t state = state_.load(std::memory_order::relaxed);
+    if (state == full || state == stashed || senders_waiting_.load(std::memory_order::relaxed) != 0) {
+      return wait_ready(Mode::Try, forever, out);
+    }
+    return RecvStatus::Empty;
+  }
+
   /// Registers the receiver (announcing it to the senders) to be woken when
   /// a sender claims it or the senders go; false (nothing registered) when
   /// a receive has something to look at already.
