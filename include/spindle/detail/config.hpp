@@ -27,6 +27,15 @@
 #define SPINDLE_HAS_PTHREAD 0
 #endif
 
+/// For the few small functions of a hot loop that the compiler must inline
+/// (a wait loop's spin step): without it, g++ may call them out of line once
+/// the loop's other callees use its inlining budget up.
+#if defined(__GNUC__) || defined(__clang__)
+#define SPINDLE_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define SPINDLE_ALWAYS_INLINE inline
+#endif
+
 /// Marks a point that a precondition makes unreachable.
 #if defined(__GNUC__) || defined(__clang__)
 #define SPINDLE_UNREACHABLE() __builtin_unreachable()

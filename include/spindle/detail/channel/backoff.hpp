@@ -65,7 +65,7 @@ class Backoff {
   /// failed CAS or a slot another thread is in the middle of writing: a few
   /// pauses, growing; after that, yields, in case that thread lost its CPU
   /// midway.
-  void spin() noexcept {
+  SPINDLE_ALWAYS_INLINE void spin() noexcept {
     if (step_ < pause_steps) {
       pause(step_);
       ++step_;
@@ -78,7 +78,7 @@ class Backoff {
   /// up on it (try_recv; a receive at its deadline): waits as spin() does
   /// and returns true until the pause steps and a few yields are used up,
   /// then returns false.
-  bool spin_bounded() noexcept {
+  SPINDLE_ALWAYS_INLINE bool spin_bounded() noexcept {
     if (step_ >= pause_steps + grace_yields) {
       return false;
     }
@@ -93,7 +93,7 @@ class Backoff {
 
   /// One waiting step before the caller re-checks. Returns false once the
   /// caller should stop spinning and park.
-  bool snooze() noexcept {
+  SPINDLE_ALWAYS_INLINE bool snooze() noexcept {
     snoozed_ = sleeps_;
     if (step_ < spin_steps_) {
       cpu_relax();

@@ -58,7 +58,32 @@ class FlavorRef {
   /// call of f must return the same type.
   template <class F>
   decltype(auto) visit(F&& f) const {
-    return dispatch<0>(f);
+    // One flat switch (not a chain of calls), which the compiler inlines
+    // into the caller's loop as it would a hand-written one.
+    static_assert(sizeof...(Ts) <= 4, "visit() handles up to four flavours");
+    switch (tag_) {
+      case 0:
+        return f(get<0>());
+      case 1:
+        if constexpr (sizeof...(Ts) > 1) {
+          return f(get<1>());
+        }
+        break;
+      case 2:
+        if constexpr (sizeof...(Ts) > 2) {
+          return f(get<2>());
+        }
+        break;
+      case 3:
+        if constexpr (sizeof...(Ts) > 3) {
+          return f(get<3>());
+        }
+        break;
+      default:
+        break;
+    }
+    SPINDLE_UNREACHABLE();
+    return f(get<0>());  // for compilers that cannot mark the line above
   }
 
   /// Leaves this one empty, returning what it held.
@@ -67,21 +92,13 @@ class FlavorRef {
   friend bool operator==(const FlavorRef& a, const FlavorRef& b) noexcept { return a.ptr_ == b.ptr_; }
 
  private:
-  template <std::size_t I, class F>
-  decltype(auto) dispatch(F& f) const {
-    using U = typename NthType<I, Ts...>::type;
-    if constexpr (I + 1 == sizeof...(Ts)) {
-      return f(*static_cast<U*>(ptr_));
-    } else {
-      if (tag_ == I) {
-        return f(*static_cast<U*>(ptr_));
-      }
-      return dispatch<I + 1>(f);
-    }
+  template <std::size_t I>
+  typename NthType<I, Ts...>::type& get() const noexcept {
+    return *static_cast<typename NthType<I, Ts...>::type*>(ptr_);
   }
 
   std::uint8_t tag_ = none;
-  void* ptr_ = nullptr;  // a Ts...[tag_]*, restored to its type only in dispatch()
+  void* ptr_ = nullptr;  // a Ts...[tag_]*, restored to its type only in get()
 };
 
 }  // namespace spindle::detail::channel
