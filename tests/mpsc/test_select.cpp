@@ -96,6 +96,36 @@ TEST_CASE("a biased select takes the first ready operation, a fair one spreads",
   REQUIRE(first <= 100);
 }
 
+TEST_CASE("a fair select takes each of the ready operations equally often, wherever they are", "[select]") {
+  // Operations 0 and 1 always ready, 2 and 3 never: a look starting at a
+  // random operation and taking the first ready one would take 0 three
+  // times in four; a shuffled order takes each half the time.
+  auto a = mpsc::channel<int>();
+  auto b = mpsc::channel<int>();
+  auto c = mpsc::channel<int>();
+  auto d = mpsc::channel<int>();
+  constexpr int rounds = 10000;
+  for (int i = 0; i < rounds; ++i) {
+    REQUIRE(a.first.send(i).is_ok());
+    REQUIRE(b.first.send(i).is_ok());
+  }
+  mpsc::Select sel;
+  sel.recv(a.second);
+  sel.recv(b.second);
+  sel.recv(c.second);
+  sel.recv(d.second);
+  int first = 0;
+  for (int i = 0; i < rounds; ++i) {
+    auto op = sel.select();
+    REQUIRE(op.index() < 2);
+    first += op.index() == 0 ? 1 : 0;
+    REQUIRE((op.index() == 0 ? op.recv(a.second) : op.recv(b.second)).is_ok());
+  }
+  // Binomial(10000, 1/2): 4000 and 6000 are twenty standard deviations out.
+  REQUIRE(first > 4000);
+  REQUIRE(first < 6000);
+}
+
 TEST_CASE("try_select, select_timeout and the ready family on idle channels", "[select]") {
   auto [tx, rx] = mpsc::channel<int>();
   mpsc::Select sel;

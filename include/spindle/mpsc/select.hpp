@@ -7,15 +7,16 @@
 /// exactly one. Included by <spindle/mpsc.hpp> (and <spindle/select.hpp>).
 ///
 /// How a select waits (docs/internals.md has the whole protocol):
-///   1. it looks at each operation in turn, from a random one (the first one
-///      for a biased select), and starts the first that can proceed now: a
-///      receive finds its message, a send claims its slot or its receiver;
+///   1. it looks at each operation in turn, in an order shuffled for this
+///      call (the order added, for a biased select), and starts the first
+///      that can proceed now: a receive finds its message, a send claims its
+///      slot or its receiver;
 ///   2. finding none, it spins a little, then registers one Waiter (in its
 ///      own frame) with every channel, each registration carrying the
 ///      operation's index, and sleeps until a channel claims the Waiter or
 ///      the earliest deadline (its own, or a timer's) comes;
-///   3. it unregisters everywhere and looks again, first at the operation
-///      whose channel woke it.
+///   3. it unregisters everywhere and looks again (a wake-up it did not
+///      use is passed on to another waiter of that channel).
 /// A started operation is a SelectedOperation, which the caller completes on
 /// the same channel: op.recv(rx) takes the message, op.send(tx, v) writes
 /// into the claimed slot.
@@ -81,6 +82,9 @@ struct OpTable {
   spindle::detail::Deadline (*due)(void* end);
   /// Gives up an operation start() started but nobody completed.
   void (*abandon)(void* end, Token& token);
+  /// Passes on a wake-up the operation's channel gave the select, which
+  /// took another operation (see run_select).
+  void (*forward)(void* end);
   /// Whether the operation is a receive (a receiver may be in a select once).
   bool receive;
 };
@@ -115,13 +119,37 @@ enum class Goal : std::uint8_t { start, peek };
 
 /// The select loop over ops[0, n): on success sets `index` (and `token`
 /// for Goal::start) and returns true; false when nothing could proceed
-/// (at once for Mode::Try, else by `deadline`).
-inline bool run_select(Op* ops, std::size_t n, bool biased, Goal goal, ch::Mode mode,
+/// (at once for Mode::Try, else by `deadline`). `order` is room for n
+/// indices: the order of the looks, shuffled for a fair select (so that
+/// among the operations ready at a look each is as likely to be taken),
+/// the order added for a biased one.
+inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased, Goal goal, ch::Mode mode,
                        spindle::detail::Deadline deadline, std::size_t& index, Token& token) {
   using spindle::detail::Clock;
   using spindle::detail::Deadline;
+  for (std::size_t i = 0; i < n; ++i) {
+    order[i] = static_cast<std::uint32_t>(i);
+  }
+  if (!biased) {
+    for (std::size_t i = n; i > 1; --i) {  // Fisher-Yates
+      const std::size_t j = random_below(i);
+      const std::uint32_t t = order[i - 1];
+      order[i - 1] = order[j];
+      order[j] = t;
+    }
+  }
+  // A channel that woke us from a list of several waiters (a rendezvous
+  // receiver calling for one sender) chose us over the others: if we end up
+  // not taking that operation, the wake-up goes on to another waiter.
+  long unused_wake = -1;
+  const auto finish = [&](bool found) {
+    if (unused_wake >= 0 && !(found && index == static_cast<std::size_t>(unused_wake))) {
+      const Op& woke = ops[static_cast<std::size_t>(unused_wake)];
+      woke.table->forward(woke.end);
+    }
+    return found;
+  };
   ch::Backoff backoff;
-  long woken_by = -1;  // the operation whose channel woke us last
   // Quick looks while spinning, as a blocking receive spins on its head
   // slot alone; a whole look before sleeping, and the only look of a
   // try_select, which must see everything.
@@ -129,26 +157,22 @@ inline bool run_select(Op* ops, std::size_t n, bool biased, Goal goal, ch::Mode 
   const Pass spin_or_last = mode == ch::Mode::Try ? Pass::last : Pass::spinning;
   Pass pass = spin_or_last;
   for (;;) {
-    // 1. Look, from the operation that woke us, else a random one (fair)
-    // or the first (biased).
+    // 1. Look, in the select's order.
     const bool quick = pass == Pass::spinning;
-    const std::size_t first =
-        woken_by >= 0 ? static_cast<std::size_t>(woken_by) : (biased || n < 2 ? 0 : random_below(n));
     for (std::size_t k = 0; k < n; ++k) {
-      const std::size_t i = first + k < n ? first + k : first + k - n;
+      const std::size_t i = order[k];
       Op& op = ops[i];
       if (!op.live) {
         continue;
       }
       if (goal == Goal::start ? op.table->start(op.end, token, quick) : op.table->peek(op.end)) {
         index = i;
-        return true;
+        return finish(true);
       }
     }
-    woken_by = -1;
     if (mode == ch::Mode::Try || spindle::detail::expired(deadline)) {
       if (!quick) {
-        return false;
+        return finish(false);
       }
       pass = Pass::last;  // a whole look decides
       continue;
@@ -180,7 +204,11 @@ inline bool run_select(Op* ops, std::size_t n, bool biased, Goal goal, ch::Mode 
     }
     // 3. Unregister, then look again.
     if (!waiter.try_abort()) {
-      woken_by = waiter.selected();
+      if (unused_wake >= 0) {
+        const Op& woke = ops[static_cast<std::size_t>(unused_wake)];
+        woke.table->forward(woke.end);
+      }
+      unused_wake = waiter.selected();
     }
     for (std::size_t i = 0; i < registered; ++i) {
       if (ops[i].live) {
@@ -248,6 +276,7 @@ struct SelectAccess {
   }
 
   static void abandon_recv(void* /*end*/, Token& /*token*/) {}  // the message stays for the next receive
+  static void forward_none(void* /*end*/) {}                    // a receiver's wake-up concerns it alone
 
   template <class T>
   static Result<T, RecvError> complete_recv(Receiver<T>& rx, Token& token) {
@@ -340,6 +369,11 @@ struct SelectAccess {
   }
 
   template <class T>
+  static void forward_send(void* end) {
+    static_cast<SyncSender<T>*>(end)->chan_.visit([](auto& counter) { counter.chan().forward_send_wake(); });
+  }
+
+  template <class T>
   static Result<void, SendError<T>> complete_send(SyncSender<T>& tx, Token& token, T& value) {
     if (token.disconnected) {
       return Result<void, SendError<T>>(in_place_err, std::move(value));
@@ -368,31 +402,22 @@ struct SelectAccess {
 };
 
 template <class T>
-inline constexpr OpTable recv_table{&SelectAccess::start_recv<T>,
-                                    &SelectAccess::peek_recv<T>,
-                                    &SelectAccess::watch_recv<T>,
-                                    &SelectAccess::unwatch_recv<T>,
-                                    &SelectAccess::due_recv<T>,
-                                    &SelectAccess::abandon_recv,
-                                    true};
+inline constexpr OpTable recv_table{&SelectAccess::start_recv<T>, &SelectAccess::peek_recv<T>,
+                                    &SelectAccess::watch_recv<T>, &SelectAccess::unwatch_recv<T>,
+                                    &SelectAccess::due_recv<T>,   &SelectAccess::abandon_recv,
+                                    &SelectAccess::forward_none,  true};
 
 template <class T>
-inline constexpr OpTable unbounded_send_table{&SelectAccess::start_always<T>,
-                                              &SelectAccess::peek_always<T>,
-                                              &SelectAccess::watch_never,
-                                              &SelectAccess::unwatch_none,
-                                              &SelectAccess::due_never,
-                                              &SelectAccess::abandon_none,
-                                              false};
+inline constexpr OpTable unbounded_send_table{&SelectAccess::start_always<T>, &SelectAccess::peek_always<T>,
+                                              &SelectAccess::watch_never,     &SelectAccess::unwatch_none,
+                                              &SelectAccess::due_never,       &SelectAccess::abandon_none,
+                                              &SelectAccess::forward_none,    false};
 
 template <class T>
-inline constexpr OpTable sync_send_table{&SelectAccess::start_send<T>,
-                                         &SelectAccess::peek_send<T>,
-                                         &SelectAccess::watch_send<T>,
-                                         &SelectAccess::unwatch_send<T>,
-                                         &SelectAccess::due_never,
-                                         &SelectAccess::abandon_send<T>,
-                                         false};
+inline constexpr OpTable sync_send_table{&SelectAccess::start_send<T>,   &SelectAccess::peek_send<T>,
+                                         &SelectAccess::watch_send<T>,   &SelectAccess::unwatch_send<T>,
+                                         &SelectAccess::due_never,       &SelectAccess::abandon_send<T>,
+                                         &SelectAccess::forward_send<T>, false};
 
 template <class End>
 void require_live(const End& end, const char* what) {
@@ -557,7 +582,7 @@ class Select {
     }
     std::size_t index = 0;
     detail::Token token;
-    detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::start, detail::ch::Mode::Block,
+    detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::start, detail::ch::Mode::Block,
                        spindle::detail::forever, index, token);
     return SelectedOperation(index, ops_[index], token);
   }
@@ -589,7 +614,7 @@ class Select {
     }
     std::size_t index = 0;
     detail::Token token;
-    detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::peek, detail::ch::Mode::Block,
+    detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::peek, detail::ch::Mode::Block,
                        spindle::detail::forever, index, token);
     return index;
   }
@@ -611,6 +636,7 @@ class Select {
  private:
   std::size_t add(void* end, const detail::OpTable* table) {
     ops_.push_back(detail::Op{end, table, {}, true});
+    order_.push_back(0);
     ++live_;
     return ops_.size() - 1;
   }
@@ -619,7 +645,8 @@ class Select {
   Result<SelectedOperation, E> attempt(detail::ch::Mode mode, spindle::detail::Deadline deadline) {
     std::size_t index = 0;
     detail::Token token;
-    if (detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::start, mode, deadline, index, token)) {
+    if (detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::start, mode, deadline, index,
+                           token)) {
       return Result<SelectedOperation, E>(in_place_ok, SelectedOperation(index, ops_[index], token));
     }
     return Result<SelectedOperation, E>(in_place_err);
@@ -629,13 +656,15 @@ class Select {
   Result<std::size_t, E> look(detail::ch::Mode mode, spindle::detail::Deadline deadline) {
     std::size_t index = 0;
     detail::Token token;
-    if (detail::run_select(ops_.data(), ops_.size(), biased_, detail::Goal::peek, mode, deadline, index, token)) {
+    if (detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::peek, mode, deadline, index,
+                           token)) {
       return Ok(index);
     }
     return Result<std::size_t, E>(in_place_err);
   }
 
   std::vector<detail::Op> ops_;
+  std::vector<std::uint32_t> order_;  // room for run_select's order of looks
   std::size_t live_ = 0;
   bool biased_ = false;
 };
@@ -776,7 +805,8 @@ struct SelectArms {
     (prepare(arms, ops, next, deadline, mode), ...);
     std::size_t index = 0;
     detail::Token token;
-    if (!detail::run_select(ops, channels, biased, detail::Goal::start, mode, deadline, index, token)) {
+    std::uint32_t order[channels];
+    if (!detail::run_select(ops, order, channels, biased, detail::Goal::start, mode, deadline, index, token)) {
       return fallback(arms...);
     }
     SelectedOperation op(index, ops[index], token);

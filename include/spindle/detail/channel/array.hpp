@@ -132,7 +132,6 @@ class Array {
     }
   }
 
-
   /// Registers the receiver to be woken when a message or the disconnect
   /// comes; false (nothing registered) when one may have come already.
   bool watch(Registration& registration) noexcept { return receiver_.watch(tail_, head_ << shift, registration); }
@@ -223,6 +222,9 @@ class Array {
   }
 
   void unwatch_send(Registration& registration) noexcept { senders_.remove(registration); }
+
+  /// Nothing to pass on: a freed slot wakes every sleeping sender.
+  static void forward_send_wake() noexcept {}
 
   void release() noexcept {
     Slot& slot = slots_[head_ & (one_lap_ - 1)];

@@ -167,7 +167,6 @@ class List {
     }
   }
 
-
   /// Registers the receiver to be woken when a message or the disconnect
   /// comes; false (nothing registered) when one may have come already.
   bool watch(Registration& registration) noexcept { return receiver_.watch(tail_.index, idle(), registration); }

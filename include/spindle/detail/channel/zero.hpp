@@ -302,6 +302,16 @@ class Zero {
     return false;
   }
 
+  /// A select woken (by notify_one) for a send here took another operation:
+  /// if a receiver still waits, another sleeping sender gets the wake-up.
+  void forward_send_wake() noexcept {
+    // seq_cst: as can_send_now(), against announce().
+    const std::uint32_t state = state_.load(std::memory_order::seq_cst);
+    if ((state == waiting || state == asleep) && senders_sleeping_.load(std::memory_order::seq_cst) != 0) {
+      senders_.notify_one();
+    }
+  }
+
   void unwatch_send(Registration& registration) noexcept {
     senders_sleeping_.fetch_sub(1, std::memory_order::relaxed);
     senders_.remove(registration);
