@@ -301,6 +301,14 @@ TEST_CASE("select(arms...) runs exactly one handler and returns its result", "[s
   const std::string late = mpsc::select(mpsc::on_recv(rx, [](auto) { return std::string("msg"); }),
                                         mpsc::on_timeout(2ms, [] { return std::string("timeout"); }));
   REQUIRE(late == "timeout");
+  // A deadline kept across calls: on_deadline runs once it has passed.
+  const auto deadline = std::chrono::steady_clock::now() + 3ms;
+  int calls = 0;
+  while (!mpsc::select(mpsc::on_recv(rx, [](auto) { return false; }),
+                       mpsc::on_deadline(deadline, [&] { return ++calls > 0; }))) {
+  }
+  REQUIRE(calls == 1);
+  REQUIRE(std::chrono::steady_clock::now() >= deadline);
   // A message: its handler gets the Result.
   REQUIRE(tx.send(41).is_ok());
   const int got = mpsc::select(mpsc::on_recv(rx, [](spindle::Result<int, mpsc::RecvError> r) { return *r + 1; }),

@@ -715,6 +715,13 @@ template <class Rep, class Period, class F>
 [[nodiscard]] TimeoutArm<std::decay_t<F>> on_timeout(std::chrono::duration<Rep, Period> timeout, F&& f) {
   return {spindle::detail::deadline_after(timeout), std::forward<F>(f)};
 }
+/// As on_timeout, with the time given as a point: in a loop, an arm that
+/// gives up at one deadline for the whole loop (on_timeout(d) starts again
+/// at every call).
+template <class F>
+[[nodiscard]] TimeoutArm<std::decay_t<F>> on_deadline(std::chrono::steady_clock::time_point deadline, F&& f) {
+  return {deadline, std::forward<F>(f)};
+}
 template <class F>
 [[nodiscard]] DefaultArm<std::decay_t<F>> on_default(F&& f) {
   return {std::forward<F>(f)};
