@@ -95,7 +95,7 @@ bool merge() {
   }
 
   // The Select refers to the receivers: sources must not grow from here on.
-  mpsc::Select sel;  // fair: it starts each look at a random operation
+  mpsc::Select sel;  // fair: each call looks in a shuffled order
   for (auto& rx : sources) {
     sel.recv(rx);  // returns its index: 0, 1, ... as in sources
   }

@@ -380,11 +380,11 @@ struct SelectAccess {
     }
     T* back = &value;
     const ch::SendStatus status = tx.chan_.visit([&](auto& counter) {
-      using Chan = std::remove_reference_t<decltype(counter.chan())>;
-      if constexpr (std::is_same_v<Chan, ch::Zero<T>>) {
-        return counter.chan().write(token.claim, value, back);
+      auto& chan = counter.chan();
+      if constexpr (requires { chan.write(token.claim, value, back); }) {
+        return chan.write(token.claim, value, back);  // rendezvous: may fail, handing back
       } else {
-        counter.chan().write(token.claim, value);
+        chan.write(token.claim, value);
         return ch::SendStatus::Ok;
       }
     });
