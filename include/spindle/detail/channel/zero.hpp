@@ -64,7 +64,7 @@ class Zero {
   // count of stashes (so a sender never mistakes a later stash's fate for
   // its own).
   static constexpr std::uint32_t stash_pending = 0;
-  static constexpr std::uint32_t stash_asleep = 1;  // pending; its sender sleeps on stash_
+  static constexpr std::uint32_t stash_asleep = 1;  // pending; its sender sleeps, registered
   static constexpr std::uint32_t stash_taken = 2;
   static constexpr std::uint32_t stash_refused = 3;  // the receiver went: the sender takes it back
   static constexpr std::uint32_t stash_mask = 3;
@@ -443,12 +443,26 @@ class Zero {
         backoff.reset();
         continue;
       }
+      // Sleep registered: `asleep` says our registration is in stash_waiter_,
+      // and settle_stash, which clears it, wakes us (waiter.hpp).
+      Waiter waiter;
+      Registration registration{&waiter};
+      stash_waiter_.set(registration);
       std::uint32_t expected = stash_word(ticket, stash_pending);
-      if (word == expected && !stash_.compare_exchange_strong(expected, stash_word(ticket, stash_asleep),
-                                                              std::memory_order::relaxed, std::memory_order::relaxed)) {
+      // release: publishes the registration to settle_stash's acquire.
+      if (word != expected || !stash_.compare_exchange_strong(expected, stash_word(ticket, stash_asleep),
+                                                              std::memory_order::release, std::memory_order::relaxed)) {
+        stash_waiter_.clear();
         continue;
       }
-      park::wait(stash_, stash_word(ticket, stash_asleep), forever);
+      waiter.sleep(forever);
+      expected = stash_word(ticket, stash_asleep);
+      if (stash_.compare_exchange_strong(expected, stash_word(ticket, stash_pending), std::memory_order::relaxed,
+                                         std::memory_order::relaxed)) {
+        stash_waiter_.clear();  // woken for nothing: our flag, lowered by us
+      } else {
+        stash_waiter_.wait_released();  // settled: settle_stash took the flag
+      }
       backoff.reset();
     }
   }
@@ -457,12 +471,12 @@ class Zero {
   void settle_stash(std::uint32_t fate) noexcept {
     std::uint32_t word = stash_.load(std::memory_order::relaxed);
     // release: for `taken`, our use of the slot is over before the sender
-    // returns.
-    while (!stash_.compare_exchange_weak(word, (word & ~stash_mask) | fate, std::memory_order::release,
+    // returns. acquire: an asleep sender's registration.
+    while (!stash_.compare_exchange_weak(word, (word & ~stash_mask) | fate, std::memory_order::acq_rel,
                                          std::memory_order::relaxed)) {
     }
     if ((word & stash_mask) == stash_asleep) {
-      park::wake_one(stash_);
+      stash_waiter_.notify();
     }
   }
 
@@ -563,6 +577,7 @@ class Zero {
   bool taking_stash_ = false;  // the receiver's alone
   ReceiverSlot receiver_;      // the receiver's registration while `asleep`
   WaiterList senders_;         // senders asleep until a receiver comes
+  ReceiverSlot stash_waiter_;  // the stashing sender's registration while stash_asleep
   park::Word stash_{0};
   Storage<T> slot_;
 };
