@@ -62,7 +62,7 @@ TEST_CASE("select receives from every flavour, each message exactly once", "[sel
   }
 }
 
-TEST_CASE("a biased select takes the first ready operation; a fair one spreads", "[select]") {
+TEST_CASE("a biased select takes the first ready operation, a fair one spreads", "[select]") {
   auto [tx1, rx1] = mpsc::channel<int>();
   auto [tx2, rx2] = mpsc::channel<int>();
   for (int i = 0; i < 200; ++i) {
@@ -234,7 +234,7 @@ TEST_CASE("a send operation on a channel whose receiver is gone hands the value 
   }
 }
 
-TEST_CASE("timers in a select: the earliest fires; never() is never chosen", "[select][timers]") {
+TEST_CASE("timers in a select: the earliest fires, never() is never chosen", "[select][timers]") {
   Watchdog dog("select timers");
   const auto start = std::chrono::steady_clock::now();
   auto slow = mpsc::after(1h);
