@@ -9,6 +9,10 @@
 //     stderr and aborts (session.hpp, detail::default_violation). The
 //     handler runs in a noexcept destructor, so one that throws ends the
 //     process through std::terminate.
+//   - mpsc: destroying a SelectedOperation that was neither completed nor
+//     moved from aborts with a message naming the operation
+//     (mpsc/select.hpp), unless an exception is unwinding through it: then
+//     the operation is given up quietly and its channel stays usable.
 // And what must not, where a C++ programmer might expect it to:
 //   - thread: a JoinHandle destroyed unjoined detaches its thread, as in
 //     Rust (std::thread would call std::terminate); an exception escaping a
@@ -37,9 +41,11 @@
 
 #include "support/bounded.hpp"
 
+#include <spindle/select.hpp>
 #include <spindle/session.hpp>
 #include <spindle/thread.hpp>
 
+namespace mpsc = spindle::mpsc;
 namespace ss = spindle::session;
 namespace th = spindle::thread;
 using namespace std::chrono_literals;
@@ -464,6 +470,175 @@ TEST_CASE("thread: a thread that throws or calls pthread_exit, never joined, doe
     REQUIRE_FALSE(r.said("terminate called"));
   }
 #endif
+}
+
+// --- mpsc: a select's operation must be completed ------------------------------------
+
+namespace {
+
+// What select.hpp prints for an operation dropped uncompleted.
+std::string dropped_operation(std::size_t index) {
+  return "spindle::mpsc: the operation " + std::to_string(index) +
+         " that a select started was dropped without being completed";
+}
+
+// That the child aborted for operation `index`, and got no further.
+void require_dropped_abort(const DeathResult& r, std::size_t index) {
+  INFO(r);
+  REQUIRE_FALSE(r.sanitizer_reported());
+  REQUIRE(r.killed_by(SIGABRT));
+  REQUIRE(r.said(dropped_operation(index)));
+  REQUIRE(r.said("call recv(rx) or send(tx, value) on the SelectedOperation"));
+  REQUIRE_FALSE(r.said("not reached"));
+}
+
+// Thrown between select() and the completion of its operation.
+struct AfterSelect : std::runtime_error {
+  AfterSelect() : std::runtime_error("thrown after the select") {}
+};
+
+}  // namespace
+
+TEST_CASE("mpsc: a SelectedOperation dropped without being completed aborts, naming the operation", "[death][select]") {
+  SECTION("a receive, the second operation of a biased select") {
+    const DeathResult r = run_in_child([] {
+      auto idle = mpsc::channel<int>();
+      auto busy = mpsc::channel<int>();
+      (void)busy.first.send(1);
+      auto sel = mpsc::Select::biased();
+      sel.recv(idle.second);
+      sel.recv(busy.second);
+      { auto op = sel.select(); }  // aborts here
+      std::fputs("not reached\n", stderr);
+    });
+    require_dropped_abort(r, 1);
+  }
+  SECTION("a send on a bounded channel, the third operation") {
+    const DeathResult r = run_in_child([] {
+      auto a = mpsc::channel<int>();
+      auto b = mpsc::sync_channel<int>(0);
+      auto c = mpsc::sync_channel<int>(1);
+      mpsc::Select sel;
+      sel.recv(a.second);
+      sel.recv(b.second);
+      sel.send(c.first);
+      { auto op = sel.select(); }  // only the send can proceed; aborts here
+      std::fputs("not reached\n", stderr);
+    });
+    require_dropped_abort(r, 2);
+  }
+  SECTION("the operation inside try_select()'s Result") {
+    const DeathResult r = run_in_child([] {
+      auto a = mpsc::channel<int>();
+      (void)a.first.send(1);
+      mpsc::Select sel;
+      sel.recv(a.second);
+      { auto started = sel.try_select(); }  // aborts here
+      std::fputs("not reached\n", stderr);
+    });
+    require_dropped_abort(r, 0);
+  }
+  SECTION("one started and dropped inside a destructor that unwinding runs") {
+    // Not dropped by the unwinding: by code that the unwinding ran. Still
+    // a programming error.
+    const DeathResult r = run_in_child([] {
+      static auto a = mpsc::channel<int>();
+      (void)a.first.send(1);
+      struct DropsOne {
+        DropsOne() = default;
+        DropsOne(const DropsOne&) = delete;
+        DropsOne& operator=(const DropsOne&) = delete;
+        ~DropsOne() {
+          mpsc::Select sel;
+          sel.recv(a.second);
+          auto op = sel.select();
+        }  // aborts here
+      };
+      try {
+        const DropsOne guard;
+        throw AfterSelect();
+      } catch (const AfterSelect&) {
+        std::fputs("not reached\n", stderr);
+      }
+    });
+    require_dropped_abort(r, 0);
+  }
+}
+
+TEST_CASE("mpsc: a SelectedOperation destroyed by unwinding gives the operation up, the channel goes on",
+          "[death][select]") {
+  // Each body throws between select() and the operation's completion; the
+  // operation is then given up, and the channel works as if it had never
+  // been started.
+  SECTION("receives from every flavour: the message is still there") {
+    const DeathResult r = run_in_child([] {
+      auto receive_then_throw = [](mpsc::Receiver<int>& rx) {
+        try {
+          mpsc::Select sel;
+          sel.recv(rx);
+          auto op = sel.select_timeout(spindle::test::wait_limit).unwrap();
+          throw AfterSelect();
+        } catch (const AfterSelect&) {
+        }
+      };
+      auto u = mpsc::channel<int>();
+      (void)u.first.send(5);
+      receive_then_throw(u.second);
+      check_in_child(u.second.try_recv().unwrap_or(-1) == 5, "the unbounded channel's message is still there");
+
+      auto b = mpsc::sync_channel<int>(2);
+      (void)b.first.send(6);
+      receive_then_throw(b.second);
+      check_in_child(b.second.try_recv().unwrap_or(-1) == 6, "the bounded channel's message is still there");
+
+      // Rendezvous: the select pairs with a sender blocked in send().
+      auto z = mpsc::sync_channel<int>(0);
+      auto sender = th::spawn([&z] { return z.first.send(7).is_ok(); });
+      receive_then_throw(z.second);
+      check_in_child(z.second.recv_timeout(spindle::test::wait_limit).unwrap_or(-1) == 7,
+                     "the rendezvous sender's message is still there");
+      check_in_child(sender.join().unwrap(), "the rendezvous send succeeded once received");
+      std::fputs("the child went on\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE_FALSE(r.said("without being completed"));
+    REQUIRE(r.said("the child went on"));
+  }
+  SECTION("sends on a bounded and a rendezvous channel: the next send gets through") {
+    const DeathResult r = run_in_child([] {
+      auto send_then_throw = [](mpsc::SyncSender<int>& tx) {
+        try {
+          mpsc::Select sel;
+          sel.send(tx);
+          auto op = sel.select_timeout(spindle::test::wait_limit).unwrap();
+          throw AfterSelect();
+        } catch (const AfterSelect&) {
+        }
+      };
+      // Bounded: the claimed slot is given up; the receiver steps over it.
+      auto b = mpsc::sync_channel<int>(1);
+      send_then_throw(b.first);
+      check_in_child(b.second.try_recv().is_err(), "nothing was sent on the bounded channel");
+      check_in_child(b.first.try_send(8).is_ok(), "the bounded channel has room again");
+      check_in_child(b.second.try_recv().unwrap_or(-1) == 8, "the next message arrived");
+
+      // Rendezvous: the waiting receiver that the select claimed is given
+      // back, and takes the next send.
+      auto z = mpsc::sync_channel<int>(0);
+      auto receiver = th::spawn([&z] { return z.second.recv_timeout(spindle::test::wait_limit).unwrap_or(-1); });
+      send_then_throw(z.first);
+      check_in_child(z.first.send(9).is_ok(), "the rendezvous receiver took the next send");
+      check_in_child(receiver.join().unwrap() == 9, "the rendezvous receiver got the next message, not another");
+      std::fputs("the child went on\n", stderr);
+    });
+    INFO(r);
+    REQUIRE_FALSE(r.sanitizer_reported());
+    REQUIRE(r.exited_with(0));
+    REQUIRE_FALSE(r.said("without being completed"));
+    REQUIRE(r.said("the child went on"));
+  }
 }
 
 #else  // no fork()

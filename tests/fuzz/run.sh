@@ -5,7 +5,8 @@
 #
 #   tests/fuzz/run.sh [--minimize] [seconds] [target...]
 #
-# seconds: per target (default 60). targets: mpsc, session (default both).
+# seconds: per target (default 60). targets: mpsc, session, select (default
+# all three).
 # --minimize: rebuild the corpus from scratch (the smallest set of the old
 # corpus and the new finds that reaches the same edges and model states)
 # instead of adding to it.
@@ -51,7 +52,7 @@ if [ $# -gt 0 ]; then
       ;;
   esac
 fi
-targets=${*:-mpsc session}
+targets=${*:-mpsc session select}
 
 # Inputs up to 256 bytes, for the run and the merge. One thread runs an
 # input in well under a millisecond: one that takes 10 s is stuck, which is
@@ -63,9 +64,9 @@ timeout=10
 status=0
 for target in $targets; do
   case $target in
-    mpsc | session) ;;
+    mpsc | session | select) ;;
     *)
-      echo "run.sh: unknown target '$target' (mpsc, session)" >&2
+      echo "run.sh: unknown target '$target' (mpsc, session, select)" >&2
       exit 2
       ;;
   esac
