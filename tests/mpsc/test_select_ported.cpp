@@ -2787,19 +2787,17 @@ TEST_CASE("select stress: a selecting consumer over four flavours, producers sta
 }
 
 // ================================================================================
-// Hidden: behaviours of spindle's select that these ports found to differ
-// from crossbeam's (and, for the second, from DESIGN.md's rendezvous
-// contract). They fail today; run them with
-//   spindle_test_mpsc "[select-divergence]"
+// Where spindle's select differs from crossbeam's. The first test is hidden
+// (it fails by design); run it with spindle_test_mpsc "[select-divergence]".
 // ================================================================================
 
 // From crossbeam-channel tests/select_macro.rs: try_recv.
 // DIVERGENCE: on a rendezvous channel, a sender that waits in a select
 // (Select::send, on_send) is invisible to try_recv() and to a try_select()
 // receive (and to a timed select receive until it registers itself): they
-// pair only with a sender blocked in send(). Crossbeam's try_recv pairs with
-// a selecting sender too; a blocking recv() or select() does pair in
-// spindle. Hidden until that is decided.
+// pair only with a sender blocked in send(), as DESIGN.md words try_recv.
+// Crossbeam's try_recv pairs with a selecting sender too; a blocking recv()
+// or select() does pair in spindle.
 TEST_CASE("crossbeam select: try_recv, a try-receive meets a sender that waits in a select",
           "[.][select-divergence][select][ported]") {
   const Form form = both_forms();
@@ -2834,18 +2832,14 @@ TEST_CASE("crossbeam select: try_recv, a try-receive meets a sender that waits i
   REQUIRE(got_disconnected(recv_any(form, at_once, a.rx), 0));
 }
 
-// BUG: a rendezvous send may complete although no receive took its
-// message. A select that waits on several rendezvous channels registers its
-// receiver with each; two senders can each claim it (asleep -> claimed in
-// zero.hpp's start_send/send) though only one wins the select's Waiter (the
-// other's notify() fails and is ignored). Both write and return Ok; the
-// select completes one; the other message waits in its channel for a later
-// receive, or is destroyed with the receiver, its send having reported
-// success (mpsc.hpp: "On a rendezvous channel returns once a receiver has
-// taken the message"). Here the receivers go after the select: every send
-// but the one received must fail. Found in about a third of the rounds.
+// A rendezvous send completes only into a receive that takes its message.
+// A select that waits on several rendezvous channels registers its receiver
+// with each; several senders may claim it at once, but only the one that
+// wins the select's Waiter may write (zero.hpp: wake_claimed_receiver), and
+// the select takes that one's message. Here the receivers go after the
+// select: every send but the one received must fail.
 TEST_CASE("select: a rendezvous send completes only when its message is received, whatever the select chose",
-          "[.][select-divergence][select]") {
+          "[select]") {
   const Form form = both_forms();
   INFO(name(form));
   Watchdog dog("rendezvous sends against one select");

@@ -239,6 +239,44 @@ struct RendezvousSend : rl::test_suite<RendezvousSend, 2> {
   void after() { a = {}; }
 };
 
+// Two rendezvous senders race for one select over both their channels;
+// the select takes one value, then both receivers go. A rendezvous send
+// completes only into a receive that takes it: exactly one send succeeds,
+// the other gets its value back.
+struct RendezvousSendsOne : rl::test_suite<RendezvousSendsOne, 3> {
+  Chan<mpsc::SyncSender<int>> a;
+  Chan<mpsc::SyncSender<int>> b;
+  rl::var<int> sent_a;
+  rl::var<int> sent_b;
+
+  void before() {
+    a.make(mpsc::sync_channel<int>(0));
+    b.make(mpsc::sync_channel<int>(0));
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      sent_a($) = a.tx->send(1).is_ok() ? 1 : 0;
+    } else if (index == 1) {
+      sent_b($) = b.tx->send(2).is_ok() ? 1 : 0;
+    } else {
+      {
+        mpsc::Select sel;
+        sel.recv(*a.rx);
+        sel.recv(*b.rx);
+        auto op = sel.select();
+        RL_ASSERT(complete(op, *a.rx, *b.rx).is_ok());
+      }
+      a.rx.reset();
+      b.rx.reset();
+    }
+  }
+  void after() {
+    RL_ASSERT(sent_a($) + sent_b($) == 1);
+    a = {};
+    b = {};
+  }
+};
+
 }  // namespace
 
 int main() {
@@ -252,6 +290,7 @@ int main() {
   ok &= run<BothWake>("select: both channels wake it", rl::sched_random, 10000);
   ok &= run<SendWhenFreed>("select: send waits for a free slot", rl::sched_random, 20000);
   ok &= run<RendezvousSend>("select: send meets a receive", rl::sched_random, 20000);
+  ok &= run<RendezvousSendsOne>("select: one of two rendezvous sends lands", rl::sched_random, 10000);
   // The exhaustive search, for the models of two threads.
   ok &= run<DisconnectWakes>("select: a disconnect wakes it", rl::sched_bound, 20000);
   ok &= run<TimeoutRacesSend<0>>("select: timeout 0 races a send", rl::sched_bound, 20000);

@@ -138,13 +138,14 @@ inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased
       order[j] = t;
     }
   }
-  // A channel that woke us from a list of several waiters (a rendezvous
-  // receiver calling for one sender) chose us over the others: if we end up
-  // not taking that operation, the wake-up goes on to another waiter.
-  long unused_wake = -1;
+  // The operation whose channel claimed our Waiter last. A channel that
+  // woke us from a list of several waiters (a rendezvous receiver calling
+  // for one sender) chose us over the others: if we end up not taking that
+  // operation, the wake-up goes on to another waiter.
+  long woken_by = -1;
   const auto finish = [&](bool found) {
-    if (unused_wake >= 0 && !(found && index == static_cast<std::size_t>(unused_wake))) {
-      const Op& woke = ops[static_cast<std::size_t>(unused_wake)];
+    if (woken_by >= 0 && !(found && index == static_cast<std::size_t>(woken_by))) {
+      const Op& woke = ops[static_cast<std::size_t>(woken_by)];
       woke.table->forward(woke.end);
     }
     return found;
@@ -157,15 +158,23 @@ inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased
   const Pass spin_or_last = mode == ch::Mode::Try ? Pass::last : Pass::spinning;
   Pass pass = spin_or_last;
   for (;;) {
-    // 1. Look, in the select's order.
+    // 1. Look, in the select's order; after a wake-up, first (and wholly)
+    // at the operation whose channel claimed the Waiter: a rendezvous
+    // sender that won it has committed its message to this select, which
+    // must take it (or give the write up, which hands it back to the
+    // sender: see zero.hpp), never leave it behind for another operation.
     const bool quick = pass == Pass::spinning;
+    const auto try_op = [&](std::size_t i, bool quick_look) {
+      Op& op = ops[i];
+      return op.live && (goal == Goal::start ? op.table->start(op.end, token, quick_look) : op.table->peek(op.end));
+    };
+    if (woken_by >= 0 && try_op(static_cast<std::size_t>(woken_by), false)) {
+      index = static_cast<std::size_t>(woken_by);
+      return finish(true);
+    }
     for (std::size_t k = 0; k < n; ++k) {
       const std::size_t i = order[k];
-      Op& op = ops[i];
-      if (!op.live) {
-        continue;
-      }
-      if (goal == Goal::start ? op.table->start(op.end, token, quick) : op.table->peek(op.end)) {
+      if (static_cast<long>(i) != woken_by && try_op(i, quick)) {
         index = i;
         return finish(true);
       }
@@ -204,11 +213,11 @@ inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased
     }
     // 3. Unregister, then look again.
     if (!waiter.try_abort()) {
-      if (unused_wake >= 0) {
-        const Op& woke = ops[static_cast<std::size_t>(unused_wake)];
+      if (woken_by >= 0) {
+        const Op& woke = ops[static_cast<std::size_t>(woken_by)];
         woke.table->forward(woke.end);
       }
-      unused_wake = waiter.selected();
+      woken_by = waiter.selected();
     }
     for (std::size_t i = 0; i < registered; ++i) {
       if (ops[i].live) {

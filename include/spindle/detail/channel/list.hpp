@@ -155,14 +155,19 @@ class List {
 
   // --- select ----------------------------------------------------------------
 
-  /// A select's quick look while it spins: the head position alone (as
-  /// wait_ready's spinning does), leaving tail's cache line to the senders.
-  /// Ready or Empty; wait_ready(Mode::Try) gives the whole answer.
+  /// A select's quick look while it spins: the head position (as
+  /// wait_ready's spinning does) and the senders-gone flag, leaving tail's
+  /// cache line to the senders. It may miss a message still being written,
+  /// which wait_ready(Mode::Try) waits for a little.
   RecvStatus peek_ready(T*& out) noexcept {
     for (;;) {
       const Head head = look(out);
-      if (head != Head::skipped) {
-        return head == Head::ready ? RecvStatus::Ready : RecvStatus::Empty;
+      if (head == Head::ready) {
+        return RecvStatus::Ready;
+      }
+      if (head == Head::none) {
+        // Disconnected is ready too: a read-mostly flag says when to ask.
+        return receiver_.senders_gone() ? wait_ready(Mode::Try, forever, out) : RecvStatus::Empty;
       }
     }
   }

@@ -159,6 +159,22 @@ class ReceiverSlot {
     current_.store(nullptr, std::memory_order::release);
   }
 
+  /// As notify(), for a waker that may lose the Waiter (claimed by another
+  /// channel first, or withdrawn): then `lost()` runs before the
+  /// registration is handed back. Returns whether it claimed the Waiter.
+  template <class Lost>
+  bool notify_or(Lost&& lost) noexcept {
+    // relaxed: as in notify().
+    Registration* registration = current_.load(std::memory_order::relaxed);
+    const bool won = registration->notify();
+    if (!won) {
+      lost();
+    }
+    // release (S1): as in notify().
+    current_.store(nullptr, std::memory_order::release);
+    return won;
+  }
+
   /// The receiver, after it found its flag cleared by another thread: waits
   /// until that thread has handed the registration back (a few
   /// instructions, unless it lost its CPU).
@@ -200,15 +216,21 @@ class WaiterList {
   }
 
   /// Takes registrations out until one whose Waiter was still waiting is
-  /// claimed and woken (or none is left).
-  void notify_one() noexcept {
+  /// claimed and woken (or none is left). Registrations of `except` (the
+  /// caller's own Waiter: a select waiting on both ends of one channel)
+  /// stay, unwoken.
+  void notify_one(const Waiter* except = nullptr) noexcept {
     const sync::RawMutexLock lock(mutex_);
-    while (head_ != nullptr) {
-      Registration& registration = *head_;
-      unlink(registration);
-      if (registration.notify()) {
-        return;
+    Registration* registration = head_;
+    while (registration != nullptr) {
+      Registration* next = registration->next;
+      if (registration->waiter != except) {
+        unlink(*registration);
+        if (registration->notify()) {
+          return;
+        }
       }
+      registration = next;
     }
   }
 

@@ -106,12 +106,10 @@ class Zero {
         // empty, release) precedes our write into the slot.
         // acquire also makes an asleep receiver's registration visible.
         if (state_.compare_exchange_strong(state, claimed, std::memory_order::acquire, std::memory_order::relaxed)) {
-          uncount(counted);
-          if (state == asleep) {
-            // We took the sleeping receiver's registration with it: wake it
-            // now, so its wake-up overlaps our write.
-            receiver_.notify();
+          if (state == asleep && !wake_claimed_receiver()) {
+            continue;  // it was a select that took another operation
           }
+          uncount(counted);
           return hand_over(value, mode, back);
         }
         continue;  // another sender won, or the receiver backed out
@@ -226,11 +224,13 @@ class Zero {
 
   // --- select ----------------------------------------------------------------
 
-  /// A select's quick look while it spins: a message waits, or a sender is
-  /// blocked in send() and may pair with us now (then as try_recv).
+  /// A select's quick look while it spins: a message waits, a sender is
+  /// blocked in send() and may pair with us now, or the senders are gone
+  /// (then as try_recv).
   RecvStatus peek_ready(T*& out) noexcept {
     const std::uint32_t state = state_.load(std::memory_order::relaxed);
-    if (state == full || state == stashed || senders_waiting_.load(std::memory_order::relaxed) != 0) {
+    if (state == full || state == stashed || senders_waiting_.load(std::memory_order::relaxed) != 0 ||
+        senders_gone_.load(std::memory_order::relaxed)) {
       return wait_ready(Mode::Try, forever, out);
     }
     return RecvStatus::Empty;
@@ -264,8 +264,8 @@ class Zero {
       }
       // acquire: as in send().
       if (state_.compare_exchange_strong(state, claimed, std::memory_order::acquire, std::memory_order::relaxed)) {
-        if (state == asleep) {
-          receiver_.notify();
+        if (state == asleep && !wake_claimed_receiver()) {
+          continue;  // it was a select that took another operation
         }
         return SendStatus::Ok;
       }
@@ -401,6 +401,19 @@ class Zero {
     }
   }
 
+  // We claimed the receiver from `asleep`, and its registration with it.
+  // The receiver is a blocking receive, or a select that may be waiting on
+  // other channels too: only if we win its Waiter is the receiver ours; we
+  // then wake it at once, so its wake-up overlaps our write. A select whose
+  // Waiter another channel won (or that gave up) is no longer receiving
+  // here: the receiver goes back to `empty` and we look for the next one.
+  // So a rendezvous send completes only into a receive that takes it.
+  bool wake_claimed_receiver() noexcept {
+    // relaxed: the select leaves only after the registration is handed
+    // back (release), which follows this store.
+    return receiver_.notify_or([this] { state_.store(empty, std::memory_order::relaxed); });
+  }
+
   // Our move threw after we claimed the receiver: hand it back to the other
   // senders, unless its receive has given up or it has gone meanwhile.
   void give_back_receiver() noexcept {
@@ -528,7 +541,9 @@ class Zero {
       return false;
     }
     if (from == empty && senders_sleeping_.load(std::memory_order::seq_cst) != 0) {
-      senders_.notify_one();  // as announce(): a blocked sender may claim us now
+      // As announce(): a blocked sender may claim us now (not this select's
+      // own send on this channel, if it has one).
+      senders_.notify_one(registration.waiter);
     }
     if (senders_gone_.load(std::memory_order::seq_cst)) {
       unwatch_receiver(from);
