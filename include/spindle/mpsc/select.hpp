@@ -470,11 +470,11 @@ class SelectedOperation {
     if (std::uncaught_exceptions() > 0) {
       return;  // unwinding: the exception is the report
     }
-    std::fprintf(stderr,
-                 "spindle::mpsc: the operation %zu that a select started was dropped without being completed; "
-                 "call recv(rx) or send(tx, value) on the SelectedOperation with the channel of that operation\n",
-                 index_);
-    std::fflush(stderr);
+    (void)std::fprintf(stderr,
+                       "spindle::mpsc: the operation %zu that a select started was dropped without being completed; "
+                       "call recv(rx) or send(tx, value) on the SelectedOperation with the channel of that operation\n",
+                       index_);
+    (void)std::fflush(stderr);
     std::abort();
   }
 
@@ -593,7 +593,7 @@ class Select {
     detail::Token token;
     detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::start, detail::ch::Mode::Block,
                        spindle::detail::forever, index, token);
-    return SelectedOperation(index, ops_[index], token);
+    return {index, ops_[index], token};
   }
 
   /// Starts an operation that can proceed now, if any.

@@ -32,10 +32,12 @@ class Timer {
   enum class Kind : std::uint8_t { at, tick, never };
 
   /// A timer that never fires (any T).
+  // cppcheck-suppress uninitMemberVar ; message_ is raw Storage, filled when a message is due
   Timer() noexcept = default;
 
   /// A one-shot timer due at `due`; or, with a period, a ticker whose first
   /// tick is due at `due`. Only for T = steady_clock::time_point.
+  // cppcheck-suppress uninitMemberVar ; message_ is raw Storage, filled when a message is due
   Timer(Deadline due, Clock::duration period) noexcept
       : kind_(period.count() > 0 ? Kind::tick : Kind::at), due_(due), period_(period) {
     static_assert(std::is_same_v<T, Clock::time_point>, "a timer's messages are steady_clock time points");
