@@ -583,18 +583,20 @@ class Zero {
     return state == waiting || state == asleep || state == closed;
   }
 
-  // One cache line for the whole hand-off.
+  // One cache line for the hand-off itself (a small message included):
+  // what every send and receive touches comes first.
   alignas(cache_line) park::Word state_{empty};
   const WaitPolicy policy_;
+  bool taking_stash_ = false;  // the receiver's alone
+  Atomic<bool> senders_gone_{false};
   Atomic<std::uint32_t> senders_waiting_{0};
   Atomic<std::uint32_t> senders_sleeping_{0};
-  Atomic<bool> senders_gone_{false};
-  bool taking_stash_ = false;  // the receiver's alone
-  ReceiverSlot receiver_;      // the receiver's registration while `asleep`
-  WaiterList senders_;         // senders asleep until a receiver comes
-  ReceiverSlot stash_waiter_;  // the stashing sender's registration while stash_asleep
-  park::Word stash_{0};
   Storage<T> slot_;
+  // What only the sleeping paths touch, on the lines after it.
+  alignas(cache_line) ReceiverSlot receiver_;  // the receiver's registration while `asleep`
+  WaiterList senders_;                         // senders asleep until a receiver comes
+  ReceiverSlot stash_waiter_;                  // the stashing sender's registration while stash_asleep
+  park::Word stash_{0};
 };
 
 }  // namespace spindle::detail::channel
