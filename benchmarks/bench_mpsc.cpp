@@ -106,20 +106,43 @@ void report(benchmark::State& state, double seconds, [[maybe_unused]] long switc
   }
 }
 
+// The benchmark loop of every workload (`threads` counts this one too):
+// iteration(timed) starts one iteration's threads, held at a StartGate,
+// and calls timed(gate, work), which opens the gate and runs work (this
+// thread's part) on the clock; then it joins the threads and checks.
+template <class Iteration>
+void run(benchmark::State& state, unsigned threads, u64 per_iteration, Iteration iteration) {
+  label_oversubscription(state, threads);
+  double seconds = 0;
+  long switches = 0;
+  auto timed = [&state, &seconds, &switches](StartGate& gate, auto work) {
+    const long switches0 = context_switches();
+    const auto t0 = Clock::now();
+    gate.open();
+    work();
+    const auto t1 = Clock::now();
+    switches += context_switches() - switches0;
+    const double dt = std::chrono::duration<double>(t1 - t0).count();
+    state.SetIterationTime(dt);
+    seconds += dt;
+  };
+  for (auto _ : state) {
+    iteration(timed);
+  }
+  report(state, seconds, switches, per_iteration);
+}
+
 // `producers` threads send the values 1..n between them (each a contiguous
 // run, in order); the benchmark's thread receives all n.
 template <class Make>
 void stream(benchmark::State& state, unsigned producers, u64 n, Make make) {
-  label_oversubscription(state, producers + 1);
   u64 expect_sum = 0;
   u64 expect_squares = 0;
   for (u64 v = 1; v <= n; ++v) {
     expect_sum += v;
     expect_squares += v * v;  // wraps; as does the receiver's
   }
-  double seconds = 0;
-  long switches = 0;
-  for (auto _ : state) {
+  run(state, producers + 1, n, [&](auto timed) {
     auto chan = make();
     StartGate gate(producers);
     std::vector<std::thread> threads = start_producers(std::move(chan.tx), producers, n, gate);
@@ -127,16 +150,13 @@ void stream(benchmark::State& state, unsigned producers, u64 n, Make make) {
 
     u64 sum = 0;
     u64 squares = 0;
-    const long switches0 = context_switches();
-    const auto t0 = Clock::now();
-    gate.open();
-    for (u64 i = 0; i < n; ++i) {
-      const u64 v = chan.rx.recv();
-      sum += v;
-      squares += v * v;
-    }
-    const auto t1 = Clock::now();
-    switches += context_switches() - switches0;
+    timed(gate, [&] {
+      for (u64 i = 0; i < n; ++i) {
+        const u64 v = chan.rx.recv();
+        sum += v;
+        squares += v * v;
+      }
+    });
 
     for (auto& t : threads) {
       t.join();
@@ -144,20 +164,13 @@ void stream(benchmark::State& state, unsigned producers, u64 n, Make make) {
     if (sum != expect_sum || squares != expect_squares) {
       die("checksum of the received values is wrong");
     }
-    const double dt = std::chrono::duration<double>(t1 - t0).count();
-    state.SetIterationTime(dt);
-    seconds += dt;
-  }
-  report(state, seconds, switches, n);
+  });
 }
 
 // The benchmark's thread sends i on a, an echo thread answers i + 1 on b.
 template <class Impl>
 void pingpong(benchmark::State& state, u64 n) {
-  label_oversubscription(state, 2);
-  double seconds = 0;
-  long switches = 0;
-  for (auto _ : state) {
+  run(state, 2, n, [&](auto timed) {
     auto a = Impl::unbounded();
     auto b = Impl::unbounded();
     StartGate gate(1);
@@ -169,24 +182,17 @@ void pingpong(benchmark::State& state, u64 n) {
     });
     gate.wait_arrived();
 
-    const long switches0 = context_switches();
-    const auto t0 = Clock::now();
-    gate.open();
-    for (u64 i = 0; i < n; ++i) {
-      a.tx.send(i);
-      if (b.rx.recv() != i + 1) {
-        die("pingpong: wrong reply");
+    timed(gate, [&] {
+      for (u64 i = 0; i < n; ++i) {
+        a.tx.send(i);
+        if (b.rx.recv() != i + 1) {
+          die("pingpong: wrong reply");
+        }
       }
-    }
-    const auto t1 = Clock::now();
-    switches += context_switches() - switches0;
+    });
 
     echo.join();
-    const double dt = std::chrono::duration<double>(t1 - t0).count();
-    state.SetIterationTime(dt);
-    seconds += dt;
-  }
-  report(state, seconds, switches, n);
+  });
 }
 
 // --- spindle's select ----------------------------------------------------------------
@@ -195,10 +201,7 @@ namespace mpsc = spindle::mpsc;
 
 // spsc_unbounded, every receive a select of one arm.
 void select1(benchmark::State& state, u64 n) {
-  label_oversubscription(state, 2);
-  double seconds = 0;
-  long switches = 0;
-  for (auto _ : state) {
+  run(state, 2, n, [&](auto timed) {
     auto [tx, rx] = mpsc::channel<u64>();
     StartGate gate(1);
     std::thread producer([tx = std::move(tx), &gate, n]() mutable {
@@ -213,24 +216,17 @@ void select1(benchmark::State& state, u64 n) {
     mpsc::Select sel;
     sel.recv(rx);
     u64 sum = 0;
-    const long switches0 = context_switches();
-    const auto t0 = Clock::now();
-    gate.open();
-    for (u64 i = 0; i < n; ++i) {
-      auto op = sel.select();
-      sum += op.recv(rx).unwrap();
-    }
-    const auto t1 = Clock::now();
-    switches += context_switches() - switches0;
+    timed(gate, [&, &rx = rx] {
+      for (u64 i = 0; i < n; ++i) {
+        auto op = sel.select();
+        sum += op.recv(rx).unwrap();
+      }
+    });
     producer.join();
     if (sum != n * (n + 1) / 2) {
       die("select1: checksum of the received values is wrong");
     }
-    const double dt = std::chrono::duration<double>(t1 - t0).count();
-    state.SetIterationTime(dt);
-    seconds += dt;
-  }
-  report(state, seconds, switches, n);
+  });
 }
 
 // Four producers, one unbounded channel each, sending a quarter of 1..n;
@@ -238,10 +234,7 @@ void select1(benchmark::State& state, u64 n) {
 // is disconnected and drained.
 void select4(benchmark::State& state, u64 n) {
   constexpr unsigned producers = 4;
-  label_oversubscription(state, producers + 1);
-  double seconds = 0;
-  long switches = 0;
-  for (auto _ : state) {
+  run(state, producers + 1, n, [&](auto timed) {
     std::vector<mpsc::Receiver<u64>> rxs;
     std::vector<std::thread> threads;
     StartGate gate(producers);
@@ -266,41 +259,31 @@ void select4(benchmark::State& state, u64 n) {
     }
     u64 sum = 0;
     u64 received = 0;
-    const long switches0 = context_switches();
-    const auto t0 = Clock::now();
-    gate.open();
-    while (received < n) {
-      auto op = sel.select();
-      const std::size_t i = op.index();
-      auto got = op.recv(rxs[i]);
-      if (got.is_ok()) {
-        sum += *got;
-        ++received;
-      } else {
-        sel.remove(i);
+    timed(gate, [&] {
+      while (received < n) {
+        auto op = sel.select();
+        const std::size_t i = op.index();
+        auto got = op.recv(rxs[i]);
+        if (got.is_ok()) {
+          sum += *got;
+          ++received;
+        } else {
+          sel.remove(i);
+        }
       }
-    }
-    const auto t1 = Clock::now();
-    switches += context_switches() - switches0;
+    });
     for (auto& t : threads) {
       t.join();
     }
     if (sum != n * (n + 1) / 2) {
       die("select4: checksum of the received values is wrong");
     }
-    const double dt = std::chrono::duration<double>(t1 - t0).count();
-    state.SetIterationTime(dt);
-    seconds += dt;
-  }
-  report(state, seconds, switches, n);
+  });
 }
 
 // pingpong, each side receiving through select(on_recv, on_recv(timer)).
 void pingpong_select(benchmark::State& state, u64 n) {
-  label_oversubscription(state, 2);
-  double seconds = 0;
-  long switches = 0;
-  for (auto _ : state) {
+  run(state, 2, n, [&](auto timed) {
     auto [atx, arx] = mpsc::channel<u64>();
     auto [btx, brx] = mpsc::channel<u64>();
     StartGate gate(1);
@@ -317,27 +300,20 @@ void pingpong_select(benchmark::State& state, u64 n) {
     });
     gate.wait_arrived();
     auto timer = mpsc::after(std::chrono::hours(1));
-    const long switches0 = context_switches();
-    const auto t0 = Clock::now();
-    gate.open();
-    for (u64 i = 0; i < n; ++i) {
-      if (atx.send(i).is_err()) {
-        die("pingpong_select: send failed");
+    timed(gate, [&, &atx = atx, &brx = brx] {
+      for (u64 i = 0; i < n; ++i) {
+        if (atx.send(i).is_err()) {
+          die("pingpong_select: send failed");
+        }
+        const u64 v = mpsc::select(mpsc::on_recv(brx, [](auto r) { return r.unwrap(); }),
+                                   mpsc::on_recv(timer, [](auto) -> u64 { die("pingpong_select: timer"); }));
+        if (v != i + 1) {
+          die("pingpong_select: wrong reply");
+        }
       }
-      const u64 v = mpsc::select(mpsc::on_recv(brx, [](auto r) { return r.unwrap(); }),
-                                 mpsc::on_recv(timer, [](auto) -> u64 { die("pingpong_select: timer"); }));
-      if (v != i + 1) {
-        die("pingpong_select: wrong reply");
-      }
-    }
-    const auto t1 = Clock::now();
-    switches += context_switches() - switches0;
+    });
     echo.join();
-    const double dt = std::chrono::duration<double>(t1 - t0).count();
-    state.SetIterationTime(dt);
-    seconds += dt;
-  }
-  report(state, seconds, switches, n);
+  });
 }
 
 // --- registration: workloads outermost, so the table groups them --------------------

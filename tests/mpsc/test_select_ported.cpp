@@ -302,6 +302,144 @@ mpsc::Receiver<TimePoint> tick_now() {
   return ticker;
 }
 
+/// A Select over receives from `rx...`.
+template <class... Rx>
+mpsc::Select receiving(Rx&... rx) {
+  mpsc::Select sel;
+  (sel.recv(rx), ...);
+  return sel;
+}
+
+/// Puts `count` Units in each of `a` and `b`.
+template <class A, class B>
+void fill(A& a, B& b, int count) {
+  for (int i = 0; i < count; ++i) {
+    REQUIRE(a.tx.send(Unit{}).is_ok());
+    REQUIRE(b.tx.send(Unit{}).is_ok());
+  }
+}
+
+/// fairness1's verdict: every operation succeeded, and each of the four
+/// was chosen at least half its fair share of `count`.
+void require_fair(const std::array<int, 4>& hits, int failed, int count) {
+  INFO("hits " << hits[0] << " " << hits[1] << " " << hits[2] << " " << hits[3]);
+  REQUIRE(failed == 0);
+  for (const int h : hits) {
+    REQUIRE(h >= count / 4 / 2);
+  }
+}
+
+/// Each of two operations was chosen at least a quarter of `count` times.
+void require_both_chosen(const std::array<int, 2>& hits, int count) {
+  REQUIRE(hits[0] >= count / 4);
+  REQUIRE(hits[1] >= count / 4);
+}
+
+/// fairness2's channels (unbounded, capacity 1, rendezvous) and the
+/// in-flight counts that stand for crossbeam's is_empty() on the first two.
+struct Fairness2 {
+  static constexpr int count = 3000;
+  Ends<mpsc::Sender<Unit>, Unit> a = unbounded<Unit>();
+  Ends<mpsc::SyncSender<Unit>, Unit> b = bounded<Unit>(1);
+  Ends<mpsc::SyncSender<Unit>, Unit> c = bounded<Unit>(0);
+  std::atomic<int> queued_a{0};
+  std::atomic<int> queued_b{0};
+  std::array<int, 3> hits{};
+
+  /// The producer: `count` selecting sends, offering a and b only while
+  /// they hold nothing; false if a send fails.
+  bool produce() {
+    for (int i = 0; i < count; ++i) {
+      mpsc::Select sel;
+      std::size_t on_a = 99;
+      std::size_t on_b = 99;
+      if (queued_a.load() <= 0) {
+        on_a = sel.send(a.tx);
+      }
+      if (queued_b.load() <= 0) {
+        on_b = sel.send(b.tx);
+      }
+      const std::size_t on_c = sel.send(c.tx);
+      auto op = sel.select();
+      bool ok = false;
+      if (op.index() == on_a) {
+        ++queued_a;
+        ok = op.send(a.tx, Unit{}).is_ok();
+      } else if (op.index() == on_b) {
+        ++queued_b;
+        ok = op.send(b.tx, Unit{}).is_ok();
+      } else if (op.index() == on_c) {
+        ok = op.send(c.tx, Unit{}).is_ok();
+      }
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// The consumer took a message from channel `index`.
+  void took(std::size_t index) {
+    if (index == 0) {
+      --queued_a;
+    } else if (index == 1) {
+      --queued_b;
+    }
+    ++hits[index];
+  }
+
+  /// Every message was received exactly once: `count` in all, none left.
+  void require_delivered() {
+    INFO("hits " << hits[0] << " " << hits[1] << " " << hits[2]);
+    REQUIRE(hits[0] + hits[1] + hits[2] == count);
+    REQUIRE(a.rx.try_recv().is_err());
+    REQUIRE(b.rx.try_recv().is_err());
+  }
+};
+
+/// stress_recv's producer: i on `a`, then i on `b`, each after a go-ahead
+/// on `c`; false on a failure.
+template <class A, class B, class C>
+bool send_in_lockstep(A& a, B& b, C& c, int count) {
+  for (int i = 0; i < count; ++i) {
+    if (a.tx.send(i).is_err() || c.rx.recv_timeout(wait_limit).is_err() || b.tx.send(i).is_err() ||
+        c.rx.recv_timeout(wait_limit).is_err()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// stress_send's consumer: i from `a` and from `b`, then a go-ahead from
+/// `c`; false on a failure or a wrong value.
+template <class A, class B, class C>
+bool recv_in_lockstep(A& a, B& b, C& c, int count) {
+  for (int i = 0; i < count; ++i) {
+    auto x = a.rx.recv_timeout(wait_limit);
+    auto y = b.rx.recv_timeout(wait_limit);
+    if (x.is_err() || *x != i || y.is_err() || *y != i || c.rx.recv_timeout(wait_limit).is_err()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// stress_mixed's peer: i on `a`, i from `b`, then a go-ahead from `c`;
+/// false on a failure or a wrong value.
+template <class A, class B, class C>
+bool trade_in_lockstep(A& a, B& b, C& c, int count) {
+  for (int i = 0; i < count; ++i) {
+    if (a.tx.send(i).is_err()) {
+      return false;
+    }
+    auto y = b.rx.recv_timeout(wait_limit);
+    if (y.is_err() || *y != i || c.rx.recv_timeout(wait_limit).is_err()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 // ================================================================================
@@ -784,15 +922,7 @@ TEST_CASE("crossbeam select: stress_recv, receives from unbounded and bounded in
   auto a = unbounded<int>();
   auto b = bounded<int>(5);
   auto c = bounded<Unit>(100);
-  auto producer = th::spawn([&a, &b, &c] {
-    for (int i = 0; i < count; ++i) {
-      if (a.tx.send(i).is_err() || c.rx.recv_timeout(wait_limit).is_err() || b.tx.send(i).is_err() ||
-          c.rx.recv_timeout(wait_limit).is_err()) {
-        return false;
-      }
-    }
-    return true;
-  });
+  auto producer = th::spawn([&a, &b, &c] { return send_in_lockstep(a, b, c, count); });
   int wrong = 0;
   for (int i = 0; i < count; ++i) {
     for (int k = 0; k < 2; ++k) {
@@ -814,16 +944,7 @@ TEST_CASE("crossbeam select: stress_send, sends to two rendezvous channels in lo
   auto a = bounded<int>(0);
   auto b = bounded<int>(0);
   auto c = bounded<Unit>(100);
-  auto consumer = th::spawn([&a, &b, &c] {
-    for (int i = 0; i < count; ++i) {
-      auto x = a.rx.recv_timeout(wait_limit);
-      auto y = b.rx.recv_timeout(wait_limit);
-      if (x.is_err() || *x != i || y.is_err() || *y != i || c.rx.recv_timeout(wait_limit).is_err()) {
-        return false;
-      }
-    }
-    return true;
-  });
+  auto consumer = th::spawn([&a, &b, &c] { return recv_in_lockstep(a, b, c, count); });
   int failed = 0;
   for (int i = 0; i < count; ++i) {
     for (int k = 0; k < 2; ++k) {
@@ -845,18 +966,7 @@ TEST_CASE("crossbeam select: stress_mixed, a receive and a send in one select, i
   auto a = bounded<int>(0);
   auto b = bounded<int>(0);
   auto c = bounded<Unit>(100);
-  auto peer = th::spawn([&a, &b, &c] {
-    for (int i = 0; i < count; ++i) {
-      if (a.tx.send(i).is_err()) {
-        return false;
-      }
-      auto y = b.rx.recv_timeout(wait_limit);
-      if (y.is_err() || *y != i || c.rx.recv_timeout(wait_limit).is_err()) {
-        return false;
-      }
-    }
-    return true;
-  });
+  auto peer = th::spawn([&a, &b, &c] { return trade_in_lockstep(a, b, c, count); });
   int wrong = 0;
   for (int i = 0; i < count; ++i) {
     for (int k = 0; k < 2; ++k) {
@@ -1042,10 +1152,7 @@ TEST_CASE("crossbeam select: fairness1, four ready operations are chosen about e
   constexpr int count = 10'000;
   auto a = bounded<Unit>(count);
   auto b = unbounded<Unit>();
-  for (int i = 0; i < count; ++i) {
-    REQUIRE(a.tx.send(Unit{}).is_ok());
-    REQUIRE(b.tx.send(Unit{}).is_ok());
-  }
+  fill(a, b, count);
   std::array<int, 4> hits{};
   int failed = 0;
   for (int i = 0; i < count; ++i) {
@@ -1055,11 +1162,7 @@ TEST_CASE("crossbeam select: fairness1, four ready operations are chosen about e
     std::size_t index = 0;
     bool ok = false;
     if (form == Form::object) {
-      mpsc::Select sel;
-      sel.recv(a.rx);
-      sel.recv(b.rx);
-      sel.recv(soon);
-      sel.recv(ticker);
+      auto sel = receiving(a.rx, b.rx, soon, ticker);
       auto op = sel.select();
       index = op.index();
       ok = index == 0   ? op.recv(a.rx).is_ok()
@@ -1079,11 +1182,7 @@ TEST_CASE("crossbeam select: fairness1, four ready operations are chosen about e
     failed += ok ? 0 : 1;
     ++hits[index];
   }
-  INFO("hits " << hits[0] << " " << hits[1] << " " << hits[2] << " " << hits[3]);
-  REQUIRE(failed == 0);
-  for (const int h : hits) {
-    REQUIRE(h >= count / 4 / 2);
-  }
+  require_fair(hits, failed, count);
 }
 
 // From crossbeam-channel tests/select.rs: fairness2. Crossbeam's producer
@@ -1095,65 +1194,23 @@ TEST_CASE("crossbeam select: fairness1, four ready operations are chosen about e
 TEST_CASE("crossbeam select: fairness2, a selecting producer and a selecting consumer over three flavours",
           "[select][ported]") {
   Watchdog dog("fairness2");
-  constexpr int count = 3000;
-  auto a = unbounded<Unit>();
-  auto b = bounded<Unit>(1);
-  auto c = bounded<Unit>(0);
-  std::atomic<int> queued_a{0};
-  std::atomic<int> queued_b{0};
-  auto producer = th::spawn([&a, &b, &c, &queued_a, &queued_b] {
-    for (int i = 0; i < count; ++i) {
-      mpsc::Select sel;
-      std::size_t on_a = 99;
-      std::size_t on_b = 99;
-      if (queued_a.load() <= 0) {
-        on_a = sel.send(a.tx);
-      }
-      if (queued_b.load() <= 0) {
-        on_b = sel.send(b.tx);
-      }
-      const std::size_t on_c = sel.send(c.tx);
-      auto op = sel.select();
-      bool ok = false;
-      if (op.index() == on_a) {
-        ++queued_a;
-        ok = op.send(a.tx, Unit{}).is_ok();
-      } else if (op.index() == on_b) {
-        ++queued_b;
-        ok = op.send(b.tx, Unit{}).is_ok();
-      } else if (op.index() == on_c) {
-        ok = op.send(c.tx, Unit{}).is_ok();
-      }
-      if (!ok) {
-        return false;
-      }
-    }
-    return true;
-  });
-  std::array<int, 3> hits{};
+  Fairness2 f;
+  constexpr int count = Fairness2::count;
+  auto producer = th::spawn([&f] { return f.produce(); });
   int failed = 0;
   for (int i = 0; i < count; ++i) {
-    mpsc::Select sel;
-    sel.recv(a.rx);
-    sel.recv(b.rx);
-    sel.recv(c.rx);
+    auto sel = receiving(f.a.rx, f.b.rx, f.c.rx);
     auto op = sel.select();
     const std::size_t index = op.index();
-    const bool ok = index == 0 ? op.recv(a.rx).is_ok() : index == 1 ? op.recv(b.rx).is_ok() : op.recv(c.rx).is_ok();
-    if (index == 0) {
-      --queued_a;
-    } else if (index == 1) {
-      --queued_b;
-    }
+    const bool ok = index == 0   ? op.recv(f.a.rx).is_ok()
+                    : index == 1 ? op.recv(f.b.rx).is_ok()
+                                 : op.recv(f.c.rx).is_ok();
     failed += ok ? 0 : 1;
-    ++hits[index];
+    f.took(index);
   }
   REQUIRE(producer.join().unwrap());
-  INFO("hits " << hits[0] << " " << hits[1] << " " << hits[2]);
   REQUIRE(failed == 0);
-  REQUIRE(hits[0] + hits[1] + hits[2] == count);
-  REQUIRE(a.rx.try_recv().is_err());
-  REQUIRE(b.rx.try_recv().is_err());
+  f.require_delivered();
 }
 
 // From crossbeam-channel tests/select_macro.rs: fairness_recv
@@ -1163,18 +1220,14 @@ TEST_CASE("crossbeam select: fairness_recv, two full channels are drained about 
   constexpr int count = 10'000;
   auto a = bounded<Unit>(count);
   auto b = unbounded<Unit>();
-  for (int i = 0; i < count; ++i) {
-    REQUIRE(a.tx.send(Unit{}).is_ok());
-    REQUIRE(b.tx.send(Unit{}).is_ok());
-  }
+  fill(a, b, count);
   std::array<int, 2> hits{};
   while (hits[0] + hits[1] < count) {
     const Picked<Unit> p = recv_any(form, at_once, a.rx, b.rx);
     REQUIRE((p && p->second.is_ok()));
     ++hits[p->first];
   }
-  REQUIRE(hits[0] >= count / 4);
-  REQUIRE(hits[1] >= count / 4);
+  require_both_chosen(hits, count);
 }
 
 // From crossbeam-channel tests/select_macro.rs: fairness_send
@@ -1190,8 +1243,7 @@ TEST_CASE("crossbeam select: fairness_send, two channels with room are filled ab
     REQUIRE((s && s->second.is_ok()));
     ++hits[s->first];
   }
-  REQUIRE(hits[0] >= count / 4);
-  REQUIRE(hits[1] >= count / 4);
+  require_both_chosen(hits, count);
 }
 
 // From crossbeam-channel tests/select_macro.rs: evaluate
@@ -1429,14 +1481,6 @@ std::optional<std::size_t> ready_in(mpsc::Select& sel, Wait wait) {
       break;
   }
   return sel.ready();
-}
-
-/// A Select over receives from `rx...`.
-template <class... Rx>
-mpsc::Select receiving(Rx&... rx) {
-  mpsc::Select sel;
-  (sel.recv(rx), ...);
-  return sel;
 }
 
 }  // namespace
@@ -1756,15 +1800,7 @@ TEST_CASE("crossbeam ready: stress_recv, ready() then try_recv in lockstep", "[s
   auto a = unbounded<int>();
   auto b = bounded<int>(5);
   auto c = bounded<Unit>(0);
-  auto producer = th::spawn([&a, &b, &c] {
-    for (int i = 0; i < count; ++i) {
-      if (a.tx.send(i).is_err() || c.rx.recv_timeout(wait_limit).is_err() || b.tx.send(i).is_err() ||
-          c.rx.recv_timeout(wait_limit).is_err()) {
-        return false;
-      }
-    }
-    return true;
-  });
+  auto producer = th::spawn([&a, &b, &c] { return send_in_lockstep(a, b, c, count); });
   auto sel = receiving(a.rx, b.rx);
   int wrong = 0;
   for (int i = 0; i < count; ++i) {
@@ -1785,16 +1821,7 @@ TEST_CASE("crossbeam ready: stress_send, ready() then try_send in lockstep", "[s
   auto a = bounded<int>(0);
   auto b = bounded<int>(0);
   auto c = bounded<Unit>(100);
-  auto consumer = th::spawn([&a, &b, &c] {
-    for (int i = 0; i < count; ++i) {
-      auto x = a.rx.recv_timeout(wait_limit);
-      auto y = b.rx.recv_timeout(wait_limit);
-      if (x.is_err() || *x != i || y.is_err() || *y != i || c.rx.recv_timeout(wait_limit).is_err()) {
-        return false;
-      }
-    }
-    return true;
-  });
+  auto consumer = th::spawn([&a, &b, &c] { return recv_in_lockstep(a, b, c, count); });
   mpsc::Select sel;
   sel.send(a.tx);
   sel.send(b.tx);
@@ -1817,18 +1844,7 @@ TEST_CASE("crossbeam ready: stress_mixed, a receive and a send look ready in tur
   auto a = bounded<int>(0);
   auto b = bounded<int>(0);
   auto c = bounded<Unit>(100);
-  auto peer = th::spawn([&a, &b, &c] {
-    for (int i = 0; i < count; ++i) {
-      if (a.tx.send(i).is_err()) {
-        return false;
-      }
-      auto y = b.rx.recv_timeout(wait_limit);
-      if (y.is_err() || *y != i || c.rx.recv_timeout(wait_limit).is_err()) {
-        return false;
-      }
-    }
-    return true;
-  });
+  auto peer = th::spawn([&a, &b, &c] { return trade_in_lockstep(a, b, c, count); });
   mpsc::Select sel;
   sel.recv(a.rx);
   sel.send(b.tx);
@@ -1956,20 +1972,13 @@ TEST_CASE("crossbeam ready: fairness1, four ready operations look ready about eq
   constexpr int count = 10'000;
   auto a = bounded<Unit>(count);
   auto b = unbounded<Unit>();
-  for (int i = 0; i < count; ++i) {
-    REQUIRE(a.tx.send(Unit{}).is_ok());
-    REQUIRE(b.tx.send(Unit{}).is_ok());
-  }
+  fill(a, b, count);
   std::array<int, 4> hits{};
   int failed = 0;
   for (int i = 0; i < count; ++i) {
     auto soon = mpsc::after(0ms);
     auto ticker = tick_now();
-    mpsc::Select sel;
-    sel.recv(a.rx);
-    sel.recv(b.rx);
-    sel.recv(soon);
-    sel.recv(ticker);
+    auto sel = receiving(a.rx, b.rx, soon, ticker);
     const std::size_t index = sel.ready();
     const bool ok = index == 0   ? a.rx.try_recv().is_ok()
                     : index == 1 ? b.rx.try_recv().is_ok()
@@ -1978,11 +1987,7 @@ TEST_CASE("crossbeam ready: fairness1, four ready operations look ready about eq
     failed += ok ? 0 : 1;
     ++hits[index];
   }
-  INFO("hits " << hits[0] << " " << hits[1] << " " << hits[2] << " " << hits[3]);
-  REQUIRE(failed == 0);
-  for (const int h : hits) {
-    REQUIRE(h >= count / 4 / 2);
-  }
+  require_fair(hits, failed, count);
 }
 
 // From crossbeam-channel tests/ready.rs: fairness2 (an in-flight count for
@@ -1991,67 +1996,26 @@ TEST_CASE("crossbeam ready: fairness1, four ready operations look ready about eq
 TEST_CASE("crossbeam ready: fairness2, a selecting producer and a consumer that uses ready()",
           "[select][ready][ported]") {
   Watchdog dog("ready fairness2");
-  constexpr int count = 3000;
-  auto a = unbounded<Unit>();
-  auto b = bounded<Unit>(1);
-  auto c = bounded<Unit>(0);
-  std::atomic<int> queued_a{0};
-  std::atomic<int> queued_b{0};
-  auto producer = th::spawn([&a, &b, &c, &queued_a, &queued_b] {
-    for (int i = 0; i < count; ++i) {
-      mpsc::Select sel;
-      std::size_t on_a = 99;
-      std::size_t on_b = 99;
-      if (queued_a.load() <= 0) {
-        on_a = sel.send(a.tx);
-      }
-      if (queued_b.load() <= 0) {
-        on_b = sel.send(b.tx);
-      }
-      const std::size_t on_c = sel.send(c.tx);
-      auto op = sel.select();
-      bool ok = false;
-      if (op.index() == on_a) {
-        ++queued_a;
-        ok = op.send(a.tx, Unit{}).is_ok();
-      } else if (op.index() == on_b) {
-        ++queued_b;
-        ok = op.send(b.tx, Unit{}).is_ok();
-      } else if (op.index() == on_c) {
-        ok = op.send(c.tx, Unit{}).is_ok();
-      }
-      if (!ok) {
-        return false;
-      }
-    }
-    return true;
-  });
-  std::array<int, 3> hits{};
-  auto sel = receiving(a.rx, b.rx, c.rx);
+  Fairness2 f;
+  constexpr int count = Fairness2::count;
+  auto producer = th::spawn([&f] { return f.produce(); });
+  auto sel = receiving(f.a.rx, f.b.rx, f.c.rx);
   for (int i = 0; i < count; ++i) {
     // What looks ready may not be by the time try_recv looks (a rendezvous
     // sender that gave up): look again until something is taken.
     for (;;) {
       const std::size_t index = sel.ready();
-      const bool ok = index == 0   ? a.rx.try_recv().is_ok()
-                      : index == 1 ? b.rx.try_recv().is_ok()
-                                   : c.rx.try_recv().is_ok();
+      const bool ok = index == 0   ? f.a.rx.try_recv().is_ok()
+                      : index == 1 ? f.b.rx.try_recv().is_ok()
+                                   : f.c.rx.try_recv().is_ok();
       if (ok) {
-        if (index == 0) {
-          --queued_a;
-        } else if (index == 1) {
-          --queued_b;
-        }
-        ++hits[index];
+        f.took(index);
         break;
       }
     }
   }
   REQUIRE(producer.join().unwrap());
-  INFO("hits " << hits[0] << " " << hits[1] << " " << hits[2]);
-  REQUIRE(hits[0] + hits[1] + hits[2] == count);
-  REQUIRE(a.rx.try_recv().is_err());
-  REQUIRE(b.rx.try_recv().is_err());
+  f.require_delivered();
 }
 
 // ================================================================================
@@ -2298,8 +2262,7 @@ TEST_CASE("crossbeam after: fairness, two timers due together are chosen about e
       REQUIRE((p && p->second.is_ok()));
       ++hits[p->first];
     }
-    REQUIRE(hits[0] >= count / 4);
-    REQUIRE(hits[1] >= count / 4);
+    require_both_chosen(hits, count);
   }
 }
 
