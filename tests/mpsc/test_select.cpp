@@ -324,6 +324,20 @@ TEST_CASE("select(arms...) runs exactly one handler and returns its result", "[s
   REQUIRE(rx.recv().unwrap() == 1);
 }
 
+TEST_CASE("select(arms...) takes a temporary receiver, such as a timer made for that call", "[select][timers]") {
+  Watchdog dog("temporary timer arm");
+  auto [tx, rx] = mpsc::channel<int>();
+  const auto start = std::chrono::steady_clock::now();
+  const int which = mpsc::select(mpsc::on_recv(rx, [](auto) { return 1; }),
+                                 mpsc::on_recv(mpsc::after(2ms), [](auto due) { return due.is_ok() ? 2 : 0; }));
+  REQUIRE(which == 2);
+  REQUIRE(std::chrono::steady_clock::now() >= start + 2ms);
+  REQUIRE(tx.send(5).is_ok());
+  const int got = mpsc::select(mpsc::on_recv(mpsc::never<int>(), [](auto) { return -1; }),
+                               mpsc::on_recv(rx, [](spindle::Result<int, mpsc::RecvError> r) { return *r; }));
+  REQUIRE(got == 5);
+}
+
 TEST_CASE("misuse of a select is refused with std::logic_error or std::out_of_range", "[select]") {
   auto [tx, rx] = mpsc::channel<int>();
   auto [tx2, rx2] = mpsc::channel<int>();

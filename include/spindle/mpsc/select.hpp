@@ -687,6 +687,15 @@ struct RecvArm {
   F f;
 };
 
+/// A receive arm that owns its receiver, given as a temporary (a timer made
+/// for this select alone: on_recv(mpsc::after(1s), f)); it lives for the
+/// one select call.
+template <class T, class F>
+struct OwnedRecvArm {
+  Receiver<T> rx;
+  F f;
+};
+
 /// A send arm: `f` gets the Result<void, SendError<T>> of the send.
 template <class Tx, class T, class F>
 struct SendArm {
@@ -711,6 +720,10 @@ struct DefaultArm {
 template <class T, class F>
 [[nodiscard]] RecvArm<T, std::decay_t<F>> on_recv(Receiver<T>& rx, F&& f) {
   return {&rx, std::forward<F>(f)};
+}
+template <class T, class F>
+[[nodiscard]] OwnedRecvArm<T, std::decay_t<F>> on_recv(Receiver<T>&& rx, F&& f) {
+  return {std::move(rx), std::forward<F>(f)};
 }
 template <class T, class U, class F>
 [[nodiscard]] SendArm<Sender<T>, T, std::decay_t<F>> on_send(Sender<T>& tx, U&& value, F&& f) {
@@ -752,6 +765,16 @@ struct ArmTraits<RecvArm<T, F>> {
     ops[at] = Op{arm.rx, &recv_table<T>, {}, true};
   }
   static decltype(auto) complete(RecvArm<T, F>& arm, SelectedOperation& op) { return arm.f(op.recv(*arm.rx)); }
+};
+template <class T, class F>
+struct ArmTraits<OwnedRecvArm<T, F>> {
+  static constexpr bool channel = true;
+  using Result = std::invoke_result_t<F&, spindle::Result<T, RecvError>>;
+  static void add(OwnedRecvArm<T, F>& arm, Op* ops, std::size_t at) {
+    require_live(arm.rx, "on_recv()");
+    ops[at] = Op{&arm.rx, &recv_table<T>, {}, true};
+  }
+  static decltype(auto) complete(OwnedRecvArm<T, F>& arm, SelectedOperation& op) { return arm.f(op.recv(arm.rx)); }
 };
 template <class Tx, class T, class F>
 struct ArmTraits<SendArm<Tx, T, F>> {
