@@ -520,13 +520,17 @@ class SelectedOperation {
       : index_(index), end_(op.end), table_(op.table), token_(token) {}
 
   void check(const void* end, const detail::OpTable* table, const char* what) const {
+    if (done_ || end != end_ || table != table_) {
+      misuse(what);  // out of line: the check itself stays a few compares
+    }
+  }
+
+  [[noreturn]] void misuse(const char* what) const {
     if (done_) {
       detail::select_misuse(std::string("SelectedOperation::") + what + ": the operation was completed already");
     }
-    if (end != end_ || table != table_) {
-      detail::select_misuse(std::string("SelectedOperation::") + what + " with a channel other than operation " +
-                            std::to_string(index_) + "'s, or of another kind");
-    }
+    detail::select_misuse(std::string("SelectedOperation::") + what + " with a channel other than operation " +
+                          std::to_string(index_) + "'s, or of another kind");
   }
 
   std::size_t index_;

@@ -59,7 +59,11 @@ class Backoff {
   [[nodiscard]] bool sleeps() const noexcept { return sleeps_; }
   Backoff(const Backoff&) = delete;
   Backoff& operator=(const Backoff&) = delete;
-  ~Backoff() { record_outcome(); }
+  ~Backoff() {
+    if (snoozed_) {  // most waits never snooze: no call for them
+      record_outcome();
+    }
+  }
 
   /// Waits a little before the caller re-checks its condition after a
   /// failed CAS or a slot another thread is in the middle of writing: a few
@@ -149,7 +153,7 @@ class Backoff {
   }
 
   void record_outcome() noexcept {
-    if (!keep_streak || !snoozed_) {
+    if (!keep_streak) {
       return;
     }
     std::uint32_t& streak = yield_streak();
