@@ -69,38 +69,12 @@ class Array {
   /// Appends `value` (moved from only on Ok). With Mode::Block waits while
   /// the channel is full; with Mode::Try returns Full instead.
   SendStatus send(T& value, Mode mode) {
-    Backoff backoff(receiver_.policy());
-    for (;;) {
-      // relaxed: the slot's stamp (A1) is what orders the slot's reuse.
-      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
-      if ((tail & disconnected) != 0) {
-        return SendStatus::Disconnected;
-      }
-      const std::uint64_t pos = tail >> shift;
-      Slot& slot = slots_[pos & (one_lap_ - 1)];
-      // acquire (A1): pairs with the receiver's release (A4) that freed it.
-      const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-      const std::uint64_t clean = stamp & ~(waiter_flag | skip);
-      if (clean == pos) {
-        std::uint64_t expected = tail;
-        // acquire: as (L6) in the list flavour, for the receiver's
-        // registration when the claim clears SLEEPING.
-        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::acquire,
-                                        std::memory_order::relaxed)) {
-          publish(slot, pos, value, (tail & sleeping) != 0);
-          return SendStatus::Ok;
-        }
-        backoff.spin();
-      } else if (clean + one_lap_ == pos + 1) {
-        // The slot still holds the previous lap's message: full.
-        if (mode == Mode::Try) {
-          return SendStatus::Full;
-        }
-        wait_for_space(slot, stamp, backoff);
-      } else {
-        backoff.spin();  // tail moved on since we read it
-      }
+    SendClaim claim;
+    const SendStatus status = claim_slot(mode, claim);
+    if (status == SendStatus::Ok) {
+      write(claim, value);
     }
+    return status;
   }
 
   /// As send(value, mode); a failed send always hands back `value` itself.
@@ -150,31 +124,7 @@ class Array {
   /// Claims the free slot at tail without blocking; the claim must then be
   /// completed with write() or given up with abandon(). Full when there is
   /// none, Disconnected when the receiver is gone.
-  SendStatus start_send(SendClaim& claim) noexcept {
-    Backoff backoff;
-    for (;;) {
-      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
-      if ((tail & disconnected) != 0) {
-        return SendStatus::Disconnected;
-      }
-      const std::uint64_t pos = tail >> shift;
-      Slot& slot = slots_[pos & (one_lap_ - 1)];
-      // acquire: as (A1).
-      const std::uint64_t clean = slot.stamp.load(std::memory_order::acquire) & ~(waiter_flag | skip);
-      if (clean == pos) {
-        std::uint64_t expected = tail;
-        // acquire: as in send().
-        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::acquire,
-                                        std::memory_order::relaxed)) {
-          claim = SendClaim{&slot, pos, (tail & sleeping) != 0};
-          return SendStatus::Ok;
-        }
-      } else if (clean + one_lap_ == pos + 1) {
-        return SendStatus::Full;
-      }
-      backoff.spin();
-    }
-  }
+  SendStatus start_send(SendClaim& claim) noexcept { return claim_slot(Mode::Try, claim); }
 
   /// Writes `value` into the claimed slot and publishes it.
   void write(const SendClaim& claim, T& value) {
@@ -281,6 +231,43 @@ class Array {
     slot.stamp.store(pos + 1, std::memory_order::release);
     if (wake_receiver) {
       receiver_.wake();
+    }
+  }
+
+  // Claims the slot at tail for a send: Ok (`claim` says which), Disconnected,
+  // or, when the channel is full, Full with Mode::Try; Mode::Block waits.
+  SendStatus claim_slot(Mode mode, SendClaim& claim) noexcept {
+    Backoff backoff(receiver_.policy());
+    for (;;) {
+      // relaxed: the slot's stamp (A1) is what orders the slot's reuse.
+      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
+      if ((tail & disconnected) != 0) {
+        return SendStatus::Disconnected;
+      }
+      const std::uint64_t pos = tail >> shift;
+      Slot& slot = slots_[pos & (one_lap_ - 1)];
+      // acquire (A1): pairs with the receiver's release (A4) that freed it.
+      const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+      const std::uint64_t clean = stamp & ~(waiter_flag | skip);
+      if (clean == pos) {
+        std::uint64_t expected = tail;
+        // acquire: as (L6) in the list flavour, for the receiver's
+        // registration when the claim clears SLEEPING.
+        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::acquire,
+                                        std::memory_order::relaxed)) {
+          claim = SendClaim{&slot, pos, (tail & sleeping) != 0};
+          return SendStatus::Ok;
+        }
+        backoff.spin();
+      } else if (clean + one_lap_ == pos + 1) {
+        // The slot still holds the previous lap's message: full.
+        if (mode == Mode::Try) {
+          return SendStatus::Full;
+        }
+        wait_for_space(slot, stamp, backoff);
+      } else {
+        backoff.spin();  // tail moved on since we read it
+      }
     }
   }
 
