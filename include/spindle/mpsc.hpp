@@ -168,7 +168,7 @@ class SyncSender {
         spindle::detail::channel::SendStatus::Ok) {
       return Ok();
     }
-    const HandBack guard{back, &value};
+    const HandBack guard{chan_, back, &value};
     return Result<void, SendError<T>>(in_place_err, std::move(*back));
   }
 
@@ -181,7 +181,7 @@ class SyncSender {
     if (status == spindle::detail::channel::SendStatus::Ok) {
       return Ok();
     }
-    const HandBack guard{back, &value};
+    const HandBack guard{chan_, back, &value};
     const auto kind =
         status == spindle::detail::channel::SendStatus::Full ? TrySendError<T>::Full : TrySendError<T>::Disconnected;
     return Result<void, TrySendError<T>>(in_place_err, kind, std::move(*back));
@@ -201,17 +201,19 @@ class SyncSender {
   }
 
   // A failed send hands back *back: the caller's value, or (rendezvous) the
-  // message already moved into the channel, which is destroyed here once
-  // moved from.
+  // message already moved into the channel, which the channel destroys here
+  // once it is moved from (and then frees its slot).
   struct HandBack {
+    const detail::SyncFlavor<T>& chan;
     T* back;
     T* value;
-    HandBack(T* back_, T* value_) noexcept : back(back_), value(value_) {}
+    HandBack(const detail::SyncFlavor<T>& chan_, T* back_, T* value_) noexcept
+        : chan(chan_), back(back_), value(value_) {}
     HandBack(const HandBack&) = delete;
     HandBack& operator=(const HandBack&) = delete;
     ~HandBack() {
       if (back != value) {
-        back->~T();
+        chan.visit([this](auto& counter) { counter.chan().hand_back_done(back); });
       }
     }
   };

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
+#include "support/lifetime.hpp"
 
 #include <spindle/select.hpp>
 #include <spindle/thread.hpp>
@@ -365,4 +367,87 @@ TEST_CASE("misuse of a select is refused with std::logic_error or std::out_of_ra
   REQUIRE_THROWS_AS(later.try_select(), std::logic_error);  // its handle was moved from
   auto gone = std::move(tx2);
   REQUIRE_THROWS_AS(later.recv(rx2), std::logic_error);  // NOLINT(bugprone-use-after-move): on purpose
+}
+
+TEST_CASE("ready() on a rendezvous send passes its wake-up on: a blocked sender still meets the receive", "[select]") {
+  // A receive that announces itself wakes one sleeping sender. If that one
+  // is a select's look (ready(), which sends nothing), the wake-up must go
+  // on to a sender that will send.
+  Watchdog dog("ready passes the wake-up on");
+  auto ends = mpsc::sync_channel<int>(0, spindle::WaitPolicy::park);
+  auto& tx = ends.first;
+  auto& rx = ends.second;
+  mpsc::SyncSender<int> blocked_tx = tx;
+  std::atomic<bool> sending{false};
+  auto sender = th::spawn([&sending, blocked_tx = std::move(blocked_tx)]() mutable {
+    sending = true;
+    return blocked_tx.send(5).is_ok();
+  });
+  while (!sending) {
+    th::yield_now();
+  }
+  th::sleep(2ms);  // most likely asleep by now
+  std::atomic<bool> looking{false};
+  auto looker = th::spawn([&looking, &tx] {
+    mpsc::Select sel;
+    sel.send(tx);
+    looking = true;
+    return sel.ready();
+  });
+  while (!looking) {
+    th::yield_now();
+  }
+  th::sleep(2ms);
+  REQUIRE(rx.recv_timeout(spindle::test::wait_limit).unwrap() == 5);
+  REQUIRE(looker.join().unwrap() == 0);
+  REQUIRE(sender.join().unwrap());
+}
+
+TEST_CASE("ready() pairs with nobody: a blocked rendezvous send completes only into a receive", "[select]") {
+  Watchdog dog("ready pairs with nobody");
+  spindle::test::LifetimeCheck lifetimes;
+  std::optional<th::JoinHandle<bool>> sender;
+  {
+    auto ends = mpsc::sync_channel<spindle::test::Counted>(0);
+    auto& rx = ends.second;
+    std::atomic<bool> sending{false};
+    sender.emplace(th::spawn([&sending, tx = std::move(ends.first)]() mutable {
+      sending = true;
+      return tx.send(spindle::test::Counted(7)).is_ok();
+    }));
+    while (!sending) {
+      th::yield_now();
+    }
+    mpsc::Select sel;
+    sel.recv(rx);
+    REQUIRE(sel.ready_timeout(spindle::test::wait_limit).unwrap() == 0);  // the sender looks ready
+  }  // the receiver goes without receiving: the send must fail
+  REQUIRE_FALSE(sender->join().unwrap());
+}
+
+TEST_CASE("a select holding a claimed slot does not hold a timed receive past its deadline", "[select]") {
+  // The select claims the slot the sleeping receiver waits for, then waits
+  // for that receive to end before it writes: the receive must end (by its
+  // deadline), not wait for the write.
+  Watchdog dog("claimed slot and a timed receive");
+  auto ends = mpsc::sync_channel<int>(1);
+  auto& tx = ends.first;
+  auto& rx = ends.second;
+  std::atomic<bool> receive_done{false};
+  auto selector = th::spawn([&tx, &receive_done] {
+    th::sleep(5ms);  // the receiver most likely sleeps by now
+    mpsc::Select sel;
+    sel.send(tx);
+    auto op = sel.select();
+    const bool ended = spindle::test::eventually([&receive_done] { return receive_done.load(); });
+    return op.send(tx, 42).is_ok() && ended;
+  });
+  const auto first = rx.recv_timeout(50ms);  // ends at its deadline, or with 42 if written in time
+  receive_done = true;
+  REQUIRE(selector.join().unwrap());
+  if (first.is_err()) {
+    REQUIRE(rx.recv_timeout(spindle::test::wait_limit).unwrap() == 42);
+  } else {
+    REQUIRE(*first == 42);
+  }
 }

@@ -1672,7 +1672,9 @@ TEST_CASE("crossbeam ready: both_ready, a receive then a send look ready in turn
     sel.recv(a.rx);
     sel.send(b.tx);
     if (sel.ready() == 0) {
-      received = a.rx.try_recv().unwrap_or(-1) == 1;
+      // A blocked sender looks ready; pairing with it needs it to wake: a
+      // bounded receive, as in stress_mixed below.
+      received = a.rx.recv_timeout(wait_limit).unwrap_or(-1) == 1;
     } else {
       sent_two = b.tx.try_send(2).is_ok();
     }
@@ -1851,8 +1853,12 @@ TEST_CASE("crossbeam ready: stress_mixed, a receive and a send look ready in tur
   int wrong = 0;
   for (int i = 0; i < count; ++i) {
     for (int k = 0; k < 2; ++k) {
+      // ready() says a sender is blocked on a: a receive pairs with it, but
+      // it must wake to claim the receive, which a loaded machine may delay
+      // past try_recv's short grace: so a receive bounded by the test's
+      // limit, not try_recv (crossbeam pairs under its channel's lock).
       if (sel.ready() == 0) {
-        wrong += a.rx.try_recv().unwrap_or(-1) == i ? 0 : 1;
+        wrong += a.rx.recv_timeout(wait_limit).unwrap_or(-1) == i ? 0 : 1;
       } else {
         wrong += b.tx.try_send(i).is_ok() ? 0 : 1;
       }

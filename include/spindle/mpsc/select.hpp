@@ -144,7 +144,9 @@ inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased
   // operation, the wake-up goes on to another waiter.
   long woken_by = -1;
   const auto finish = [&](bool found) {
-    if (woken_by >= 0 && !(found && index == static_cast<std::size_t>(woken_by))) {
+    // A look (ready()) takes nothing: even the operation that woke us passes
+    // its wake-up on.
+    if (woken_by >= 0 && !(found && goal == Goal::start && index == static_cast<std::size_t>(woken_by))) {
       const Op& woke = ops[static_cast<std::size_t>(woken_by)];
       woke.table->forward(woke.end);
     }
@@ -262,10 +264,11 @@ struct SelectAccess {
 
   template <class T>
   static bool peek_recv(void* end) {
-    // A receive's start takes nothing out of the channel until it is
-    // completed, so a look is a start that is not completed.
-    Token token;
-    return start_recv<T>(end, token, false);
+    auto& rx = *static_cast<Receiver<T>*>(end);
+    if (rx.chan_.empty()) {
+      moved_from();
+    }
+    return rx.chan_.visit([](auto& counter) { return counter.chan().looks_ready(); });
   }
 
   template <class T>
@@ -400,7 +403,7 @@ struct SelectAccess {
     if (status == ch::SendStatus::Ok) {
       return Ok();
     }
-    const typename SyncSender<T>::HandBack guard{back, &value};
+    const typename SyncSender<T>::HandBack guard{tx.chan_, back, &value};
     return Result<void, SendError<T>>(in_place_err, std::move(*back));
   }
 

@@ -22,6 +22,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -94,6 +95,14 @@ class Array {
 
   // --- select ----------------------------------------------------------------
 
+  /// Whether a receive would find a message or the disconnect now; takes
+  /// nothing (a message handed out by wait_ready stays until release()).
+  bool looks_ready() noexcept {
+    T* out = nullptr;
+    const RecvStatus status = wait_ready(Mode::Try, forever, out);
+    return status == RecvStatus::Ready || status == RecvStatus::Disconnected;
+  }
+
   /// A select's quick look while it spins: the head position (as
   /// wait_ready's spinning does) and the senders-gone flag, leaving tail's
   /// cache line to the senders. It may miss a message still being written,
@@ -124,7 +133,22 @@ class Array {
   /// Claims the free slot at tail without blocking; the claim must then be
   /// completed with write() or given up with abandon(). Full when there is
   /// none, Disconnected when the receiver is gone.
-  SendStatus start_send(SendClaim& claim) noexcept { return claim_slot(Mode::Try, claim); }
+  SendStatus start_send(SendClaim& claim) noexcept {
+    const SendStatus status = claim_slot(Mode::Try, claim);
+    if (status == SendStatus::Ok && claim.wake_receiver) {
+      // The claim took the sleeping receiver's registration: hand it back
+      // now, not when the select's caller gets to write (which may be
+      // long). The woken receiver finds the message in flight and waits
+      // for it only as its deadline allows.
+      receiver_.wake();
+      claim.wake_receiver = false;
+    }
+    return status;
+  }
+
+  /// A failed send's caller is done with the value `back` pointed to: the
+  /// ring always hands back the caller's own value, which it destroys.
+  static void hand_back_done(T* back) noexcept { std::destroy_at(back); }
 
   /// Writes `value` into the claimed slot and publishes it.
   void write(const SendClaim& claim, T& value) {

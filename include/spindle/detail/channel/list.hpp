@@ -155,6 +155,14 @@ class List {
 
   // --- select ----------------------------------------------------------------
 
+  /// Whether a receive would find a message or the disconnect now; takes
+  /// nothing (a message handed out by wait_ready stays until release()).
+  bool looks_ready() noexcept {
+    T* out = nullptr;
+    const RecvStatus status = wait_ready(Mode::Try, forever, out);
+    return status == RecvStatus::Ready || status == RecvStatus::Disconnected;
+  }
+
   /// A select's quick look while it spins: the head position (as
   /// wait_ready's spinning does) and the senders-gone flag, leaving tail's
   /// cache line to the senders. It may miss a message still being written,

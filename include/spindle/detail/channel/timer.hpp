@@ -85,6 +85,11 @@ class Timer {
 
   RecvStatus peek_ready(T*& out) noexcept { return wait_ready(Mode::Try, forever, out); }
 
+  [[nodiscard]] bool looks_ready() const noexcept {
+    const Deadline due_at = due();
+    return due_at != forever && Clock::now() >= due_at;
+  }
+
   /// False when a message is due now; otherwise true, registering nothing.
   bool watch(Registration& /*registration*/) const noexcept {
     const Deadline due_at = due();

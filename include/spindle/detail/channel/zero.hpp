@@ -19,6 +19,9 @@
 //   stashed    the write the receiver abandoned is done: the message waits
 //              in the slot, its sender still blocked in send(), for the next
 //              receive
+//   reclaiming a try_send whose write the receiver abandoned takes its
+//              message back out of the slot; no receive starts until it is
+//              done (hand_back_done)
 // The receiver announces itself (empty -> waiting); a sender claims it with
 // a CAS (waiting/asleep -> claimed), so exactly one sender pairs with each
 // announcement. Senders that find no receiver wait for the next one.
@@ -36,6 +39,7 @@
 // The state word, the counts and the slot share one cache line.
 
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -59,6 +63,7 @@ class Zero {
   static constexpr std::uint32_t closed = 5;
   static constexpr std::uint32_t abandoned = 6;
   static constexpr std::uint32_t stashed = 7;
+  static constexpr std::uint32_t reclaiming = 8;
 
   // stash_: the fate of the stashed message, in its low two bits, below a
   // count of stashes (so a sender never mistakes a later stash's fate for
@@ -186,6 +191,13 @@ class Zero {
           }
           announce();
           continue;
+        case reclaiming:
+          // A try_send takes its message back out of the slot: a moment.
+          if (gives_up(mode, deadline)) {
+            return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
+          }
+          writing.spin();
+          continue;
         default:  // waiting or asleep: no sender yet
           break;
       }
@@ -223,6 +235,15 @@ class Zero {
   }
 
   // --- select ----------------------------------------------------------------
+
+  /// Whether a receive would find something now, pairing with nobody (a
+  /// look must not make a blocked sender's send complete): a message or a
+  /// stash waits, a sender is blocked in send(), or the senders are gone.
+  [[nodiscard]] bool looks_ready() const noexcept {
+    const std::uint32_t state = state_.load(std::memory_order::acquire);
+    return state == full || state == stashed || senders_waiting_.load(std::memory_order::acquire) != 0 ||
+           senders_gone_.load(std::memory_order::acquire);
+  }
 
   /// A select's quick look while it spins: a message waits, a sender is
   /// blocked in send() and may pair with us now, or the senders are gone
@@ -280,6 +301,19 @@ class Zero {
     return hand_over(value, Mode::Block, back);
   }
 
+  /// A failed send's caller is done with the message `back` pointed to
+  /// (it moved it into the error): destroys it, and if it was the slot,
+  /// frees the slot for the next receive.
+  void hand_back_done(T* back) noexcept {
+    std::destroy_at(back);
+    if (back == slot_.get()) {
+      std::uint32_t expected = reclaiming;
+      // release: our use of the slot is over before the next claim of it
+      // (acquire). Failing: the receiver has gone (closed): nothing to free.
+      state_.compare_exchange_strong(expected, empty, std::memory_order::release, std::memory_order::relaxed);
+    }
+  }
+
   /// Gives a claim up: the receiver goes back to the other senders.
   void abandon(const SendClaim& /*claim*/) noexcept { give_back_receiver(); }
 
@@ -331,8 +365,14 @@ class Zero {
     // Outside a receive the state is empty, abandoned (a sender is writing:
     // it will see closed and keep its message) or stashed (the message goes
     // back to its sender). seq_cst: against a sender's sleepers-then-check.
-    if (state_.exchange(closed, std::memory_order::seq_cst) == stashed) {
+    const std::uint32_t state = state_.exchange(closed, std::memory_order::seq_cst);
+    if (state == stashed) {
       settle_stash(stash_refused);
+    } else if (state == full) {
+      // A hand-off completed into a receive that was then given up (a
+      // started select receive dropped during unwinding): its message goes
+      // with the receiver.
+      slot_.destroy();
     }
     senders_.notify_all();
   }
@@ -383,7 +423,10 @@ class Zero {
       }
       // abandoned: the receive we paired with has returned.
       if (mode == Mode::Try) {
-        if (state_.compare_exchange_strong(state, empty, std::memory_order::relaxed, std::memory_order::relaxed)) {
+        // The message goes back to our caller from the slot, which stays
+        // ours until hand_back_done(): a receive that announced now would
+        // let another sender write into it while our caller moves out.
+        if (state_.compare_exchange_strong(state, reclaiming, std::memory_order::relaxed, std::memory_order::relaxed)) {
           back = slot_.get();
           return SendStatus::Full;
         }
