@@ -22,7 +22,6 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -148,7 +147,7 @@ class Array {
 
   /// A failed send's caller is done with the value `back` pointed to: the
   /// ring always hands back the caller's own value, which it destroys.
-  static void hand_back_done(T* back) noexcept { std::destroy_at(back); }
+  static void hand_back_done(T* back) noexcept { back->~T(); }
 
   /// Writes `value` into the claimed slot and publishes it.
   void write(const SendClaim& claim, T& value) {

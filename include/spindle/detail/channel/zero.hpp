@@ -39,7 +39,6 @@
 // The state word, the counts and the slot share one cache line.
 
 #include <cstdint>
-#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -305,7 +304,7 @@ class Zero {
   /// (it moved it into the error): destroys it, and if it was the slot,
   /// frees the slot for the next receive.
   void hand_back_done(T* back) noexcept {
-    std::destroy_at(back);
+    back->~T();
     if (back == slot_.get()) {
       std::uint32_t expected = reclaiming;
       // release: our use of the slot is over before the next claim of it
