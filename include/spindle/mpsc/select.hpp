@@ -236,11 +236,6 @@ struct SelectAccess {
   // --- receivers -------------------------------------------------------------
 
   template <class T>
-  static auto& chan_of(Receiver<T>& rx) {
-    return rx.chan_;
-  }
-
-  template <class T>
   static bool start_recv(void* end, Token& token, bool quick) {
     auto& rx = *static_cast<Receiver<T>*>(end);
     if (rx.chan_.empty()) {

@@ -2,7 +2,7 @@
 #pragma once
 
 // What the three channel flavours share: their status codes, raw storage for
-// one message, and the word a blocked receiver sleeps on.
+// one message, and the wait for a message being written.
 
 #include <cstdint>
 #include <new>
@@ -12,7 +12,6 @@
 #include "spindle/detail/atomic.hpp"
 #include "spindle/detail/channel/backoff.hpp"
 #include "spindle/detail/config.hpp"
-#include "spindle/detail/park.hpp"
 #include "spindle/detail/time.hpp"
 
 namespace spindle::detail::channel {
@@ -63,37 +62,5 @@ inline bool wait_for_write(Mode mode, Deadline deadline, Backoff& writing) noexc
   }
   return writing.spin_bounded();
 }
-
-/// The word a blocked receiver sleeps on. A waker bumps it before waking, so
-/// a wake that lands between the receiver's decision to sleep and its sleep
-/// is never lost: the futex then sees a changed word and returns at once.
-class WakeWord {
- public:
-  /// The value to pass to sleep(); read it before the last check of the
-  /// condition being waited for.
-  [[nodiscard]] std::uint32_t prepare() const noexcept {
-    // seq_cst: orders this read before the sleeper's final check of its
-    // condition, against the waker's change-then-bump (see wake()).
-    return word_.load(std::memory_order::seq_cst);
-  }
-
-  void sleep(std::uint32_t prepared, Deadline deadline) noexcept { park::wait(word_, prepared, deadline); }
-
-  void wake_one() noexcept {
-    // seq_cst: the bump must follow the waker's change of the condition in
-    // the single total order, so a sleeper that missed the change sees the
-    // bump. Pairs with prepare().
-    word_.fetch_add(1, std::memory_order::seq_cst);
-    park::wake_one(word_);
-  }
-
-  void wake_all() noexcept {
-    word_.fetch_add(1, std::memory_order::seq_cst);  // as in wake_one()
-    park::wake_all(word_);
-  }
-
- private:
-  park::Word word_{0};
-};
 
 }  // namespace spindle::detail::channel

@@ -48,12 +48,6 @@ class FlavorRef {
 
   [[nodiscard]] bool empty() const noexcept { return tag_ == none; }
 
-  /// Whether it holds a U.
-  template <class U>
-  [[nodiscard]] bool holds() const noexcept {
-    return tag_ == index_of<U, Ts...>();
-  }
-
   /// Calls f with the flavour, as its own type; must not be empty. Every
   /// call of f must return the same type.
   template <class F>
@@ -88,8 +82,6 @@ class FlavorRef {
 
   /// Leaves this one empty, returning what it held.
   FlavorRef take() noexcept { return std::exchange(*this, FlavorRef()); }
-
-  friend bool operator==(const FlavorRef& a, const FlavorRef& b) noexcept { return a.ptr_ == b.ptr_; }
 
  private:
   template <std::size_t I>
