@@ -155,29 +155,15 @@ class List {
 
   // --- select ----------------------------------------------------------------
 
-  /// Whether a receive would find a message or the disconnect now; takes
-  /// nothing (a message handed out by wait_ready stays until release()).
+  /// A select's looks (see ReceiverSide::peek and looks_ready).
+  RecvStatus peek_ready(T*& out) noexcept {
+    return receiver_.peek(
+        tail_.index, [&] { return look(out); }, [&] { return idle(); });
+  }
   bool looks_ready() noexcept {
     T* out = nullptr;
-    const RecvStatus status = wait_ready(Mode::Try, forever, out);
-    return status == RecvStatus::Ready || status == RecvStatus::Disconnected;
-  }
-
-  /// A select's quick look while it spins: the head position (as
-  /// wait_ready's spinning does) and the senders-gone flag, leaving tail's
-  /// cache line to the senders. It may miss a message still being written,
-  /// which wait_ready(Mode::Try) waits for a little.
-  RecvStatus peek_ready(T*& out) noexcept {
-    for (;;) {
-      const Head head = look(out);
-      if (head == Head::ready) {
-        return RecvStatus::Ready;
-      }
-      if (head == Head::none) {
-        // Disconnected is ready too: a read-mostly flag says when to ask.
-        return receiver_.senders_gone() ? wait_ready(Mode::Try, forever, out) : RecvStatus::Empty;
-      }
-    }
+    return receiver_.looks_ready(
+        tail_.index, [&] { return look(out); }, [&] { return idle(); });
   }
 
   /// Registers the receiver to be woken when a message or the disconnect

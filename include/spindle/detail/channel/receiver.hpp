@@ -93,6 +93,32 @@ class ReceiverSide {
     }
   }
 
+  /// A select's quick look while it spins: the head position (as wait()'s
+  /// spinning does) and the senders-gone flag, leaving tail's cache line to
+  /// the senders. It may miss a message still being written, which a
+  /// Mode::Try wait() waits for a little.
+  template <class Look, class Idle>
+  RecvStatus peek(Atomic<std::uint64_t>& tail, Look look, Idle idle) noexcept {
+    for (;;) {
+      const Head head = look();
+      if (head == Head::ready) {
+        return RecvStatus::Ready;
+      }
+      if (head == Head::none) {
+        // Disconnected is ready too: a read-mostly flag says when to ask.
+        return senders_gone() ? wait(Mode::Try, forever, tail, look, idle) : RecvStatus::Empty;
+      }
+    }
+  }
+
+  /// Whether a receive would find a message or the disconnect now; takes
+  /// nothing (a message look() hands out stays until it is released).
+  template <class Look, class Idle>
+  bool looks_ready(Atomic<std::uint64_t>& tail, Look look, Idle idle) noexcept {
+    const RecvStatus status = wait(Mode::Try, forever, tail, look, idle);
+    return status == RecvStatus::Ready || status == RecvStatus::Disconnected;
+  }
+
   /// A sender whose claim cleared SLEEPING (or whose disconnect did): wakes
   /// the receiver.
   void wake() noexcept { slot_.notify(); }

@@ -152,11 +152,7 @@ class ReceiverSlot {
   /// The thread that cleared the raised flag: claims and wakes the receiver,
   /// then hands the registration back.
   void notify() noexcept {
-    // relaxed: ordered after set() by the acquire of the flag's clearing.
-    Registration* registration = current_.load(std::memory_order::relaxed);
-    registration->notify();
-    // release (S1): the last touch of the registration; pairs with (S2).
-    current_.store(nullptr, std::memory_order::release);
+    notify_or([] {});
   }
 
   /// As notify(), for a waker that may lose the Waiter (claimed by another
@@ -164,13 +160,13 @@ class ReceiverSlot {
   /// registration is handed back. Returns whether it claimed the Waiter.
   template <class Lost>
   bool notify_or(Lost&& lost) noexcept {
-    // relaxed: as in notify().
+    // relaxed: ordered after set() by the acquire of the flag's clearing.
     Registration* registration = current_.load(std::memory_order::relaxed);
     const bool won = registration->notify();
     if (!won) {
       lost();
     }
-    // release (S1): as in notify().
+    // release (S1): the last touch of the registration; pairs with (S2).
     current_.store(nullptr, std::memory_order::release);
     return won;
   }

@@ -248,12 +248,7 @@ class Zero {
   /// blocked in send() and may pair with us now, or the senders are gone
   /// (then as try_recv).
   RecvStatus peek_ready(T*& out) noexcept {
-    const std::uint32_t state = state_.load(std::memory_order::relaxed);
-    if (state == full || state == stashed || senders_waiting_.load(std::memory_order::relaxed) != 0 ||
-        senders_gone_.load(std::memory_order::relaxed)) {
-      return wait_ready(Mode::Try, forever, out);
-    }
-    return RecvStatus::Empty;
+    return looks_ready() ? wait_ready(Mode::Try, forever, out) : RecvStatus::Empty;
   }
 
   /// Registers the receiver (announcing it to the senders) to be woken when
@@ -318,7 +313,9 @@ class Zero {
 
   /// Whether a send looks possible now (a receiver waits, or it is gone).
   [[nodiscard]] bool can_send() const noexcept {
-    const std::uint32_t state = state_.load(std::memory_order::acquire);
+    // seq_cst: for a registered sender's last look before it sleeps,
+    // against announce()'s store-then-load of the sleeper count.
+    const std::uint32_t state = state_.load(std::memory_order::seq_cst);
     return state == waiting || state == asleep || state == closed;
   }
 
@@ -328,7 +325,7 @@ class Zero {
     senders_.add(registration);
     // seq_cst: as in sleep_sender.
     senders_sleeping_.fetch_add(1, std::memory_order::seq_cst);
-    if (!can_send_now()) {
+    if (!can_send()) {
       return true;
     }
     unwatch_send(registration);
@@ -338,7 +335,7 @@ class Zero {
   /// A select woken (by notify_one) for a send here took another operation:
   /// if a receiver still waits, another sleeping sender gets the wake-up.
   void forward_send_wake() noexcept {
-    // seq_cst: as can_send_now(), against announce().
+    // seq_cst: as in can_send(), against announce().
     const std::uint32_t state = state_.load(std::memory_order::seq_cst);
     if ((state == waiting || state == asleep) && senders_sleeping_.load(std::memory_order::seq_cst) != 0) {
       senders_.notify_one();
@@ -611,18 +608,11 @@ class Zero {
     Registration registration{&waiter};
     senders_.add(registration);
     senders_sleeping_.fetch_add(1, std::memory_order::seq_cst);
-    if (!can_send_now()) {
+    if (!can_send()) {
       waiter.sleep(forever);
     }
     senders_sleeping_.fetch_sub(1, std::memory_order::relaxed);
     senders_.remove(registration);
-  }
-
-  // A registered sender's last look before it sleeps.
-  bool can_send_now() const noexcept {
-    // seq_cst: against announce()'s store-then-load of the sleeper count.
-    const std::uint32_t state = state_.load(std::memory_order::seq_cst);
-    return state == waiting || state == asleep || state == closed;
   }
 
   // One cache line for the hand-off itself (a small message included):
