@@ -38,17 +38,12 @@
 #include "spindle/detail/channel/waiter.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/time.hpp"
+#include "spindle/mpsc.hpp"  // the handles; it includes this header at its end
 #include "spindle/mpsc/errors.hpp"
 #include "spindle/result.hpp"
 
 namespace spindle::mpsc {
 
-template <class T>
-class Sender;
-template <class T>
-class SyncSender;
-template <class T>
-class Receiver;
 class Select;
 class SelectedOperation;
 
