@@ -242,7 +242,7 @@ class WaiterList {
   }
 
  private:
-  void unlink(Registration& registration) noexcept {
+  void unlink(Registration& registration) noexcept SPINDLE_REQUIRES(mutex_) {
     if (registration.prev != nullptr) {
       registration.prev->next = registration.next;
     } else {
