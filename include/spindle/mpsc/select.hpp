@@ -92,8 +92,8 @@ struct Op {
   bool live = true;  // false once removed
 };
 
-/// Where a fair select starts looking: a random index below n (a
-/// xorshift generator per thread; fairness needs no better).
+/// A random index below n, for a fair select's order of looks (a xorshift
+/// generator per thread; fairness needs no better).
 inline std::size_t random_below(std::size_t n) noexcept {
 #ifdef SPINDLE_MODEL_CHECK
   // A model checker replays each execution and needs the same program every
@@ -105,23 +105,16 @@ inline std::size_t random_below(std::size_t n) noexcept {
   state ^= state << 13;
   state ^= state >> 17;
   state ^= state << 5;
-  return static_cast<std::size_t>(state % static_cast<std::uint32_t>(n));
+  // The high half of state * n: below n, without a division.
+  return static_cast<std::size_t>((std::uint64_t{state} * n) >> 32U);
 }
 
 enum class Goal : std::uint8_t { start, peek };
 
-[[noreturn]] inline void select_misuse(const std::string& what) { throw std::logic_error("spindle::mpsc: " + what); }
-
-/// The select loop over ops[0, n): on success sets `index` (and `token`
-/// for Goal::start) and returns true; false when nothing could proceed
-/// (at once for Mode::Try, else by `deadline`). `order` is room for n
-/// indices: the order of the looks, shuffled for a fair select (so that
-/// among the operations ready at a look each is as likely to be taken),
-/// the order added for a biased one.
-inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased, Goal goal, ch::Mode mode,
-                       spindle::detail::Deadline deadline, std::size_t& index, Token& token) {
-  using spindle::detail::Clock;
-  using spindle::detail::Deadline;
+/// The order of a select's looks, in `order` (room for n indices): the
+/// order added for a biased select; shuffled for a fair one, so that among
+/// the operations ready at a look each is as likely to be taken.
+inline void order_looks(std::uint32_t* order, std::size_t n, bool biased) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     order[i] = static_cast<std::uint32_t>(i);
   }
@@ -132,6 +125,46 @@ inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased
       order[i - 1] = order[j];
       order[j] = t;
     }
+  }
+}
+
+/// A select's first look, a quick one (as the spinning passes of
+/// run_select make), small enough to be inlined where the select is
+/// called: in a busy program most selects find an operation ready here and
+/// never enter the waiting loop. True (with `index` and `token` set) when
+/// it started one.
+SPINDLE_ALWAYS_INLINE bool first_look(Op* ops, std::uint32_t* order, std::size_t n, bool biased, Token& token,
+                                      std::size_t& index) {
+  if (n == 1) {
+    index = 0;
+    return ops[0].live && ops[0].table->start(ops[0].end, token, true);
+  }
+  order_looks(order, n, biased);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = order[k];
+    if (ops[i].live && ops[i].table->start(ops[i].end, token, true)) {
+      index = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+[[noreturn]] inline void select_misuse(const std::string& what) { throw std::logic_error("spindle::mpsc: " + what); }
+
+/// The select loop over ops[0, n): on success sets `index` (and `token`
+/// for Goal::start) and returns true; false when nothing could proceed
+/// (at once for Mode::Try, else by `deadline`). `order` is room for n
+/// indices: the order of the looks, shuffled for a fair select (so that
+/// among the operations ready at a look each is as likely to be taken),
+/// the order added for a biased one. `looked`: first_look made the first
+/// quick look already (and ordered the looks).
+inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased, Goal goal, ch::Mode mode,
+                       spindle::detail::Deadline deadline, std::size_t& index, Token& token, bool looked = false) {
+  using spindle::detail::Clock;
+  using spindle::detail::Deadline;
+  if (!looked || n == 1) {  // first_look orders the looks of two or more
+    order_looks(order, n, biased);
   }
   // The operation whose channel claimed our Waiter last. A channel that
   // woke us from a list of several waiters (a rendezvous receiver calling
@@ -169,7 +202,8 @@ inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased
       index = static_cast<std::size_t>(woken_by);
       return finish(true);
     }
-    for (std::size_t k = 0; k < n; ++k) {
+    const bool made_already = std::exchange(looked, false) && quick;  // by first_look
+    for (std::size_t k = 0; k < n && !made_already; ++k) {
       const std::size_t i = order[k];
       if (static_cast<long>(i) != woken_by && try_op(i, quick)) {
         index = i;
@@ -588,8 +622,10 @@ class Select {
     }
     std::size_t index = 0;
     detail::Token token;
-    detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::start, detail::ch::Mode::Block,
-                       spindle::detail::forever, index, token);
+    if (!detail::first_look(ops_.data(), order_.data(), ops_.size(), biased_, token, index)) {
+      detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::start,
+                         detail::ch::Mode::Block, spindle::detail::forever, index, token, true);
+    }
     return {index, ops_[index], token};
   }
 
@@ -842,7 +878,8 @@ struct SelectArms {
     std::size_t index = 0;
     detail::Token token;
     std::uint32_t order[channels];
-    if (!detail::run_select(ops, order, channels, biased, detail::Goal::start, mode, deadline, index, token)) {
+    if (!detail::first_look(ops, order, channels, biased, token, index) &&
+        !detail::run_select(ops, order, channels, biased, detail::Goal::start, mode, deadline, index, token, true)) {
       return fallback(arms...);
     }
     SelectedOperation op(index, ops[index], token);
