@@ -623,8 +623,8 @@ class Select {
     std::size_t index = 0;
     detail::Token token;
     if (!detail::first_look(ops_.data(), order_.data(), ops_.size(), biased_, token, index)) {
-      detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::start,
-                         detail::ch::Mode::Block, spindle::detail::forever, index, token, true);
+      detail::run_select(ops_.data(), order_.data(), ops_.size(), biased_, detail::Goal::start, detail::ch::Mode::Block,
+                         spindle::detail::forever, index, token, true);
     }
     return {index, ops_[index], token};
   }
