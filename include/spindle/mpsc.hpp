@@ -90,6 +90,39 @@ using RecvFlavor = ch::FlavorRef<ListCounter<T>, ArrayCounter<T>, ZeroCounter<T>
   throw std::logic_error(std::string("spindle::mpsc: ") + what + " on a moved-from handle");
 }
 
+/// len(), is_empty(), is_full() and capacity(), the same on every handle.
+/// `Handle::inspect(what, f)` calls `f` on the handle's channel (throwing
+/// std::logic_error, naming `what`, on a moved-from handle).
+template <class Handle>
+class Introspection {
+ public:
+  /// The messages in the channel now. Like is_empty() and is_full(), a
+  /// snapshot: exact when nothing else uses the channel, and otherwise
+  /// true at some moment during the call. A rendezvous channel holds
+  /// nothing: 0.
+  [[nodiscard]] std::size_t len() const {
+    return self().inspect("len()", [](auto& chan) { return chan.len(); });
+  }
+  [[nodiscard]] bool is_empty() const { return len() == 0; }
+  /// Whether a send would have to wait: never on an unbounded channel,
+  /// always on a rendezvous channel (capacity 0).
+  [[nodiscard]] bool is_full() const {
+    return self().inspect("is_full()", [](auto& chan) {
+      const std::size_t bound = chan.capacity();
+      return bound != ch::no_bound && chan.len() >= bound;
+    });
+  }
+  /// How many messages the channel can hold: empty for an unbounded
+  /// channel, 0 for a rendezvous channel (a timer holds one).
+  [[nodiscard]] std::optional<std::size_t> capacity() const {
+    const std::size_t bound = self().inspect("capacity()", [](auto& chan) { return chan.capacity(); });
+    return bound == ch::no_bound ? std::nullopt : std::optional<std::size_t>(bound);
+  }
+
+ private:
+  const Handle& self() const noexcept { return static_cast<const Handle&>(*this); }
+};
+
 }  // namespace detail
 
 /// The sending half of an unbounded channel. send() never blocks.
@@ -98,7 +131,7 @@ using RecvFlavor = ch::FlavorRef<ListCounter<T>, ArrayCounter<T>, ZeroCounter<T>
 /// disconnected for the receiver when the last copy is destroyed. One Sender
 /// may be used by several threads at once.
 template <class T>
-class Sender {
+class Sender : public detail::Introspection<Sender<T>> {
  public:
   Sender(const Sender& other) noexcept : counter_(other.counter_) {
     if (counter_ != nullptr) {
@@ -133,7 +166,16 @@ class Sender {
  private:
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
   friend struct detail::SelectAccess;
+  friend class detail::Introspection<Sender>;
   explicit Sender(detail::ListCounter<T>* counter) noexcept : counter_(counter) {}
+
+  template <class F>
+  decltype(auto) inspect(const char* what, F&& f) const {
+    if (counter_ == nullptr) {
+      detail::moved_from(what);
+    }
+    return f(counter_->chan());
+  }
   detail::ListCounter<T>* counter_;
 };
 
@@ -141,7 +183,7 @@ class Sender {
 /// the channel is full (on a rendezvous channel, until a receiver takes the
 /// message); try_send() never blocks. Copyable and shareable as Sender.
 template <class T>
-class SyncSender {
+class SyncSender : public detail::Introspection<SyncSender<T>> {
  public:
   SyncSender(const SyncSender& other) noexcept : chan_(other.chan_) {
     if (!chan_.empty()) {
@@ -190,7 +232,16 @@ class SyncSender {
  private:
   friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
   friend struct detail::SelectAccess;
+  friend class detail::Introspection<SyncSender>;
   explicit SyncSender(detail::SyncFlavor<T> chan) noexcept : chan_(chan) {}
+
+  template <class F>
+  decltype(auto) inspect(const char* what, F&& f) const {
+    if (chan_.empty()) {
+      detail::moved_from(what);
+    }
+    return chan_.visit([&](auto& counter) -> decltype(auto) { return f(counter.chan()); });
+  }
 
   spindle::detail::channel::SendStatus send_with(T& value, spindle::detail::channel::Mode mode, T*& back,
                                                  const char* what) {
@@ -225,7 +276,7 @@ class SyncSender {
 /// receiver per channel. Not for use by two threads at once (as Rust's
 /// Receiver is not Sync); it may be moved to another thread.
 template <class T>
-class Receiver {
+class Receiver : public detail::Introspection<Receiver<T>> {
  public:
   Receiver(Receiver&& other) noexcept : chan_(other.chan_.take()) {}
   Receiver& operator=(Receiver&& other) noexcept {
@@ -423,6 +474,16 @@ class Receiver {
   friend Receiver<std::chrono::steady_clock::time_point> tick(std::chrono::duration<Rep, Period>);
   template <class U>
   friend Receiver<U> never();
+
+  friend class detail::Introspection<Receiver>;
+
+  template <class F>
+  decltype(auto) inspect(const char* what, F&& f) const {
+    if (chan_.empty()) {
+      detail::moved_from(what);
+    }
+    return chan_.visit([&](auto& counter) -> decltype(auto) { return f(counter.chan()); });
+  }
 
   // Calls f on the channel; on a moved-from receiver throws.
   template <class F>

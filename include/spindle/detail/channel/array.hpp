@@ -64,6 +64,26 @@ class Array {
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
+  /// The messages in the channel (a claimed slot being written counts): a
+  /// snapshot, exact when nothing else runs. Any thread.
+  [[nodiscard]] std::size_t len() const noexcept {
+    for (;;) {
+      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
+      // acquire: pairs with the release in move_head(). The receiver passes
+      // only claimed positions, so a tail read after this is at least head.
+      const std::uint64_t head = head_seen_.load(std::memory_order::acquire);
+      if (tail_.load(std::memory_order::relaxed) == tail) {
+        const std::uint64_t t = tail >> shift;
+        // Whole laps between them, then the indices within a lap.
+        const auto count =
+            static_cast<std::size_t>((t / one_lap_ - head / one_lap_) * capacity_ + t % one_lap_ - head % one_lap_);
+        // A thread that has not synchronised with the receiver may see a
+        // head older than the claims in tail: never more than the bound.
+        return count < capacity_ ? count : capacity_;
+      }
+    }
+  }
+
   // --- senders ---------------------------------------------------------------
 
   /// Appends `value` (moved from only on Ok). With Mode::Block waits while
@@ -212,7 +232,7 @@ class Array {
       if ((stamp & skip) == 0) {
         slot.value.destroy();
       }
-      head_ = next(head_);
+      move_head();
     }
   }
 
@@ -309,12 +329,21 @@ class Array {
     senders_.remove(registration);
   }
 
+  void move_head() noexcept {
+    head_ = next(head_);
+    // release: for len(), the slot passed was claimed (see there).
+    head_seen_.store(head_, std::memory_order::release);
+  }
+
   // Frees the slot at head for the next lap and moves head on.
   void free_slot(Slot& slot) noexcept {
+    const std::uint64_t freed = head_ + one_lap_;
+    // Head moves first: a sender that finds the slot free, and so may fill
+    // the ring again, sees a head that leaves room for it (len()).
+    move_head();
     // release (A4): the slot is empty before a sender reuses it; pairs with
     // (A1). acquire: sees a waiter's flag and what preceded it.
-    const std::uint64_t old = slot.stamp.exchange(head_ + one_lap_, std::memory_order::acq_rel);
-    head_ = next(head_);
+    const std::uint64_t old = slot.stamp.exchange(freed, std::memory_order::acq_rel);
     if ((old & waiter_flag) != 0) {
       senders_.notify_all();
     }
@@ -342,6 +371,7 @@ class Array {
 
   alignas(cache_line) Atomic<std::uint64_t> tail_{0};
   alignas(cache_line) std::uint64_t head_ = 0;  // the receiver's alone
+  Atomic<std::uint64_t> head_seen_{0};          // head_, for len() on other threads
   alignas(cache_line) ReceiverSide receiver_;
   alignas(cache_line) WaiterList senders_;  // senders blocked on a full channel
 };

@@ -4,6 +4,7 @@
 // What the three channel flavours share: their status codes, raw storage for
 // one message, and the wait for a message being written.
 
+#include <cstddef>
 #include <cstdint>
 #include <new>
 #include <type_traits>
@@ -24,6 +25,9 @@ enum class RecvStatus : std::uint8_t { Ready, Empty, Disconnected, Timeout };
 
 /// Whether an operation may block.
 enum class Mode : std::uint8_t { Try, Block };
+
+/// A flavour's capacity() when it has no bound (the list).
+inline constexpr std::size_t no_bound = static_cast<std::size_t>(-1);
 
 /// A send that a select has started (its slot, or its receiver, claimed)
 /// but not completed yet.

@@ -180,6 +180,27 @@ class List {
     advance();
   }
 
+  // --- introspection ---------------------------------------------------------
+
+  /// The messages in the channel (a claimed slot being written counts): a
+  /// snapshot, exact when nothing else runs. Any thread.
+  [[nodiscard]] std::size_t len() const noexcept {
+    for (;;) {
+      const std::uint64_t tail = tail_.index.load(std::memory_order::relaxed);
+      // acquire: pairs with the release in advance(). The receiver passes
+      // only claimed positions, so a tail read after this is at least head.
+      const std::uint64_t head = head_.seen.load(std::memory_order::acquire);
+      if (tail_.index.load(std::memory_order::relaxed) == tail) {
+        // Positions in [head, tail), less the markers among them (one per
+        // lap, at its last position: as many as laps begun).
+        const std::uint64_t t = tail >> shift;
+        const std::uint64_t h = head >> shift;
+        return static_cast<std::size_t>((t - h) - (t / lap - h / lap));
+      }
+    }
+  }
+  [[nodiscard]] static constexpr std::size_t capacity() noexcept { return no_bound; }
+
   /// The receiver goes: no sender may claim a slot from now on, and every
   /// message still in the channel is destroyed now.
   void disconnect_receiver() noexcept {
@@ -261,6 +282,8 @@ class List {
     } else {
       head_.index += one;
     }
+    // release: for len(), the slots passed were claimed (see there).
+    head_.seen.store(head_.index, std::memory_order::release);
   }
 
   Block* take_spare_or_new() {
@@ -303,6 +326,7 @@ class List {
   struct alignas(cache_line) {
     std::uint64_t index = 0;
     Block* block = nullptr;
+    Atomic<std::uint64_t> seen{0};  // index, for len() on other threads
   } head_;
 
   // Touched by senders only to wake a sleeping receiver, and on block changes.

@@ -15,6 +15,7 @@
 // A timer has no senders and so is never disconnected. Only its receiver
 // touches it.
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -89,6 +90,10 @@ class Timer {
     const Deadline due_at = due();
     return due_at != forever && Clock::now() >= due_at;
   }
+
+  /// One message when it is due; room for one, except on a never timer.
+  [[nodiscard]] std::size_t len() const noexcept { return looks_ready() ? 1 : 0; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return due_ != forever ? 1 : 0; }
 
   /// False when a message is due now; otherwise true, registering nothing.
   bool watch(Registration& /*registration*/) const noexcept {

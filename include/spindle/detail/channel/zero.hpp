@@ -38,6 +38,7 @@
 //
 // The state word, the counts and the slot share one cache line.
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -232,6 +233,11 @@ class Zero {
       sleep_receiver(until);
     }
   }
+
+  // --- introspection: a rendezvous channel holds nothing ----------------------
+
+  [[nodiscard]] static constexpr std::size_t len() noexcept { return 0; }
+  [[nodiscard]] static constexpr std::size_t capacity() noexcept { return 0; }
 
   // --- select ----------------------------------------------------------------
 
