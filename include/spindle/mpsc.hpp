@@ -26,6 +26,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 // std::ranges::view_base, which makes iter() and try_iter() views. libstdc++
 // declares it in <bits/ranges_base.h>, which its <string_view> includes
@@ -319,6 +320,32 @@ class Receiver : public detail::Introspection<Receiver<T>> {
     return receive<RecvTimeoutError>(spindle::detail::channel::Mode::Block, deadline);
   }
 
+  /// Closes the channel while keeping the receiver: every later send, and
+  /// every send blocked now, fails with its value back; what was sent
+  /// before stays to be received, then receives fail (RecvError) as after
+  /// the last sender's disconnect. Closing again does nothing.
+  void close() {
+    if (chan_.empty()) {
+      detail::moved_from("close()");
+    }
+    chan_.visit([](auto& counter) { counter.chan().close(); });
+  }
+
+  /// Receives up to `max` messages into `out` (appended): blocks as recv()
+  /// does for the first, then takes whatever else is ready now. Returns how
+  /// many it appended: 0 only when the channel is disconnected and drained
+  /// (or `max` is 0). Room in `out` is made before each message is taken,
+  /// so a failing allocation loses nothing.
+  std::size_t recv_many(std::vector<T>& out, std::size_t max) {
+    return receive_many(out, max, spindle::detail::channel::Mode::Block);
+  }
+
+  /// As recv_many(), but never blocks: 0 when nothing is ready (or the
+  /// channel is disconnected and drained).
+  std::size_t try_recv_many(std::vector<T>& out, std::size_t max) {
+    return receive_many(out, max, spindle::detail::channel::Mode::Try);
+  }
+
   /// An input iterator over a channel's messages, for range-for and
   /// std::ranges; the receiver itself, iter() and try_iter() make them.
   ///
@@ -539,6 +566,29 @@ class Receiver : public detail::Introspection<Receiver<T>> {
   static Result<T, E> take(Chan& chan, T* message) {
     const ReleaseOnExit<Chan> release{chan};
     return Result<T, E>(in_place_ok, std::move(*message));
+  }
+
+  std::size_t receive_many(std::vector<T>& out, std::size_t max, spindle::detail::channel::Mode first) {
+    if (max == 0) {
+      return 0;
+    }
+    return visit([&](auto& chan) {
+      std::size_t count = 0;
+      for (auto mode = first; count < max; mode = spindle::detail::channel::Mode::Try) {
+        if (out.size() == out.capacity()) {  // room first, before a message is taken
+          const std::size_t grow = out.size() < 8 ? 8 : out.size();
+          out.reserve(out.size() + (max - count < grow ? max - count : grow));
+        }
+        T* message = nullptr;
+        if (chan.wait_ready(mode, spindle::detail::forever, message) != spindle::detail::channel::RecvStatus::Ready) {
+          break;
+        }
+        const ReleaseOnExit<std::remove_reference_t<decltype(chan)>> release{chan};
+        out.push_back(std::move(*message));  // within capacity: only the move may throw
+        ++count;
+      }
+      return count;
+    });
   }
 
   Iterator iterate(spindle::detail::channel::Mode mode) {

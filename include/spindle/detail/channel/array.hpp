@@ -216,6 +216,17 @@ class Array {
     free_slot(slot);
   }
 
+  /// The receiver closes the channel but stays: no sender may claim a slot
+  /// from now on (senders blocked on a full ring wake and fail); what was
+  /// sent before stays to be received.
+  void close() noexcept {
+    // seq_cst: as in disconnect_receiver, against a sender's check before
+    // it sleeps.
+    tail_.fetch_or(disconnected, std::memory_order::seq_cst);
+    receiver_.close();
+    senders_.notify_all();
+  }
+
   void disconnect_receiver() noexcept {
     // seq_cst: no claim can succeed after this; and ordered before the
     // wake-up below, against a sender's check before it sleeps.

@@ -137,6 +137,11 @@ class ReceiverSide {
 
   [[nodiscard]] bool senders_gone() const noexcept { return senders_gone_.load(std::memory_order::acquire); }
 
+  /// The receiver closed the channel, after flagging tail so that no claim
+  /// succeeds any more: once it has drained what was claimed, its receives
+  /// see Disconnected, as after the last sender's disconnect.
+  void close() noexcept { senders_gone_.store(true, std::memory_order::release); }
+
   /// Registers `registration` to be woken when a message comes to the head
   /// position or the senders go. False (and nothing registered) when either
   /// already happened.

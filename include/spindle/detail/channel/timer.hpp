@@ -56,6 +56,9 @@ class Timer {
   [[nodiscard]] Deadline due() const noexcept { return kind_ == Kind::never ? forever : due_; }
 
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
+    if (closed_) {
+      return RecvStatus::Disconnected;
+    }
     for (;;) {
       const Deadline due_at = due();
       const Clock::time_point now = Clock::now();
@@ -88,19 +91,20 @@ class Timer {
 
   [[nodiscard]] bool looks_ready() const noexcept {
     const Deadline due_at = due();
-    return due_at != forever && Clock::now() >= due_at;
+    return closed_ || (due_at != forever && Clock::now() >= due_at);
   }
 
   /// One message when it is due; room for one, except on a never timer.
-  [[nodiscard]] std::size_t len() const noexcept { return looks_ready() ? 1 : 0; }
+  [[nodiscard]] std::size_t len() const noexcept { return !closed_ && looks_ready() ? 1 : 0; }
   [[nodiscard]] std::size_t capacity() const noexcept { return due_ != forever ? 1 : 0; }
 
   /// False when a message is due now; otherwise true, registering nothing.
-  bool watch(Registration& /*registration*/) const noexcept {
-    const Deadline due_at = due();
-    return due_at == forever || Clock::now() < due_at;
-  }
+  bool watch(Registration& /*registration*/) const noexcept { return !looks_ready(); }
   void unwatch() const noexcept {}
+
+  /// The receiver closes the timer: no more messages; receives see
+  /// Disconnected.
+  void close() noexcept { closed_ = true; }
 
   /// The message wait_ready() handed out was taken: on to the next.
   void release() noexcept {
@@ -114,6 +118,7 @@ class Timer {
 
  private:
   Kind kind_ = Kind::never;
+  bool closed_ = false;
   Deadline due_ = forever;
   Clock::duration period_{0};
   Storage<T> message_;

@@ -191,6 +191,8 @@ class Zero {
           }
           announce();
           continue;
+        case closed:  // the receiver closed the channel (close())
+          return RecvStatus::Disconnected;
         case reclaiming:
           // A try_send takes its message back out of the slot: a moment.
           if (gives_up(mode, deadline)) {
@@ -246,8 +248,8 @@ class Zero {
   /// stash waits, a sender is blocked in send(), or the senders are gone.
   [[nodiscard]] bool looks_ready() const noexcept {
     const std::uint32_t state = state_.load(std::memory_order::acquire);
-    return state == full || state == stashed || senders_waiting_.load(std::memory_order::acquire) != 0 ||
-           senders_gone_.load(std::memory_order::acquire);
+    return state == full || state == stashed || state == closed ||
+           senders_waiting_.load(std::memory_order::acquire) != 0 || senders_gone_.load(std::memory_order::acquire);
   }
 
   /// A select's quick look while it spins: a message waits, a sender is
@@ -362,6 +364,12 @@ class Zero {
     // release: the slot is empty before the next sender's claim (acquire).
     state_.store(empty, std::memory_order::release);
   }
+
+  /// The receiver closes the channel but stays. Nothing is buffered in a
+  /// rendezvous, so it is as if the receiver went (every blocked or later
+  /// send fails with its message, a stashed one included), except that its
+  /// receives go on and see Disconnected.
+  void close() noexcept { disconnect_receiver(); }
 
   void disconnect_receiver() noexcept {
     // Outside a receive the state is empty, abandoned (a sender is writing:
