@@ -532,6 +532,53 @@ struct ReceiveSkipsStalledWrite : rl::test_suite<ReceiveSkipsStalledWrite<Capaci
   }
 };
 
+// The receiver closes while the sender may be blocked (on a full ring, or
+// waiting for a rendezvous receive): the close alone must wake the sender,
+// which gets its value back (the receiver drains only once the sender is
+// done: a receive would wake it too), and what it sent before the close is
+// still received, exactly once.
+template <std::size_t Capacity>
+struct CloseRacesBlockedSend : rl::test_suite<CloseRacesBlockedSend<Capacity>, 2> {
+  Handles<mpsc::SyncSender<int>> h;
+  rl::atomic<int> sender_done;
+  int delivered = 0;  // sends that succeeded: thread 0's
+  int received = 0;   // thread 1's
+
+  void before() {
+    h = bounded(Capacity);
+    sender_done($).store(0, rl::mo_relaxed);
+    delivered = 0;
+    received = 0;
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      for (int v = 1; v <= 2; ++v) {
+        auto sent = h.tx->send(v);
+        if (sent.is_err()) {
+          RL_ASSERT(std::move(sent).unwrap_err().into_inner() == v);
+          break;
+        }
+        ++delivered;
+      }
+      sender_done($).store(1, rl::mo_release);
+    } else {
+      received += h.rx->try_recv().is_ok() ? 1 : 0;
+      h.rx->close();
+      while (sender_done($).load(rl::mo_acquire) == 0) {
+        rl::yield(1, $);
+      }
+      while (h.rx->recv().is_ok()) {
+        ++received;
+      }
+      RL_ASSERT(h.rx->try_recv().is_err());
+    }
+  }
+  void after() {
+    RL_ASSERT(delivered == received);
+    h = {};
+  }
+};
+
 struct MakeBounded1 {
   auto operator()() const { return bounded(1); }
 };
@@ -552,6 +599,8 @@ int main() {
   ok &= run<Rendezvous>("rendezvous: two hand-offs then drop", rl::sched_random, 20000);
   ok &= run<RendezvousSenders>("rendezvous: three senders", rl::sched_random, 10000);
   ok &= run<RendezvousMoveThrows>("rendezvous: a move throws, one sleeps", rl::sched_random, 10000);
+  ok &= run<CloseRacesBlockedSend<1>>("bounded(1): close races a blocked send", rl::sched_random, 20000);
+  ok &= run<CloseRacesBlockedSend<0>>("rendezvous: close races a blocked send", rl::sched_random, 20000);
   ok &= run<RecvTimeoutRacesSend>("unbounded: recv_timeout races send", rl::sched_random, 20000);
   ok &= run<BlockHandOver>("unbounded: 40 messages cross a block", rl::sched_random, 2000);
   ok &= run<TwoSendersCrossBlock>("unbounded: two senders cross a block", rl::sched_random, 5000);
@@ -563,6 +612,8 @@ int main() {
   // executions run into the millions.
   ok &= run<SendThenDrop<MakeBounded1>>("bounded(1): send, send, drop vs recv", rl::sched_bound, 20000);
   ok &= run<Rendezvous>("rendezvous: two hand-offs then drop", rl::sched_bound, 20000);
+  ok &= run<CloseRacesBlockedSend<1>>("bounded(1): close races a blocked send", rl::sched_bound, 20000);
+  ok &= run<CloseRacesBlockedSend<0>>("rendezvous: close races a blocked send", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<-1>>("unbounded: receives skip a stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<1>>("bounded(1): receives skip stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<0>>("rendezvous: receives skip stalled write", rl::sched_bound, 20000);
