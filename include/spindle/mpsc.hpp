@@ -215,6 +215,20 @@ class SyncSender : public detail::Introspection<SyncSender<T>> {
     return Result<void, SendError<T>>(in_place_err, std::move(*back));
   }
 
+  /// As send(), but gives up after `timeout` (Timeout, the value back).
+  /// On a rendezvous channel the time covers the hand-off: a message no
+  /// receive took by then comes back. Any timeout works, even
+  /// duration::max().
+  template <class Rep, class Period>
+  Result<void, SendTimeoutError<T>> send_timeout(T value, std::chrono::duration<Rep, Period> timeout) {
+    return send_until(std::move(value), spindle::detail::deadline_after(timeout), "send_timeout()");
+  }
+
+  /// As send_timeout(), giving up at `deadline`.
+  Result<void, SendTimeoutError<T>> send_deadline(T value, std::chrono::steady_clock::time_point deadline) {
+    return send_until(std::move(value), deadline, "send_deadline()");
+  }
+
   /// Sends `value` only if that needs no waiting: Full when the buffer is
   /// full (on a rendezvous channel: when no receiver is waiting right now),
   /// Disconnected when the receiver is gone. The error holds the value.
@@ -245,11 +259,24 @@ class SyncSender : public detail::Introspection<SyncSender<T>> {
   }
 
   spindle::detail::channel::SendStatus send_with(T& value, spindle::detail::channel::Mode mode, T*& back,
-                                                 const char* what) {
+                                                 const char* what,
+                                                 spindle::detail::Deadline deadline = spindle::detail::forever) {
     if (chan_.empty()) {
       detail::moved_from(what);
     }
-    return chan_.visit([&](auto& counter) { return counter.chan().send(value, mode, back); });
+    return chan_.visit([&](auto& counter) { return counter.chan().send(value, mode, back, deadline); });
+  }
+
+  Result<void, SendTimeoutError<T>> send_until(T value, spindle::detail::Deadline deadline, const char* what) {
+    T* back = &value;
+    const auto status = send_with(value, spindle::detail::channel::Mode::Block, back, what, deadline);
+    if (status == spindle::detail::channel::SendStatus::Ok) {
+      return Ok();
+    }
+    const HandBack guard{chan_, back, &value};
+    const auto kind = status == spindle::detail::channel::SendStatus::Timeout ? SendTimeoutError<T>::Timeout
+                                                                              : SendTimeoutError<T>::Disconnected;
+    return Result<void, SendTimeoutError<T>>(in_place_err, kind, std::move(*back));
   }
 
   // A failed send hands back *back: the caller's value, or (rendezvous) the

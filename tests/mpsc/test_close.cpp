@@ -44,7 +44,7 @@ th::JoinHandle<bool> blocked_send(Tx tx, int value, std::atomic<bool>& sending) 
   });
 }
 
-void wait_for(const std::atomic<bool>& flag) {
+void await_raised(const std::atomic<bool>& flag) {
   while (!flag) {
     th::yield_now();
   }
@@ -107,7 +107,7 @@ TEMPLATE_TEST_CASE("close: a sender blocked on a full or rendezvous channel wake
     }
     std::atomic<bool> sending{false};
     sender.emplace(blocked_send(tx, 7, sending));
-    wait_for(sending);
+    await_raised(sending);
     rx.close();
     REQUIRE(sender->join().unwrap());
     if constexpr (TestType::capacity > 0) {

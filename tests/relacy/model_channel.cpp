@@ -579,6 +579,50 @@ struct CloseRacesBlockedSend : rl::test_suite<CloseRacesBlockedSend<Capacity>, 2
   }
 };
 
+// A timed send racing a timed receive (both deadlines already passed, the
+// model's only deterministic time): a message is received exactly once or
+// comes back to its sender, and a write the receive gave up on is taken back
+// (Timeout), never lost or left in the slot.
+template <std::size_t Capacity>
+struct TimedSendRacesTimedRecv : rl::test_suite<TimedSendRacesTimedRecv<Capacity>, 2> {
+  Handles<mpsc::SyncSender<int>> h;
+  rl::atomic<int> sender_done;
+  int delivered = 0;  // thread 0's
+  int received = 0;   // thread 1's
+
+  void before() {
+    h = bounded(Capacity);
+    sender_done($).store(0, rl::mo_relaxed);
+    delivered = 0;
+    received = 0;
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      for (int v = 1; v <= 2; ++v) {
+        auto sent = h.tx->send_timeout(v, std::chrono::nanoseconds(0));
+        if (sent.is_ok()) {
+          ++delivered;
+        } else {
+          RL_ASSERT(sent.error().is_timeout() && sent.error().value == v);
+        }
+      }
+      sender_done($).store(1, rl::mo_release);
+    } else {
+      received += h.rx->recv_timeout(std::chrono::nanoseconds(0)).is_ok() ? 1 : 0;
+      while (sender_done($).load(rl::mo_acquire) == 0) {
+        rl::yield(1, $);
+      }
+      while (h.rx->try_recv().is_ok()) {
+        ++received;
+      }
+    }
+  }
+  void after() {
+    RL_ASSERT(delivered == received);
+    h = {};
+  }
+};
+
 struct MakeBounded1 {
   auto operator()() const { return bounded(1); }
 };
@@ -601,6 +645,8 @@ int main() {
   ok &= run<RendezvousMoveThrows>("rendezvous: a move throws, one sleeps", rl::sched_random, 10000);
   ok &= run<CloseRacesBlockedSend<1>>("bounded(1): close races a blocked send", rl::sched_random, 20000);
   ok &= run<CloseRacesBlockedSend<0>>("rendezvous: close races a blocked send", rl::sched_random, 20000);
+  ok &= run<TimedSendRacesTimedRecv<1>>("bounded(1): send_timeout races recv_timeout", rl::sched_random, 20000);
+  ok &= run<TimedSendRacesTimedRecv<0>>("rendezvous: send_timeout races recv_timeout", rl::sched_random, 20000);
   ok &= run<RecvTimeoutRacesSend>("unbounded: recv_timeout races send", rl::sched_random, 20000);
   ok &= run<BlockHandOver>("unbounded: 40 messages cross a block", rl::sched_random, 2000);
   ok &= run<TwoSendersCrossBlock>("unbounded: two senders cross a block", rl::sched_random, 5000);
@@ -614,6 +660,8 @@ int main() {
   ok &= run<Rendezvous>("rendezvous: two hand-offs then drop", rl::sched_bound, 20000);
   ok &= run<CloseRacesBlockedSend<1>>("bounded(1): close races a blocked send", rl::sched_bound, 20000);
   ok &= run<CloseRacesBlockedSend<0>>("rendezvous: close races a blocked send", rl::sched_bound, 20000);
+  ok &= run<TimedSendRacesTimedRecv<1>>("bounded(1): send_timeout races recv_timeout", rl::sched_bound, 20000);
+  ok &= run<TimedSendRacesTimedRecv<0>>("rendezvous: send_timeout races recv_timeout", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<-1>>("unbounded: receives skip a stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<1>>("bounded(1): receives skip stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<0>>("rendezvous: receives skip stalled write", rl::sched_bound, 20000);

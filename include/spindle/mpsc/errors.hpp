@@ -64,6 +64,40 @@ class TrySendError {
   Kind kind_;
 };
 
+/// send_timeout() or send_deadline() failed: the time was up before the
+/// channel had room (or, for a rendezvous channel, before a receiver took
+/// the message), or the receiver is gone. The value is handed back.
+template <class T>
+class SendTimeoutError {
+ public:
+  enum Kind {
+    /// The deadline passed first.
+    Timeout,
+    /// The receiver is gone.
+    Disconnected,
+  };
+
+  SendTimeoutError(Kind kind, T v) : value(std::move(v)), kind_(kind) {}
+
+  /// The message that was not sent.
+  T value;
+
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] bool is_timeout() const noexcept { return kind_ == Timeout; }
+  [[nodiscard]] bool is_disconnected() const noexcept { return kind_ == Disconnected; }
+
+  /// Takes the message back.
+  [[nodiscard]] T into_inner() && { return std::move(value); }
+
+  [[nodiscard]] const char* what() const noexcept {
+    return kind_ == Timeout ? "timed out waiting on send operation" : "sending on a closed channel";
+  }
+  friend std::ostream& operator<<(std::ostream& os, const SendTimeoutError& e) { return os << e.what(); }
+
+ private:
+  Kind kind_;
+};
+
 /// recv() failed: every sender is gone and nothing is left in the channel.
 struct RecvError {
   [[nodiscard]] static constexpr const char* what() noexcept { return "receiving on a closed channel"; }

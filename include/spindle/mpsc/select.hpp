@@ -373,6 +373,7 @@ struct SelectAccess {
         token.disconnected = true;
         return true;
       case ch::SendStatus::Full:
+      case ch::SendStatus::Timeout:  // (a claim does not wait)
         break;
     }
     return false;

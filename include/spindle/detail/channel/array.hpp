@@ -88,9 +88,9 @@ class Array {
 
   /// Appends `value` (moved from only on Ok). With Mode::Block waits while
   /// the channel is full; with Mode::Try returns Full instead.
-  SendStatus send(T& value, Mode mode) {
+  SendStatus send(T& value, Mode mode, Deadline deadline = forever) {
     SendClaim claim;
-    const SendStatus status = claim_slot(mode, claim);
+    const SendStatus status = claim_slot(mode, claim, deadline);
     if (status == SendStatus::Ok) {
       write(claim, value);
     }
@@ -98,9 +98,9 @@ class Array {
   }
 
   /// As send(value, mode); a failed send always hands back `value` itself.
-  SendStatus send(T& value, Mode mode, T*& back) {
+  SendStatus send(T& value, Mode mode, T*& back, Deadline deadline = forever) {
     back = &value;
-    return send(value, mode);
+    return send(value, mode, deadline);
   }
 
   void disconnect_senders() noexcept { receiver_.disconnect_senders(tail_); }
@@ -276,7 +276,7 @@ class Array {
 
   // Claims the slot at tail for a send: Ok (`claim` says which), Disconnected,
   // or, when the channel is full, Full with Mode::Try; Mode::Block waits.
-  SendStatus claim_slot(Mode mode, SendClaim& claim) noexcept {
+  SendStatus claim_slot(Mode mode, SendClaim& claim, Deadline deadline = forever) noexcept {
     Backoff backoff(receiver_.policy());
     for (;;) {
       // relaxed: the slot's stamp (A1) is what orders the slot's reuse.
@@ -304,7 +304,10 @@ class Array {
         if (mode == Mode::Try) {
           return SendStatus::Full;
         }
-        wait_for_space(slot, stamp, backoff);
+        if (expired(deadline)) {
+          return SendStatus::Timeout;
+        }
+        wait_for_space(slot, stamp, backoff, deadline);
       } else {
         backoff.spin();  // tail moved on since we read it
       }
@@ -312,8 +315,8 @@ class Array {
   }
 
   // A sender found the channel full at `slot`: spin, yield, then sleep
-  // until the receiver frees the slot or goes.
-  void wait_for_space(Slot& slot, std::uint64_t stamp, Backoff& backoff) noexcept {
+  // until the receiver frees the slot or goes, or the deadline passes.
+  void wait_for_space(Slot& slot, std::uint64_t stamp, Backoff& backoff, Deadline deadline) noexcept {
     if (backoff.snooze()) {
       return;
     }
@@ -334,7 +337,7 @@ class Array {
                                            std::memory_order::relaxed) &&
         // seq_cst: against disconnect_receiver's flag-then-wake.
         (tail_.load(std::memory_order::seq_cst) & disconnected) == 0) {
-      waiter.sleep(forever);
+      waiter.sleep(deadline);
       backoff.reset();
     }
     senders_.remove(registration);

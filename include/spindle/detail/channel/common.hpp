@@ -17,8 +17,9 @@
 
 namespace spindle::detail::channel {
 
-/// How a send ended. On anything but Ok the value was not moved from.
-enum class SendStatus : std::uint8_t { Ok, Full, Disconnected };
+/// How a send ended. On anything but Ok the value was not moved from (or,
+/// on a rendezvous channel, comes back through the send's `back`).
+enum class SendStatus : std::uint8_t { Ok, Full, Disconnected, Timeout };
 
 /// How waiting for a message ended.
 enum class RecvStatus : std::uint8_t { Ready, Empty, Disconnected, Timeout };

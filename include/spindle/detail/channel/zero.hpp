@@ -18,10 +18,11 @@
 //              receive returned, the write goes on
 //   stashed    the write the receiver abandoned is done: the message waits
 //              in the slot, its sender still blocked in send(), for the next
-//              receive
-//   reclaiming a try_send whose write the receiver abandoned takes its
-//              message back out of the slot; no receive starts until it is
-//              done (hand_back_done)
+//              receive, which takes it up (stashed -> full); a send whose
+//              deadline passes first takes it back (stashed -> reclaiming)
+//   reclaiming a try_send, or a send past its deadline, whose write the
+//              receiver abandoned takes its message back out of the slot;
+//              no receive starts until it is done (hand_back_done)
 // The receiver announces itself (empty -> waiting); a sender claims it with
 // a CAS (waiting/asleep -> claimed), so exactly one sender pairs with each
 // announcement. Senders that find no receiver wait for the next one.
@@ -96,7 +97,7 @@ class Zero {
   /// from. Otherwise `back` points to the value to hand back to the caller:
   /// `value` itself, untouched, or the message already moved into the slot,
   /// which the caller then owns and destroys.
-  SendStatus send(T& value, Mode mode, T*& back) {
+  SendStatus send(T& value, Mode mode, T*& back, Deadline deadline = forever) {
     back = &value;
     Backoff backoff(policy_);
     bool counted = false;  // in senders_waiting_
@@ -115,13 +116,17 @@ class Zero {
             continue;  // it was a select that took another operation
           }
           uncount(counted);
-          return hand_over(value, mode, back);
+          return hand_over(value, mode, back, deadline);
         }
         continue;  // another sender won, or the receiver backed out
       }
       if (mode == Mode::Try) {
         uncount(counted);
         return SendStatus::Full;
+      }
+      if (expired(deadline)) {
+        uncount(counted);
+        return SendStatus::Timeout;
       }
       if (!counted) {
         // seq_cst: a try_recv that reads zero here is ordered before us.
@@ -130,7 +135,7 @@ class Zero {
       }
       if (!backoff.snooze()) {
         if (backoff.sleeps()) {
-          sleep_sender();
+          sleep_sender(deadline);
         }
         backoff.reset();
       }
@@ -164,9 +169,14 @@ class Zero {
           out = slot_.get();
           return RecvStatus::Ready;
         case stashed:
-          taking_stash_ = true;
-          out = slot_.get();
-          return RecvStatus::Ready;
+          // Take the stash up, against its sender's reclaim at its deadline
+          // (stashed -> reclaiming). acquire: as above (Z3).
+          if (state_.compare_exchange_strong(state, full, std::memory_order::acquire, std::memory_order::relaxed)) {
+            taking_stash_ = true;
+            out = slot_.get();
+            return RecvStatus::Ready;
+          }
+          continue;
         case abandoned:
           // An earlier receive gave up on this write: take it up again.
           state_.compare_exchange_strong(state, claimed, std::memory_order::relaxed, std::memory_order::relaxed);
@@ -376,12 +386,14 @@ class Zero {
     // it will see closed and keep its message) or stashed (the message goes
     // back to its sender). seq_cst: against a sender's sleepers-then-check.
     const std::uint32_t state = state_.exchange(closed, std::memory_order::seq_cst);
-    if (state == stashed) {
+    if (state == stashed || (state == full && taking_stash_)) {
+      // A stash, or one a receive took up and gave up (a started select
+      // receive dropped during unwinding): back to its sender.
+      taking_stash_ = false;
       settle_stash(stash_refused);
     } else if (state == full) {
-      // A hand-off completed into a receive that was then given up (a
-      // started select receive dropped during unwinding): its message goes
-      // with the receiver.
+      // A hand-off completed into a receive that was then given up (as
+      // above): its message goes with the receiver.
       slot_.destroy();
     }
     senders_.notify_all();
@@ -410,7 +422,7 @@ class Zero {
 
   // We claimed the receiver: write the message, then publish it, or stash
   // it if the receiver has given up on us meanwhile.
-  SendStatus hand_over(T& value, Mode mode, T*& back) {
+  SendStatus hand_over(T& value, Mode mode, T*& back, Deadline deadline = forever) {
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
       slot_.construct(std::move(value));
     } else {
@@ -432,13 +444,13 @@ class Zero {
         return SendStatus::Disconnected;
       }
       // abandoned: the receive we paired with has returned.
-      if (mode == Mode::Try) {
+      if (mode == Mode::Try || expired(deadline)) {
         // The message goes back to our caller from the slot, which stays
         // ours until hand_back_done(): a receive that announced now would
         // let another sender write into it while our caller moves out.
         if (state_.compare_exchange_strong(state, reclaiming, std::memory_order::relaxed, std::memory_order::relaxed)) {
           back = slot_.get();
-          return SendStatus::Full;
+          return mode == Mode::Try ? SendStatus::Full : SendStatus::Timeout;
         }
         continue;  // taken up again, or closed
       }
@@ -448,7 +460,7 @@ class Zero {
       stash_.store(stash_word(ticket, stash_pending), std::memory_order::relaxed);
       // release (Z3): the message and the ticket before the stash.
       if (state_.compare_exchange_strong(state, stashed, std::memory_order::release, std::memory_order::relaxed)) {
-        return wait_for_stash(ticket, back);
+        return wait_for_stash(ticket, back, deadline);
       }
       // taken up again, or closed: look again
     }
@@ -490,7 +502,9 @@ class Zero {
 
   // Our message is stashed: wait until a receive takes it, or the receiver
   // goes and it comes back to us.
-  SendStatus wait_for_stash(std::uint32_t ticket, T*& back) noexcept {
+  // A send with a deadline (send_timeout) takes its stash back when the
+  // deadline passes, unless a receive has taken it up meanwhile.
+  SendStatus wait_for_stash(std::uint32_t ticket, T*& back, Deadline deadline) noexcept {
     Backoff backoff(policy_);
     for (;;) {
       // acquire: pairs with settle_stash's release.
@@ -501,6 +515,19 @@ class Zero {
       if ((word & stash_mask) == stash_refused) {
         back = slot_.get();
         return SendStatus::Disconnected;
+      }
+      if (expired(deadline)) {
+        std::uint32_t state = stashed;
+        // Against a receive's take-up (stashed -> full): exactly one wins.
+        // The slot is ours again until hand_back_done(), as for try_send.
+        if (state_.compare_exchange_strong(state, reclaiming, std::memory_order::relaxed, std::memory_order::relaxed)) {
+          back = slot_.get();
+          return SendStatus::Timeout;
+        }
+        // A receive took it up, or the receiver went: its fate is settled
+        // soon, whatever the deadline.
+        deadline = forever;
+        continue;
       }
       if (backoff.snooze()) {
         continue;
@@ -521,7 +548,7 @@ class Zero {
         stash_waiter_.clear();
         continue;
       }
-      waiter.sleep(forever);
+      waiter.sleep(deadline);
       expected = stash_word(ticket, stash_asleep);
       if (stash_.compare_exchange_strong(expected, stash_word(ticket, stash_pending), std::memory_order::relaxed,
                                          std::memory_order::relaxed)) {
@@ -617,13 +644,13 @@ class Zero {
     receiver_.wait_released();
   }
 
-  void sleep_sender() noexcept {
+  void sleep_sender(Deadline deadline) noexcept {
     Waiter waiter;
     Registration registration{&waiter};
     senders_.add(registration);
     senders_sleeping_.fetch_add(1, std::memory_order::seq_cst);
     if (!can_send()) {
-      waiter.sleep(forever);
+      waiter.sleep(deadline);
     }
     senders_sleeping_.fetch_sub(1, std::memory_order::relaxed);
     senders_.remove(registration);
