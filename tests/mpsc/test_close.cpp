@@ -44,13 +44,6 @@ th::JoinHandle<bool> blocked_send(Tx tx, int value, std::atomic<bool>& sending) 
   });
 }
 
-void await_raised(const std::atomic<bool>& flag) {
-  while (!flag) {
-    th::yield_now();
-  }
-  th::sleep(2ms);  // most likely blocked by now
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("close: later sends fail with their value, what was sent before is still received", "[mpsc][close]",
@@ -107,7 +100,8 @@ TEMPLATE_TEST_CASE("close: a sender blocked on a full or rendezvous channel wake
     }
     std::atomic<bool> sending{false};
     sender.emplace(blocked_send(tx, 7, sending));
-    await_raised(sending);
+    REQUIRE(spindle::test::raised(sending));
+    th::sleep(2ms);  // most likely blocked by now
     rx.close();
     REQUIRE(sender->join().unwrap());
     if constexpr (TestType::capacity > 0) {

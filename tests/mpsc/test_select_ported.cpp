@@ -92,6 +92,7 @@ namespace mpsc = spindle::mpsc;
 using namespace std::chrono_literals;
 using spindle::test::drop;
 using spindle::test::eventually;
+using spindle::test::raised;
 using spindle::test::wait_limit;
 using spindle::test::Watchdog;
 using Clock = std::chrono::steady_clock;
@@ -281,11 +282,6 @@ bool sent(const Sent<T>& s, std::size_t index) {
 template <class T>
 bool refused(const Sent<T>& s, std::size_t index, const T& value) {
   return s && s->first == index && s->second.is_err() && s->second.error().value == value;
-}
-
-/// Waits (boundedly) until `flag` is set; false if it never is.
-bool wait_for(const std::atomic<bool>& flag) {
-  return eventually([&flag] { return flag.load(); });
 }
 
 /// The form to run a ported select.rs/select_macro.rs pair in: each test
@@ -483,7 +479,7 @@ TEST_CASE("crossbeam select: disconnected, a disconnected channel is ready befor
   // The thread disconnects a, and sends on b only after the select returned.
   auto thread = th::spawn([&selected, &b, tx = std::move(a.tx)]() mutable {
     drop(std::move(tx));
-    return wait_for(selected) && b.tx.send(5).is_ok();
+    return raised(selected) && b.tx.send(5).is_ok();
   });
   const Picked<int> first = recv_any(form, within(wait_limit), a.rx, b.rx);
   selected = true;
@@ -498,7 +494,7 @@ TEST_CASE("crossbeam select: disconnected, a disconnected channel is ready befor
   // Disconnecting wakes a select that waits on that channel alone.
   std::atomic<bool> selecting{false};
   auto dropper = th::spawn([&selecting, tx = std::move(b.tx)]() mutable {
-    const bool saw = wait_for(selecting);
+    const bool saw = raised(selecting);
     th::sleep(1ms);  // most likely asleep in the select by now; either way it must end
     drop(std::move(tx));
     return saw;
@@ -535,7 +531,7 @@ TEST_CASE("crossbeam select: timeout, a select gives up after its time, and not 
   auto a = unbounded<int>();
   auto b = unbounded<int>();
   std::atomic<bool> go{false};
-  auto thread = th::spawn([&go, &b] { return wait_for(go) && b.tx.send(2).is_ok(); });
+  auto thread = th::spawn([&go, &b] { return raised(go) && b.tx.send(2).is_ok(); });
   const auto start = Clock::now();
   const Picked<int> early = recv_any(form, within(10ms), a.rx, b.rx);  // nothing is sent before `go`
   const auto waited = Clock::now() - start;
@@ -783,7 +779,7 @@ TEST_CASE("crossbeam select: cloning2, a clone dropped while a select waits", "[
     selecting = true;
     return got_some(recv_any(form, within(wait_limit), a.rx, b.rx), 1);
   });
-  REQUIRE(wait_for(selecting));
+  REQUIRE(raised(selecting));
   th::sleep(1ms);  // most likely asleep in the select by now
   drop(mpsc::Sender<Unit>(a.tx));
   REQUIRE(b.tx.send(Unit{}).is_ok());
@@ -1363,7 +1359,7 @@ TEST_CASE("crossbeam select: recv_timeout, a timed receive: timeout, message, di
   auto a = bounded<int>(0);
   std::atomic<bool> go{false};
   auto sender = th::spawn([&go, tx = std::move(a.tx), form]() mutable {
-    return wait_for(go) && sent(send_any(form, until_ready, 7, tx), 0);  // then tx goes
+    return raised(go) && sent(send_any(form, until_ready, 7, tx), 0);  // then tx goes
   });
   const auto start = Clock::now();
   const Picked<int> early = recv_any(form, within(10ms), a.rx);  // the sender waits for `go`
@@ -1386,7 +1382,7 @@ TEST_CASE("crossbeam select: try_send, a try-send meets a receiver that waits in
   auto a = bounded<int>(0);
   std::atomic<bool> go{false};
   auto receiver = th::spawn([&go, rx = std::move(a.rx), form]() mutable {
-    return wait_for(go) && got(recv_any(form, until_ready, rx), 0, 8);  // then rx goes
+    return raised(go) && got(recv_any(form, until_ready, rx), 0, 8);  // then rx goes
   });
   // Nobody receives before `go`.
   const bool early = send_any(form, at_once, 7, a.tx).has_value();
@@ -1407,7 +1403,7 @@ TEST_CASE("crossbeam select: send_timeout, a timed send: timeout, taken, disconn
   auto a = bounded<int>(0);
   std::atomic<bool> go{false};
   auto receiver = th::spawn([&go, rx = std::move(a.rx), form]() mutable {
-    return wait_for(go) && got(recv_any(form, until_ready, rx), 0, 8);  // then rx goes
+    return raised(go) && got(recv_any(form, until_ready, rx), 0, 8);  // then rx goes
   });
   const auto start = Clock::now();
   const Sent<int> early = send_any(form, within(10ms), 7, a.tx);  // the receiver waits for `go`
@@ -1435,7 +1431,7 @@ TEST_CASE("crossbeam select: disconnect_wakes_sender, the receiver going ends a 
     const Sent<Unit> s = send_any(form, until_ready, Unit{}, tx);
     return s && s->first == 0 && s->second.is_err();
   });
-  REQUIRE(wait_for(selecting));
+  REQUIRE(raised(selecting));
   th::sleep(1ms);  // most likely asleep by now
   drop(std::move(a.rx));
   REQUIRE(sender.join().unwrap());
@@ -1453,7 +1449,7 @@ TEST_CASE("crossbeam select: disconnect_wakes_receiver, the sender going ends a 
     selecting = true;
     return got_disconnected(recv_any(form, until_ready, rx), 0);
   });
-  REQUIRE(wait_for(selecting));
+  REQUIRE(raised(selecting));
   th::sleep(1ms);
   drop(std::move(a.tx));
   REQUIRE(receiver.join().unwrap());
@@ -1516,7 +1512,7 @@ TEST_CASE("crossbeam ready: disconnected, a disconnected channel looks ready", "
   std::atomic<bool> looked{false};
   auto thread = th::spawn([&looked, &b, tx = std::move(a.tx)]() mutable {
     drop(std::move(tx));
-    return wait_for(looked) && b.tx.send(5).is_ok();
+    return raised(looked) && b.tx.send(5).is_ok();
   });
   auto sel = receiving(a.rx, b.rx);
   const auto first = ready_in(sel, within(wait_limit));
@@ -1529,7 +1525,7 @@ TEST_CASE("crossbeam ready: disconnected, a disconnected channel looks ready", "
 
   std::atomic<bool> waiting{false};
   auto dropper = th::spawn([&waiting, tx = std::move(b.tx)]() mutable {
-    const bool saw = wait_for(waiting);
+    const bool saw = raised(waiting);
     th::sleep(1ms);
     drop(std::move(tx));
     return saw;
@@ -1567,7 +1563,7 @@ TEST_CASE("crossbeam ready: timeout, ready_timeout gives up after its time, and 
   auto a = unbounded<int>();
   auto b = unbounded<int>();
   std::atomic<bool> go{false};
-  auto thread = th::spawn([&go, &b] { return wait_for(go) && b.tx.send(2).is_ok(); });
+  auto thread = th::spawn([&go, &b] { return raised(go) && b.tx.send(2).is_ok(); });
   auto sel = receiving(a.rx, b.rx);
   const auto start = Clock::now();
   const bool early = ready_in(sel, within(10ms)).has_value();
@@ -1719,7 +1715,7 @@ TEST_CASE("crossbeam ready: cloning2, a clone dropped while ready() waits", "[se
     waiting = true;
     return ready_in(sel, within(wait_limit)) == std::optional<std::size_t>(1) && b.rx.try_recv().is_ok();
   });
-  REQUIRE(wait_for(waiting));
+  REQUIRE(raised(waiting));
   th::sleep(1ms);
   drop(mpsc::Sender<Unit>(a.tx));
   REQUIRE(b.tx.send(Unit{}).is_ok());
@@ -2776,7 +2772,7 @@ TEST_CASE("crossbeam select: try_recv, a try-receive meets a sender that waits i
   auto a = bounded<int>(0);
   std::atomic<bool> go{false};
   auto sender = th::spawn([&go, tx = std::move(a.tx), form]() mutable {
-    return wait_for(go) && sent(send_any(form, within(wait_limit), 7, tx), 0);  // then tx goes
+    return raised(go) && sent(send_any(form, within(wait_limit), 7, tx), 0);  // then tx goes
   });
   auto try_once = [&a, form, plain]() -> std::optional<int> {
     if (plain) {
@@ -2826,7 +2822,7 @@ TEST_CASE("select: a rendezvous send completes only when its message is received
       rx[k].emplace(std::move(ends.second));
       sending.push_back(th::spawn([&ready, &go, tx = std::move(ends.first), k]() mutable {
         ++ready;
-        return wait_for(go) && tx.send(static_cast<int>(k)).is_ok();
+        return raised(go) && tx.send(static_cast<int>(k)).is_ok();
       }));
     }
     // Releases the senders together once the select is most likely asleep.

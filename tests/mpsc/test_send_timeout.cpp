@@ -25,6 +25,7 @@ namespace th = spindle::thread;
 using namespace std::chrono_literals;
 using spindle::test::Counted;
 using spindle::test::LifetimeCheck;
+using spindle::test::raised;
 using spindle::test::wait_limit;
 using spindle::test::Watchdog;
 using Clock = std::chrono::steady_clock;
@@ -45,12 +46,6 @@ struct SlowWrite {
   Counted counted;
 };
 
-void await_flag(const std::atomic<bool>& flag) {
-  while (!flag) {
-    th::yield_now();
-  }
-}
-
 }  // namespace
 
 TEST_CASE("crossbeam send_timeout (array): a full channel times out, room lets the send through",
@@ -60,7 +55,9 @@ TEST_CASE("crossbeam send_timeout (array): a full channel times out, room lets t
   std::atomic<bool> timed_out{false};
   std::atomic<bool> drained{false};
   auto receiver = th::spawn([rx = std::move(rx), &timed_out, &drained]() mutable {
-    await_flag(timed_out);
+    if (!raised(timed_out)) {
+      return false;
+    }
     const bool first = rx.recv().unwrap() == 1 && rx.recv().unwrap() == 2;
     drained = true;
     return first && rx.recv_timeout(wait_limit).unwrap() == 4;
@@ -72,7 +69,7 @@ TEST_CASE("crossbeam send_timeout (array): a full channel times out, room lets t
   REQUIRE(third.error().is_timeout());
   REQUIRE(std::move(third).unwrap_err().into_inner() == 3);
   timed_out = true;
-  await_flag(drained);
+  REQUIRE(raised(drained));
   REQUIRE(tx.send_timeout(4, wait_limit).is_ok());
   REQUIRE(receiver.join().unwrap());
   auto fifth = tx.send_timeout(5, wait_limit);  // the receiver is gone
@@ -86,8 +83,7 @@ TEST_CASE("crossbeam send_timeout (zero): no receiver times out, a receiver take
   auto [tx, rx] = mpsc::sync_channel<int>(0);
   std::atomic<bool> timed_out{false};
   auto receiver = th::spawn([rx = std::move(rx), &timed_out]() mutable {
-    await_flag(timed_out);
-    return rx.recv_timeout(wait_limit).unwrap_or(-1);
+    return raised(timed_out) ? rx.recv_timeout(wait_limit).unwrap_or(-1) : -1;
   });
   auto seventh = tx.send_timeout(7, 20ms);
   REQUIRE(seventh.error().kind() == mpsc::SendTimeoutError<int>::Timeout);
@@ -138,7 +134,7 @@ TEST_CASE("send_timeout: a receiver that goes wakes the blocked sender with its 
       auto sent = tx.send_timeout(7, wait_limit);
       return sent.is_err() && sent.error().is_disconnected() && sent.error().value == 7;
     });
-    await_flag(sending);
+    REQUIRE(raised(sending));
     th::sleep(2ms);
     spindle::drop(std::move(rx));
     REQUIRE(sender.join().unwrap());

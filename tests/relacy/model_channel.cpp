@@ -532,59 +532,16 @@ struct ReceiveSkipsStalledWrite : rl::test_suite<ReceiveSkipsStalledWrite<Capaci
   }
 };
 
-// The receiver closes while the sender may be blocked (on a full ring, or
-// waiting for a rendezvous receive): the close alone must wake the sender,
-// which gets its value back (the receiver drains only once the sender is
-// done: a receive would wake it too), and what it sent before the close is
-// still received, exactly once.
-template <std::size_t Capacity>
-struct CloseRacesBlockedSend : rl::test_suite<CloseRacesBlockedSend<Capacity>, 2> {
-  Handles<mpsc::SyncSender<int>> h;
-  rl::atomic<int> sender_done;
-  int delivered = 0;  // sends that succeeded: thread 0's
-  int received = 0;   // thread 1's
-
-  void before() {
-    h = bounded(Capacity);
-    sender_done($).store(0, rl::mo_relaxed);
-    delivered = 0;
-    received = 0;
-  }
-  void thread(unsigned index) {
-    if (index == 0) {
-      for (int v = 1; v <= 2; ++v) {
-        auto sent = h.tx->send(v);
-        if (sent.is_err()) {
-          RL_ASSERT(std::move(sent).unwrap_err().into_inner() == v);
-          break;
-        }
-        ++delivered;
-      }
-      sender_done($).store(1, rl::mo_release);
-    } else {
-      received += h.rx->try_recv().is_ok() ? 1 : 0;
-      h.rx->close();
-      while (sender_done($).load(rl::mo_acquire) == 0) {
-        rl::yield(1, $);
-      }
-      while (h.rx->recv().is_ok()) {
-        ++received;
-      }
-      RL_ASSERT(h.rx->try_recv().is_err());
-    }
-  }
-  void after() {
-    RL_ASSERT(delivered == received);
-    h = {};
-  }
-};
-
-// A timed send racing a timed receive (both deadlines already passed, the
-// model's only deterministic time): a message is received exactly once or
-// comes back to its sender, and a write the receive gave up on is taken back
-// (Timeout), never lost or left in the slot.
-template <std::size_t Capacity>
-struct TimedSendRacesTimedRecv : rl::test_suite<TimedSendRacesTimedRecv<Capacity>, 2> {
+// One sender sends 1 and 2; the receiver takes a first step, waits until
+// the sender is done, then drains the channel: every message the sender
+// delivered is received exactly once, and every one it did not comes back
+// to it. `Steps` says how each side goes about it:
+//   bool send(h, v)   true if delivered; on failure asserts the value came
+//                     back; may stop the sender (`stop`)
+//   int first(h)      the receiver's first step; how many it received
+//   int drain(h)      the receives after the sender is done
+template <class Steps, std::size_t Capacity>
+struct SendsThenDrain : rl::test_suite<SendsThenDrain<Steps, Capacity>, 2> {
   Handles<mpsc::SyncSender<int>> h;
   rl::atomic<int> sender_done;
   int delivered = 0;  // thread 0's
@@ -599,27 +556,76 @@ struct TimedSendRacesTimedRecv : rl::test_suite<TimedSendRacesTimedRecv<Capacity
   void thread(unsigned index) {
     if (index == 0) {
       for (int v = 1; v <= 2; ++v) {
-        auto sent = h.tx->send_timeout(v, std::chrono::nanoseconds(0));
-        if (sent.is_ok()) {
-          ++delivered;
-        } else {
-          RL_ASSERT(sent.error().is_timeout() && sent.error().value == v);
+        bool stop = false;
+        delivered += Steps::send(h, v, stop) ? 1 : 0;
+        if (stop) {
+          break;
         }
       }
       sender_done($).store(1, rl::mo_release);
     } else {
-      received += h.rx->recv_timeout(std::chrono::nanoseconds(0)).is_ok() ? 1 : 0;
+      received += Steps::first(h);
       while (sender_done($).load(rl::mo_acquire) == 0) {
         rl::yield(1, $);
       }
-      while (h.rx->try_recv().is_ok()) {
-        ++received;
-      }
+      received += Steps::drain(h);
     }
   }
   void after() {
     RL_ASSERT(delivered == received);
     h = {};
+  }
+};
+
+// The receiver closes while the sender may be blocked (on a full ring, or
+// waiting for a rendezvous receive): the close alone must wake the sender
+// (the receiver drains only once the sender is done: a receive would wake
+// it too), which gets its value back; what it sent before the close is
+// still received.
+struct CloseRacesBlockedSend {
+  static bool send(Handles<mpsc::SyncSender<int>>& h, int v, bool& stop) {
+    auto sent = h.tx->send(v);
+    if (sent.is_err()) {
+      RL_ASSERT(std::move(sent).unwrap_err().into_inner() == v);
+      stop = true;
+    }
+    return sent.is_ok();
+  }
+  static int first(Handles<mpsc::SyncSender<int>>& h) {
+    const int got = h.rx->try_recv().is_ok() ? 1 : 0;
+    h.rx->close();
+    return got;
+  }
+  static int drain(Handles<mpsc::SyncSender<int>>& h) {
+    int got = 0;
+    while (h.rx->recv().is_ok()) {
+      ++got;
+    }
+    RL_ASSERT(h.rx->try_recv().is_err());
+    return got;
+  }
+};
+
+// A timed send racing a timed receive (both deadlines already passed, the
+// model's only deterministic time): a write the receive gave up on is taken
+// back (Timeout), never lost or left in the slot.
+struct TimedSendRacesTimedRecv {
+  static bool send(Handles<mpsc::SyncSender<int>>& h, int v, bool& /*stop*/) {
+    auto sent = h.tx->send_timeout(v, std::chrono::nanoseconds(0));
+    if (sent.is_err()) {
+      RL_ASSERT(sent.error().is_timeout() && sent.error().value == v);
+    }
+    return sent.is_ok();
+  }
+  static int first(Handles<mpsc::SyncSender<int>>& h) {
+    return h.rx->recv_timeout(std::chrono::nanoseconds(0)).is_ok() ? 1 : 0;
+  }
+  static int drain(Handles<mpsc::SyncSender<int>>& h) {
+    int got = 0;
+    while (h.rx->try_recv().is_ok()) {
+      ++got;
+    }
+    return got;
   }
 };
 
@@ -643,10 +649,14 @@ int main() {
   ok &= run<Rendezvous>("rendezvous: two hand-offs then drop", rl::sched_random, 20000);
   ok &= run<RendezvousSenders>("rendezvous: three senders", rl::sched_random, 10000);
   ok &= run<RendezvousMoveThrows>("rendezvous: a move throws, one sleeps", rl::sched_random, 10000);
-  ok &= run<CloseRacesBlockedSend<1>>("bounded(1): close races a blocked send", rl::sched_random, 20000);
-  ok &= run<CloseRacesBlockedSend<0>>("rendezvous: close races a blocked send", rl::sched_random, 20000);
-  ok &= run<TimedSendRacesTimedRecv<1>>("bounded(1): send_timeout races recv_timeout", rl::sched_random, 20000);
-  ok &= run<TimedSendRacesTimedRecv<0>>("rendezvous: send_timeout races recv_timeout", rl::sched_random, 20000);
+  ok &=
+      run<SendsThenDrain<CloseRacesBlockedSend, 1>>("bounded(1): close races a blocked send", rl::sched_random, 20000);
+  ok &=
+      run<SendsThenDrain<CloseRacesBlockedSend, 0>>("rendezvous: close races a blocked send", rl::sched_random, 20000);
+  ok &= run<SendsThenDrain<TimedSendRacesTimedRecv, 1>>("bounded(1): send_timeout races recv_timeout", rl::sched_random,
+                                                        20000);
+  ok &= run<SendsThenDrain<TimedSendRacesTimedRecv, 0>>("rendezvous: send_timeout races recv_timeout", rl::sched_random,
+                                                        20000);
   ok &= run<RecvTimeoutRacesSend>("unbounded: recv_timeout races send", rl::sched_random, 20000);
   ok &= run<BlockHandOver>("unbounded: 40 messages cross a block", rl::sched_random, 2000);
   ok &= run<TwoSendersCrossBlock>("unbounded: two senders cross a block", rl::sched_random, 5000);
@@ -658,10 +668,12 @@ int main() {
   // executions run into the millions.
   ok &= run<SendThenDrop<MakeBounded1>>("bounded(1): send, send, drop vs recv", rl::sched_bound, 20000);
   ok &= run<Rendezvous>("rendezvous: two hand-offs then drop", rl::sched_bound, 20000);
-  ok &= run<CloseRacesBlockedSend<1>>("bounded(1): close races a blocked send", rl::sched_bound, 20000);
-  ok &= run<CloseRacesBlockedSend<0>>("rendezvous: close races a blocked send", rl::sched_bound, 20000);
-  ok &= run<TimedSendRacesTimedRecv<1>>("bounded(1): send_timeout races recv_timeout", rl::sched_bound, 20000);
-  ok &= run<TimedSendRacesTimedRecv<0>>("rendezvous: send_timeout races recv_timeout", rl::sched_bound, 20000);
+  ok &= run<SendsThenDrain<CloseRacesBlockedSend, 1>>("bounded(1): close races a blocked send", rl::sched_bound, 20000);
+  ok &= run<SendsThenDrain<CloseRacesBlockedSend, 0>>("rendezvous: close races a blocked send", rl::sched_bound, 20000);
+  ok &= run<SendsThenDrain<TimedSendRacesTimedRecv, 1>>("bounded(1): send_timeout races recv_timeout", rl::sched_bound,
+                                                        20000);
+  ok &= run<SendsThenDrain<TimedSendRacesTimedRecv, 0>>("rendezvous: send_timeout races recv_timeout", rl::sched_bound,
+                                                        20000);
   ok &= run<ReceiveSkipsStalledWrite<-1>>("unbounded: receives skip a stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<1>>("bounded(1): receives skip stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<0>>("rendezvous: receives skip stalled write", rl::sched_bound, 20000);

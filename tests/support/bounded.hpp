@@ -36,6 +36,12 @@ template <class Pred>
   return true;
 }
 
+/// Waits until `flag` is raised, as eventually() polls; false if it is not
+/// within `limit`.
+[[nodiscard]] inline bool raised(const std::atomic<bool>& flag, std::chrono::milliseconds limit = wait_limit) {
+  return eventually([&flag] { return flag.load(); }, limit);
+}
+
 /// A time budget for a stress loop: the loop runs its full count on a
 /// quiet machine and stops early, after at least one round, on a loaded one,
 /// so its test's time limits catch hangs, not slowness.
