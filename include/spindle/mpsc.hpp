@@ -211,8 +211,7 @@ class SyncSender : public detail::Introspection<SyncSender<T>> {
         spindle::detail::channel::SendStatus::Ok) {
       return Ok();
     }
-    const HandBack guard{chan_, back, &value};
-    return Result<void, SendError<T>>(in_place_err, std::move(*back));
+    return refused<SendError<T>>(back, value);
   }
 
   /// As send(), but gives up after `timeout` (Timeout, the value back).
@@ -238,10 +237,9 @@ class SyncSender : public detail::Introspection<SyncSender<T>> {
     if (status == spindle::detail::channel::SendStatus::Ok) {
       return Ok();
     }
-    const HandBack guard{chan_, back, &value};
-    const auto kind =
-        status == spindle::detail::channel::SendStatus::Full ? TrySendError<T>::Full : TrySendError<T>::Disconnected;
-    return Result<void, TrySendError<T>>(in_place_err, kind, std::move(*back));
+    return refused<TrySendError<T>>(
+        back, value,
+        status == spindle::detail::channel::SendStatus::Full ? TrySendError<T>::Full : TrySendError<T>::Disconnected);
   }
 
  private:
@@ -261,10 +259,15 @@ class SyncSender : public detail::Introspection<SyncSender<T>> {
   spindle::detail::channel::SendStatus send_with(T& value, spindle::detail::channel::Mode mode, T*& back,
                                                  const char* what,
                                                  spindle::detail::Deadline deadline = spindle::detail::forever) {
-    if (chan_.empty()) {
-      detail::moved_from(what);
-    }
-    return chan_.visit([&](auto& counter) { return counter.chan().send(value, mode, back, deadline); });
+    return inspect(what, [&](auto& chan) { return chan.send(value, mode, back, deadline); });
+  }
+
+  // A failed send's error, holding the value handed back (`back`: `value`
+  // itself, or the message the channel moved in, which it then frees).
+  template <class Error, class... Kind>
+  Result<void, Error> refused(T* back, T& value, Kind... kind) {
+    const HandBack guard{chan_, back, &value};
+    return Result<void, Error>(in_place_err, kind..., std::move(*back));
   }
 
   Result<void, SendTimeoutError<T>> send_until(T value, spindle::detail::Deadline deadline, const char* what) {
@@ -273,10 +276,10 @@ class SyncSender : public detail::Introspection<SyncSender<T>> {
     if (status == spindle::detail::channel::SendStatus::Ok) {
       return Ok();
     }
-    const HandBack guard{chan_, back, &value};
-    const auto kind = status == spindle::detail::channel::SendStatus::Timeout ? SendTimeoutError<T>::Timeout
-                                                                              : SendTimeoutError<T>::Disconnected;
-    return Result<void, SendTimeoutError<T>>(in_place_err, kind, std::move(*back));
+    return refused<SendTimeoutError<T>>(back, value,
+                                        status == spindle::detail::channel::SendStatus::Timeout
+                                            ? SendTimeoutError<T>::Timeout
+                                            : SendTimeoutError<T>::Disconnected);
   }
 
   // A failed send hands back *back: the caller's value, or (rendezvous) the
@@ -352,10 +355,7 @@ class Receiver : public detail::Introspection<Receiver<T>> {
   /// before stays to be received, then receives fail (RecvError) as after
   /// the last sender's disconnect. Closing again does nothing.
   void close() {
-    if (chan_.empty()) {
-      detail::moved_from("close()");
-    }
-    chan_.visit([](auto& counter) { counter.chan().close(); });
+    inspect("close()", [](auto& chan) { chan.close(); });
   }
 
   /// Receives up to `max` messages into `out` (appended): blocks as recv()
@@ -542,10 +542,7 @@ class Receiver : public detail::Introspection<Receiver<T>> {
   // Calls f on the channel; on a moved-from receiver throws.
   template <class F>
   decltype(auto) visit(F&& f) {
-    if (chan_.empty()) {
-      detail::moved_from("a receive");
-    }
-    return chan_.visit([&](auto& counter) -> decltype(auto) { return f(counter.chan()); });
+    return inspect("a receive", std::forward<F>(f));
   }
 
   template <class E>

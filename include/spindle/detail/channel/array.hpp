@@ -109,7 +109,7 @@ class Array {
 
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
     return receiver_.wait(
-        mode, deadline, tail_, [&] { return look(out); }, [&] { return head_ << shift; });
+        mode, deadline, tail_, [&] { return look(out); }, [&] { return idle(); });
   }
 
   // --- select ----------------------------------------------------------------
@@ -117,19 +117,19 @@ class Array {
   /// A select's looks (see ReceiverSide::peek and looks_ready).
   RecvStatus peek_ready(T*& out) noexcept {
     return receiver_.peek(
-        tail_, [&] { return look(out); }, [&] { return head_ << shift; });
+        tail_, [&] { return look(out); }, [&] { return idle(); });
   }
   bool looks_ready() noexcept {
     T* out = nullptr;
     return receiver_.looks_ready(
-        tail_, [&] { return look(out); }, [&] { return head_ << shift; });
+        tail_, [&] { return look(out); }, [&] { return idle(); });
   }
 
   /// Registers the receiver to be woken when a message or the disconnect
   /// comes; false (nothing registered) when one may have come already.
-  bool watch(Registration& registration) noexcept { return receiver_.watch(tail_, head_ << shift, registration); }
+  bool watch(Registration& registration) noexcept { return receiver_.watch(tail_, idle(), registration); }
   /// Withdraws what watch() registered.
-  void unwatch() noexcept { receiver_.unwatch(tail_, head_ << shift); }
+  void unwatch() noexcept { receiver_.unwatch(tail_, idle()); }
   /// When a message comes by itself (never: only a sender brings one).
   [[nodiscard]] static Deadline due() noexcept { return forever; }
 
@@ -220,10 +220,7 @@ class Array {
   /// from now on (senders blocked on a full ring wake and fail); what was
   /// sent before stays to be received.
   void close() noexcept {
-    // seq_cst: as in disconnect_receiver, against a sender's check before
-    // it sleeps.
-    tail_.fetch_or(disconnected, std::memory_order::seq_cst);
-    receiver_.close();
+    receiver_.close(tail_);
     senders_.notify_all();
   }
 
@@ -342,6 +339,9 @@ class Array {
     }
     senders_.remove(registration);
   }
+
+  // The tail word when nothing is claimed beyond head.
+  [[nodiscard]] std::uint64_t idle() const noexcept { return head_ << shift; }
 
   void move_head() noexcept {
     head_ = next(head_);

@@ -203,11 +203,7 @@ class List {
 
   /// The receiver closes the channel but stays: no sender may claim a slot
   /// from now on; what was sent before stays to be received.
-  void close() noexcept {
-    // seq_cst: as in disconnect_receiver.
-    tail_.index.fetch_or(disconnected, std::memory_order::seq_cst);
-    receiver_.close();
-  }
+  void close() noexcept { receiver_.close(tail_.index); }
 
   /// The receiver goes: no sender may claim a slot from now on, and every
   /// message still in the channel is destroyed now.

@@ -137,10 +137,16 @@ class ReceiverSide {
 
   [[nodiscard]] bool senders_gone() const noexcept { return senders_gone_.load(std::memory_order::acquire); }
 
-  /// The receiver closed the channel, after flagging tail so that no claim
-  /// succeeds any more: once it has drained what was claimed, its receives
-  /// see Disconnected, as after the last sender's disconnect.
-  void close() noexcept { senders_gone_.store(true, std::memory_order::release); }
+  /// The receiver closes the channel but stays: tail is flagged so that no
+  /// claim succeeds any more; once the receiver has drained what was
+  /// claimed, its receives see Disconnected, as after the last sender's
+  /// disconnect.
+  void close(Atomic<std::uint64_t>& tail) noexcept {
+    // seq_cst: as the receiver's drop flags tail (a total order with the
+    // senders' claims, and before any wake-up of blocked senders).
+    tail.fetch_or(disconnected, std::memory_order::seq_cst);
+    senders_gone_.store(true, std::memory_order::release);
+  }
 
   /// Registers `registration` to be woken when a message comes to the head
   /// position or the senders go. False (and nothing registered) when either
