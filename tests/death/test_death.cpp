@@ -497,6 +497,19 @@ struct AfterSelect : std::runtime_error {
   AfterSelect() : std::runtime_error("thrown after the select") {}
 };
 
+// Selects on the one operation `add` puts in, then throws before completing
+// it: the SelectedOperation is destroyed by unwinding.
+template <class Add>
+void start_then_throw(Add add) {
+  try {
+    mpsc::Select sel;
+    add(sel);
+    auto op = sel.select_timeout(spindle::test::wait_limit).unwrap();
+    throw AfterSelect();
+  } catch (const AfterSelect&) {
+  }
+}
+
 }  // namespace
 
 TEST_CASE("mpsc: a SelectedOperation dropped without being completed aborts, naming the operation", "[death][select]") {
@@ -581,13 +594,7 @@ TEST_CASE("mpsc: a SelectedOperation destroyed by unwinding gives the operation 
   SECTION("receives from every flavour: the message is still there") {
     const DeathResult r = run_in_child([] {
       auto receive_then_throw = [](mpsc::Receiver<int>& rx) {
-        try {
-          mpsc::Select sel;
-          sel.recv(rx);
-          auto op = sel.select_timeout(spindle::test::wait_limit).unwrap();
-          throw AfterSelect();
-        } catch (const AfterSelect&) {
-        }
+        start_then_throw([&rx](mpsc::Select& sel) { sel.recv(rx); });
       };
       auto u = mpsc::channel<int>();
       (void)u.first.send(5);
@@ -617,13 +624,7 @@ TEST_CASE("mpsc: a SelectedOperation destroyed by unwinding gives the operation 
   SECTION("sends on a bounded and a rendezvous channel: the next send gets through") {
     const DeathResult r = run_in_child([] {
       auto send_then_throw = [](mpsc::SyncSender<int>& tx) {
-        try {
-          mpsc::Select sel;
-          sel.send(tx);
-          auto op = sel.select_timeout(spindle::test::wait_limit).unwrap();
-          throw AfterSelect();
-        } catch (const AfterSelect&) {
-        }
+        start_then_throw([&tx](mpsc::Select& sel) { sel.send(tx); });
       };
       // Bounded: the claimed slot is given up; the receiver steps over it.
       auto b = mpsc::sync_channel<int>(1);
