@@ -436,6 +436,24 @@ TEST_CASE("ready() pairs with nobody: a blocked rendezvous send completes only i
   REQUIRE_FALSE(sender->join().unwrap());
 }
 
+TEST_CASE("ready() asleep when a rendezvous send comes: the send waits for a receive", "[select]") {
+  // The look sleeps first, registered, when the sender comes: it must wake
+  // the look and wait, not pair with it. The receiver then goes without
+  // receiving: the send must fail.
+  Watchdog dog("a sleeping look pairs with nobody");
+  spindle::test::LifetimeCheck lifetimes;
+  auto ends = mpsc::sync_channel<spindle::test::Counted>(0);
+  auto looker = th::spawn([rx = std::move(ends.second)]() mutable {
+    mpsc::Select sel;
+    sel.recv(rx);
+    return sel.ready_timeout(spindle::test::wait_limit).unwrap();
+  });
+  th::sleep(2ms);  // the look most likely sleeps by now
+  auto sent = ends.first.send(spindle::test::Counted(7));
+  REQUIRE(sent.is_err());
+  REQUIRE(looker.join().unwrap() == 0);
+}
+
 TEST_CASE("a select holding a claimed slot does not hold a timed receive past its deadline", "[select]") {
   // The select claims the slot the sleeping receiver waits for, then waits
   // for that receive to end before it writes: the receive must end (by its

@@ -277,6 +277,87 @@ struct RendezvousSendsOne : rl::test_suite<RendezvousSendsOne, 3> {
   }
 };
 
+
+// A look (Select::ready()) on a rendezvous receiver pairs with nobody: a
+// send blocked meanwhile completes only into a receive. With `Receive` the
+// receiver takes the message after the look; without, it goes, and the
+// send must fail.
+template <bool Receive>
+struct LookPairsWithNobody : rl::test_suite<LookPairsWithNobody<Receive>, 2> {
+  Chan<mpsc::SyncSender<int>> a;
+  rl::var<int> sent;
+
+  void before() { a.make(mpsc::sync_channel<int>(0)); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      sent($) = a.tx->send(5).is_ok() ? 1 : 0;
+    } else {
+      {
+        mpsc::Select sel;
+        sel.recv(*a.rx);
+        RL_ASSERT(sel.ready() == 0);
+      }
+      if (Receive) {
+        auto got = a.rx->recv();
+        RL_ASSERT(got.is_ok() && *got == 5);
+      }
+      a.rx.reset();
+    }
+  }
+  void after() {
+    RL_ASSERT(sent($) == (Receive ? 1 : 0));
+    a = {};
+  }
+};
+
+// The only sender of a rendezvous channel goes while its receiver looks:
+// the look wakes, and the receive that follows sees the disconnect.
+struct LookSeesDisconnect : rl::test_suite<LookSeesDisconnect, 2> {
+  Chan<mpsc::SyncSender<int>> a;
+
+  void before() { a.make(mpsc::sync_channel<int>(0)); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      a.tx.reset();
+    } else {
+      mpsc::Select sel;
+      sel.recv(*a.rx);
+      RL_ASSERT(sel.ready() == 0);
+      RL_ASSERT(a.rx->recv().is_err());
+    }
+  }
+  void after() { a = {}; }
+};
+
+// A select waiting to send on a rendezvous channel makes a look at its
+// receiver ready, and the receive that follows pairs with it. (Random
+// scheduler only: the bounded search finds executions where relacy's
+// spurious futex returns make both sides withdraw and register again, in
+// turn, until the execution passes relacy's length limit, which it reports
+// as a livelock; each withdrawal there follows a spurious return.)
+struct LookSeesSelectingSender : rl::test_suite<LookSeesSelectingSender, 2> {
+  Chan<mpsc::SyncSender<int>> a;
+
+  void before() { a.make(mpsc::sync_channel<int>(0)); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      mpsc::Select sel;
+      sel.send(*a.tx);
+      auto op = sel.select();
+      RL_ASSERT(op.send(*a.tx, 6).is_ok());
+    } else {
+      {
+        mpsc::Select sel;
+        sel.recv(*a.rx);
+        RL_ASSERT(sel.ready() == 0);
+      }
+      auto got = a.rx->recv();
+      RL_ASSERT(got.is_ok() && *got == 6);
+    }
+  }
+  void after() { a = {}; }
+};
+
 }  // namespace
 
 int main() {
@@ -291,10 +372,17 @@ int main() {
   ok &= run<SendWhenFreed>("select: send waits for a free slot", rl::sched_random, 20000);
   ok &= run<RendezvousSend>("select: send meets a receive", rl::sched_random, 20000);
   ok &= run<RendezvousSendsOne>("select: one of two rendezvous sends lands", rl::sched_random, 10000);
+  ok &= run<LookPairsWithNobody<false>>("select: a look pairs with nobody", rl::sched_random, 20000);
+  ok &= run<LookPairsWithNobody<true>>("select: a look, then the receive", rl::sched_random, 20000);
+  ok &= run<LookSeesDisconnect>("select: a look sees the senders go", rl::sched_random, 20000);
+  ok &= run<LookSeesSelectingSender>("select: a look sees a selecting sender", rl::sched_random, 20000);
   // The exhaustive search, for the models of two threads.
   ok &= run<DisconnectWakes>("select: a disconnect wakes it", rl::sched_bound, 20000);
   ok &= run<TimeoutRacesSend<0>>("select: timeout 0 races a send", rl::sched_bound, 20000);
   ok &= run<SendWhenFreed>("select: send waits for a free slot", rl::sched_bound, 20000);
   ok &= run<RendezvousSend>("select: send meets a receive", rl::sched_bound, 20000);
+  ok &= run<LookPairsWithNobody<false>>("select: a look pairs with nobody", rl::sched_bound, 20000);
+  ok &= run<LookPairsWithNobody<true>>("select: a look, then the receive", rl::sched_bound, 20000);
+  ok &= run<LookSeesDisconnect>("select: a look sees the senders go", rl::sched_bound, 20000);
   return ok ? 0 : 1;
 }

@@ -69,8 +69,9 @@ struct OpTable {
   /// Whether it looks as if it could proceed now, starting nothing.
   bool (*peek)(void* end);
   /// Registers to be woken when it may proceed; false (nothing registered)
-  /// when it may proceed already.
-  bool (*watch)(void* end, ch::Registration& registration);
+  /// when it may proceed already. `look`: for a look (ready()), which must
+  /// not make anything happen (a rendezvous sender must not pair with it).
+  bool (*watch)(void* end, ch::Registration& registration, bool look);
   /// Withdraws what watch() registered.
   void (*unwatch)(void* end, ch::Registration& registration);
   /// When it becomes ready by itself (a timer), or forever.
@@ -232,7 +233,7 @@ inline bool run_select(Op* ops, std::uint32_t* order, std::size_t n, bool biased
         continue;
       }
       op.registration = ch::Registration{&waiter, static_cast<std::uint32_t>(registered)};
-      if (!op.table->watch(op.end, op.registration)) {
+      if (!op.table->watch(op.end, op.registration, goal == Goal::peek)) {
         ready = true;
         break;
       }
@@ -296,9 +297,16 @@ struct SelectAccess {
   }
 
   template <class T>
-  static bool watch_recv(void* end, ch::Registration& registration) {
-    return static_cast<Receiver<T>*>(end)->chan_.visit(
-        [&](auto& counter) { return counter.chan().watch(registration); });
+  static bool watch_recv(void* end, ch::Registration& registration, bool look) {
+    return static_cast<Receiver<T>*>(end)->chan_.visit([&](auto& counter) {
+      auto& chan = counter.chan();
+      if constexpr (requires { chan.watch_look(registration); }) {
+        if (look) {
+          return chan.watch_look(registration);  // rendezvous: announce nothing
+        }
+      }
+      return chan.watch(registration);
+    });
   }
 
   template <class T>
@@ -348,7 +356,7 @@ struct SelectAccess {
     }
     return true;
   }
-  static bool watch_never(void* /*end*/, ch::Registration& /*registration*/) { return false; }
+  static bool watch_never(void* /*end*/, ch::Registration& /*registration*/, bool /*look*/) { return false; }
   static void unwatch_none(void* /*end*/, ch::Registration& /*registration*/) {}
   static spindle::detail::Deadline due_never(void* /*end*/) { return spindle::detail::forever; }
   static void abandon_none(void* /*end*/, Token& /*token*/) {}
@@ -388,7 +396,7 @@ struct SelectAccess {
   }
 
   template <class T>
-  static bool watch_send(void* end, ch::Registration& registration) {
+  static bool watch_send(void* end, ch::Registration& registration, bool /*look*/) {
     return static_cast<SyncSender<T>*>(end)->chan_.visit(
         [&](auto& counter) { return counter.chan().watch_send(registration); });
   }

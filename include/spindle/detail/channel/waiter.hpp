@@ -211,6 +211,17 @@ class WaiterList {
     }
   }
 
+  /// Whether a registration of a Waiter other than `self` is listed.
+  [[nodiscard]] bool has_other(const Waiter* self) noexcept {
+    const sync::RawMutexLock lock(mutex_);
+    for (const Registration* r = head_; r != nullptr; r = r->next) {
+      if (r->waiter != self) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /// Takes registrations out until one whose Waiter was still waiting is
   /// claimed and woken (or none is left). Registrations of `except` (the
   /// caller's own Waiter: a select waiting on both ends of one channel)

@@ -23,6 +23,12 @@
 //   reclaiming a try_send, or a send past its deadline, whose write the
 //              receiver abandoned takes its message back out of the slot;
 //              no receive starts until it is done (hand_back_done)
+//   looking    the receiver is in a look (Select::ready()), asleep, its
+//              registration in receiver_: it wants to know when a receive
+//              would find something, and pairs with nobody. A sender that
+//              blocks (counted in senders_waiting_, which the look reads)
+//              takes the registration (looking -> empty) and wakes it, then
+//              waits for a receive like any blocked sender.
 // The receiver announces itself (empty -> waiting); a sender claims it with
 // a CAS (waiting/asleep -> claimed), so exactly one sender pairs with each
 // announcement. Senders that find no receiver wait for the next one.
@@ -65,6 +71,7 @@ class Zero {
   static constexpr std::uint32_t abandoned = 6;
   static constexpr std::uint32_t stashed = 7;
   static constexpr std::uint32_t reclaiming = 8;
+  static constexpr std::uint32_t looking = 9;
 
   // stash_: the fate of the stashed message, in its low two bits, below a
   // count of stashes (so a sender never mistakes a later stash's fate for
@@ -102,7 +109,9 @@ class Zero {
     Backoff backoff(policy_);
     bool counted = false;  // in senders_waiting_
     for (;;) {
-      std::uint32_t state = state_.load(std::memory_order::relaxed);
+      // seq_cst once counted: against a look's store-then-load (watch_look).
+      std::uint32_t state =
+          state_.load(counted ? std::memory_order::seq_cst : std::memory_order::relaxed);
       if (state == closed) {
         uncount(counted);
         return SendStatus::Disconnected;
@@ -119,6 +128,14 @@ class Zero {
           return hand_over(value, mode, back, deadline);
         }
         continue;  // another sender won, or the receiver backed out
+      }
+      if (state == looking && counted) {
+        // The receiver looks for a sender like us: we are counted, which it
+        // reads once woken. acquire: its registration.
+        if (state_.compare_exchange_strong(state, empty, std::memory_order::acquire, std::memory_order::relaxed)) {
+          receiver_.notify();
+        }
+        continue;
       }
       if (mode == Mode::Try) {
         uncount(counted);
@@ -147,8 +164,10 @@ class Zero {
     // asleep-then-check (see sleep_receiver).
     senders_gone_.store(true, std::memory_order::seq_cst);
     std::uint32_t expected = asleep;
-    if (state_.compare_exchange_strong(expected, waiting, std::memory_order::seq_cst)) {
-      receiver_.notify();  // the registration came with the flag
+    if (state_.compare_exchange_strong(expected, waiting, std::memory_order::seq_cst) ||
+        (expected == looking &&
+         state_.compare_exchange_strong(expected, empty, std::memory_order::seq_cst))) {
+      receiver_.notify();  // the registration came with the state
     }
   }
 
@@ -196,7 +215,7 @@ class Zero {
         case empty:
           // Only a sender already blocked in send() can pair with a
           // try_recv, and it will claim as soon as we announce.
-          if (mode == Mode::Try && senders_waiting_.load(std::memory_order::seq_cst) == 0) {
+          if (mode == Mode::Try && !senders_wait()) {
             return senders_gone_.load(std::memory_order::acquire) ? RecvStatus::Disconnected : RecvStatus::Empty;
           }
           announce();
@@ -226,7 +245,7 @@ class Zero {
           in_grace = true;
           grace_end = Clock::now() + pairing_grace;
         }
-        if (senders_waiting_.load(std::memory_order::seq_cst) == 0 || grace_over(grace_end, grace_sleeps)) {
+        if (!senders_wait() || grace_over(grace_end, grace_sleeps)) {
           if (withdraw()) {
             return mode == Mode::Try ? RecvStatus::Empty : RecvStatus::Timeout;
           }
@@ -255,11 +274,12 @@ class Zero {
 
   /// Whether a receive would find something now, pairing with nobody (a
   /// look must not make a blocked sender's send complete): a message or a
-  /// stash waits, a sender is blocked in send(), or the senders are gone.
+  /// stash waits, a sender is blocked in send() or in a select, or the
+  /// senders are gone.
   [[nodiscard]] bool looks_ready() const noexcept {
     const std::uint32_t state = state_.load(std::memory_order::acquire);
-    return state == full || state == stashed || state == closed ||
-           senders_waiting_.load(std::memory_order::acquire) != 0 || senders_gone_.load(std::memory_order::acquire);
+    return state == full || state == stashed || state == closed || senders_wait() ||
+           senders_gone_.load(std::memory_order::acquire);
   }
 
   /// A select's quick look while it spins: a message waits, a sender is
@@ -274,7 +294,31 @@ class Zero {
   /// a receive has something to look at already.
   bool watch(Registration& registration) noexcept { return watch_receiver(registration, empty); }
 
-  /// Withdraws what watch() registered. A sender that claimed the receiver
+  /// As watch(), for a look (Select::ready()): registers the receiver to be
+  /// woken when a receive would find something, announcing nothing, so that
+  /// no sender pairs with a receive that may never come.
+  bool watch_look(Registration& registration) noexcept {
+    receiver_.set(registration);
+    std::uint32_t expected = empty;
+    // seq_cst: publishes the registration (release), and is ordered before
+    // the loads below, against a counted sender's count-then-look and
+    // disconnect_senders' store-then-CAS.
+    looker_.store(registration.waiter, std::memory_order::relaxed);
+    if (!state_.compare_exchange_strong(expected, looking, std::memory_order::seq_cst, std::memory_order::relaxed)) {
+      receiver_.clear();
+      return false;  // a stash, a write in progress, or closed: look again
+    }
+    // A select waiting to send here (other than this one) registered before
+    // us: under its list's lock, against watch_send's add-then-look.
+    if (senders_waiting_.load(std::memory_order::seq_cst) != 0 || senders_gone_.load(std::memory_order::seq_cst) ||
+        senders_.has_other(registration.waiter)) {
+      unwatch_receiver(empty);
+      return false;
+    }
+    return true;
+  }
+
+  /// Withdraws what watch() or watch_look() registered. A sender that claimed the receiver
   /// meanwhile completes its hand-off, which the next receive takes.
   void unwatch() noexcept {
     unwatch_receiver(empty);
@@ -344,6 +388,7 @@ class Zero {
     // seq_cst: as in sleep_sender.
     senders_sleeping_.fetch_add(1, std::memory_order::seq_cst);
     if (!can_send()) {
+      wake_look(registration.waiter);  // a receive would pair with us now
       return true;
     }
     unwatch_send(registration);
@@ -463,6 +508,25 @@ class Zero {
         return wait_for_stash(ticket, back, deadline);
       }
       // taken up again, or closed: look again
+    }
+  }
+
+  // Whether a sender waits: blocked in send(), or registered by a select.
+  [[nodiscard]] bool senders_wait() const noexcept {
+    // seq_cst: for try_recv and the grace, as before.
+    return senders_waiting_.load(std::memory_order::seq_cst) != 0 ||
+           senders_sleeping_.load(std::memory_order::seq_cst) != 0;
+  }
+
+  // A select registered to send here: a look (not its own: a select on
+  // both ends of the channel) learns that a receive would pair now.
+  void wake_look(const Waiter* self) noexcept {
+    std::uint32_t state = looking;
+    // seq_cst (the load): after our count, against watch_look's
+    // CAS-then-check. acquire (the CAS): the look's registration.
+    if (state_.load(std::memory_order::seq_cst) == looking && looker_.load(std::memory_order::relaxed) != self &&
+        state_.compare_exchange_strong(state, empty, std::memory_order::acquire, std::memory_order::relaxed)) {
+      receiver_.notify();
     }
   }
 
@@ -632,14 +696,16 @@ class Zero {
     return true;
   }
 
-  // Leaves `asleep` for `back_to`, or, when a sender claimed us (or the
+  // Leaves `asleep` (or `looking`) for `back_to`, or, when a sender claimed us (or the
   // disconnect woke us) first, waits until it has handed the registration
   // back.
   void unwatch_receiver(std::uint32_t back_to) noexcept {
-    std::uint32_t expected = asleep;
-    if (state_.compare_exchange_strong(expected, back_to, std::memory_order::relaxed, std::memory_order::relaxed)) {
-      receiver_.clear();
-      return;
+    std::uint32_t expected = state_.load(std::memory_order::relaxed);
+    while (expected == asleep || expected == looking) {
+      if (state_.compare_exchange_weak(expected, back_to, std::memory_order::relaxed, std::memory_order::relaxed)) {
+        receiver_.clear();
+        return;
+      }
     }
     receiver_.wait_released();
   }
@@ -649,7 +715,8 @@ class Zero {
     Registration registration{&waiter};
     senders_.add(registration);
     senders_sleeping_.fetch_add(1, std::memory_order::seq_cst);
-    if (!can_send()) {
+    // A look waits for us to wake it: not asleep (seq_cst, as can_send()).
+    if (!can_send() && state_.load(std::memory_order::seq_cst) != looking) {
       waiter.sleep(deadline);
     }
     senders_sleeping_.fetch_sub(1, std::memory_order::relaxed);
@@ -669,6 +736,7 @@ class Zero {
   alignas(cache_line) ReceiverSlot receiver_;  // the receiver's registration while `asleep`
   WaiterList senders_;                         // senders asleep until a receiver comes
   ReceiverSlot stash_waiter_;                  // the stashing sender's registration while stash_asleep
+  Atomic<Waiter*> looker_{nullptr};            // the Waiter of the last look (compared, never followed)
   park::Word stash_{0};
 };
 
