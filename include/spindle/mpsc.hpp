@@ -124,6 +124,136 @@ class Introspection {
   const Handle& self() const noexcept { return static_cast<const Handle&>(*this); }
 };
 
+/// An input iterator over a channel's messages, for range-for and
+/// std::ranges; the receiver itself, iter() and try_iter() make them.
+///
+/// Lazy: a message is received when the iterator is compared with the end
+/// or dereferenced, never when it is advanced, so an algorithm takes only
+/// the messages it looks at and `rx | std::views::take(n)` receives exactly
+/// n. `*it` is an rvalue reference to the message the iterator holds:
+/// `for (T v : rx)` moves it out (move-only T works), `auto&& v` and
+/// `const T& v` refer to it until the iterator is advanced. Single-pass,
+/// hence move-only.
+template <class Rx, class T>
+class RecvIterator {
+ public:
+  using iterator_concept = std::input_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+
+  /// An iterator at the end.
+  RecvIterator() = default;
+  /// Takes over `other`'s position and the message it holds; `other` is
+  /// left at the end.
+  RecvIterator(RecvIterator&& other) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : rx_(std::exchange(other.rx_, nullptr)),
+        mode_(other.mode_),
+        skip_(std::exchange(other.skip_, 0)),
+        held_(std::move(other.held_)) {
+    other.held_.reset();
+  }
+  RecvIterator& operator=(RecvIterator&& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if (this != &other) {
+      rx_ = std::exchange(other.rx_, nullptr);
+      mode_ = other.mode_;
+      skip_ = std::exchange(other.skip_, 0);
+      held_.reset();
+      if (other.held_) {
+        held_.emplace(std::move(*other.held_));
+        other.held_.reset();
+      }
+    }
+    return *this;
+  }
+  RecvIterator(const RecvIterator&) = delete;
+  RecvIterator& operator=(const RecvIterator&) = delete;
+  ~RecvIterator() = default;
+
+  /// The message at this position, received now if the iterator does not
+  /// hold it yet (blocking for iter(), not for try_iter()). At the end
+  /// there is none: throws std::logic_error.
+  T&& operator*() const { return std::move(*message()); }
+  T* operator->() const { return message(); }
+
+  /// Moves past this position, receiving nothing: the message held is
+  /// destroyed; a message not received yet is skipped by the next receive
+  /// (so it stays in the channel if the iterator is not used again).
+  /// Advancing an iterator known to be at the end throws std::logic_error.
+  RecvIterator& operator++() {
+    if (held_) {
+      held_.reset();
+    } else if (rx_ != nullptr) {
+      ++skip_;
+    } else {
+      throw std::logic_error("spindle::mpsc: advanced a receiver's iterator past the end");
+    }
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+
+  /// True when this position has no message, deciding it by receiving if
+  /// need be: for iter(), blocks until a message comes or the channel is
+  /// disconnected and drained; for try_iter(), true when none is ready now.
+  /// An iterator at the end stays there.
+  friend bool operator==(const RecvIterator& it, std::default_sentinel_t /*end*/) { return !it.fetch(); }
+
+ private:
+  friend Rx;
+  RecvIterator(Rx* rx, spindle::detail::channel::Mode mode) noexcept : rx_(rx), mode_(mode) {}
+
+  // Receives the message at this position unless it is held already
+  // (first the ones operator++ skipped); false at the end.
+  bool fetch() const {
+    while (!held_ && rx_ != nullptr) {
+      if (!rx_->receive_into(skip_ > 0 ? nullptr : &held_, mode_)) {
+        rx_ = nullptr;  // the end, for good
+      } else if (skip_ > 0) {
+        --skip_;
+      }
+    }
+    return held_.has_value();
+  }
+
+  T* message() const {
+    if (!fetch()) {
+      throw std::logic_error("spindle::mpsc: dereferenced a receiver's iterator at the end");
+    }
+    return &*held_;
+  }
+
+  // Mutable: a comparison with the end or a dereference may receive.
+  // Null once the end is reached (or for a default-constructed iterator).
+  mutable Rx* rx_ = nullptr;
+  spindle::detail::channel::Mode mode_ = spindle::detail::channel::Mode::Block;
+  mutable std::size_t skip_ = 0;  // positions advanced past without receiving
+  mutable std::optional<T> held_;
+};
+
+/// The views of a receiver's messages: what try_recv() yields (`Try`: the
+/// messages ready now; it ends at the first moment none is ready, and
+/// iterating again resumes with what has arrived since), or a blocking
+/// receive for each (Rust's Receiver::iter()).
+template <class Rx, bool Try>
+class RecvView : public std::ranges::view_base {
+ public:
+  /// An empty range.
+  RecvView() = default;
+  auto begin() const {
+    using It = typename Rx::Iterator;
+    if constexpr (Try) {
+      return rx_ == nullptr ? It() : rx_->iterate(spindle::detail::channel::Mode::Try);
+    } else {
+      return rx_ == nullptr ? It() : rx_->begin();
+    }
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  friend Rx;
+  explicit RecvView(Rx* rx) noexcept : rx_(rx) {}
+  Rx* rx_ = nullptr;
+};
+
 }  // namespace detail
 
 /// The sending half of an unbounded channel. send() never blocks.
@@ -373,139 +503,13 @@ class Receiver : public detail::Introspection<Receiver<T>> {
     return receive_many(out, max, spindle::detail::channel::Mode::Try);
   }
 
-  /// An input iterator over a channel's messages, for range-for and
-  /// std::ranges; the receiver itself, iter() and try_iter() make them.
-  ///
-  /// Lazy: a message is received when the iterator is compared with the end
-  /// or dereferenced, never when it is advanced, so an algorithm takes only
-  /// the messages it looks at and `rx | std::views::take(n)` receives exactly
-  /// n. `*it` is an rvalue reference to the message the iterator holds:
-  /// `for (T v : rx)` moves it out (move-only T works), `auto&& v` and
-  /// `const T& v` refer to it until the iterator is advanced. Single-pass,
-  /// hence move-only.
-  class Iterator {
-   public:
-    using iterator_concept = std::input_iterator_tag;
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-
-    /// An iterator at the end.
-    Iterator() = default;
-    /// Takes over `other`'s position and the message it holds; `other` is
-    /// left at the end.
-    Iterator(Iterator&& other) noexcept(std::is_nothrow_move_constructible_v<T>)
-        : rx_(std::exchange(other.rx_, nullptr)),
-          mode_(other.mode_),
-          skip_(std::exchange(other.skip_, 0)),
-          held_(std::move(other.held_)) {
-      other.held_.reset();
-    }
-    Iterator& operator=(Iterator&& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
-      if (this != &other) {
-        rx_ = std::exchange(other.rx_, nullptr);
-        mode_ = other.mode_;
-        skip_ = std::exchange(other.skip_, 0);
-        held_.reset();
-        if (other.held_) {
-          held_.emplace(std::move(*other.held_));
-          other.held_.reset();
-        }
-      }
-      return *this;
-    }
-    Iterator(const Iterator&) = delete;
-    Iterator& operator=(const Iterator&) = delete;
-    ~Iterator() = default;
-
-    /// The message at this position, received now if the iterator does not
-    /// hold it yet (blocking for iter(), not for try_iter()). At the end
-    /// there is none: throws std::logic_error.
-    T&& operator*() const { return std::move(*message()); }
-    T* operator->() const { return message(); }
-
-    /// Moves past this position, receiving nothing: the message held is
-    /// destroyed; a message not received yet is skipped by the next receive
-    /// (so it stays in the channel if the iterator is not used again).
-    /// Advancing an iterator known to be at the end throws std::logic_error.
-    Iterator& operator++() {
-      if (held_) {
-        held_.reset();
-      } else if (rx_ != nullptr) {
-        ++skip_;
-      } else {
-        throw std::logic_error("spindle::mpsc: advanced a receiver's iterator past the end");
-      }
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-
-    /// True when this position has no message, deciding it by receiving if
-    /// need be: for iter(), blocks until a message comes or the channel is
-    /// disconnected and drained; for try_iter(), true when none is ready now.
-    /// An iterator at the end stays there.
-    friend bool operator==(const Iterator& it, std::default_sentinel_t /*end*/) { return !it.fetch(); }
-
-   private:
-    friend class Receiver;
-    Iterator(Receiver* rx, spindle::detail::channel::Mode mode) noexcept : rx_(rx), mode_(mode) {}
-
-    // Receives the message at this position unless it is held already
-    // (first the ones operator++ skipped); false at the end.
-    bool fetch() const {
-      while (!held_ && rx_ != nullptr) {
-        if (!rx_->receive_into(skip_ > 0 ? nullptr : &held_, mode_)) {
-          rx_ = nullptr;  // the end, for good
-        } else if (skip_ > 0) {
-          --skip_;
-        }
-      }
-      return held_.has_value();
-    }
-
-    T* message() const {
-      if (!fetch()) {
-        throw std::logic_error("spindle::mpsc: dereferenced a receiver's iterator at the end");
-      }
-      return &*held_;
-    }
-
-    // Mutable: a comparison with the end or a dereference may receive.
-    // Null once the end is reached (or for a default-constructed iterator).
-    mutable Receiver* rx_ = nullptr;
-    spindle::detail::channel::Mode mode_ = spindle::detail::channel::Mode::Block;
-    mutable std::size_t skip_ = 0;  // positions advanced past without receiving
-    mutable std::optional<T> held_;
-  };
-
-  /// A view of what try_recv() yields: the messages ready now. It ends at
-  /// the first moment none is ready; iterating again (or a later try_iter())
-  /// resumes with what has arrived since.
-  class TryIter : public std::ranges::view_base {
-   public:
-    /// An empty range.
-    TryIter() = default;
-    Iterator begin() const { return rx_ == nullptr ? Iterator() : rx_->iterate(spindle::detail::channel::Mode::Try); }
-    std::default_sentinel_t end() const noexcept { return {}; }
-
-   private:
-    friend class Receiver;
-    explicit TryIter(Receiver* rx) noexcept : rx_(rx) {}
-    Receiver* rx_ = nullptr;
-  };
-
-  /// A view that blocks for each message (Rust's Receiver::iter()).
-  class Iter : public std::ranges::view_base {
-   public:
-    /// An empty range.
-    Iter() = default;
-    Iterator begin() const { return rx_ == nullptr ? Iterator() : rx_->begin(); }
-    std::default_sentinel_t end() const noexcept { return {}; }
-
-   private:
-    friend class Receiver;
-    explicit Iter(Receiver* rx) noexcept : rx_(rx) {}
-    Receiver* rx_ = nullptr;
-  };
+  /// An input iterator over the messages (see detail::RecvIterator): lazy,
+  /// single-pass, move-only; `*it` is an rvalue reference to the message.
+  using Iterator = detail::RecvIterator<Receiver, T>;
+  /// The view try_iter() returns: the messages ready now.
+  using TryIter = detail::RecvView<Receiver, true>;
+  /// The view iter() returns: blocks for each message.
+  using Iter = detail::RecvView<Receiver, false>;
 
   /// Iterates by blocking for each message; ends once the channel is
   /// disconnected and drained. `for (T msg : rx)` is Rust's `for msg in rx`.
@@ -530,6 +534,9 @@ class Receiver : public detail::Introspection<Receiver<T>> {
   friend Receiver<U> never();
 
   friend class detail::Introspection<Receiver>;
+  friend class detail::RecvIterator<Receiver, T>;
+  friend class detail::RecvView<Receiver, true>;
+  friend class detail::RecvView<Receiver, false>;
 
   template <class F>
   decltype(auto) inspect(const char* what, F&& f) const {

@@ -4,6 +4,7 @@
 /// \file
 /// Everything spindle offers, in one include.
 
+#include "spindle/mpmc.hpp"
 #include "spindle/mpsc.hpp"
 #include "spindle/result.hpp"
 #include "spindle/session.hpp"

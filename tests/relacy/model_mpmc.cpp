@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// Models of spindle::mpmc over the shipped channel code: two receivers
+// racing for one message on each capacity, close racing a blocked send,
+// and a timed receive racing a send, with a receiver copy on each side.
+#include "model.hpp"
+
+#include <spindle/mpmc.hpp>
+
+namespace {
+
+namespace mpmc = spindle::mpmc;
+
+// Capacity -1 stands for the unbounded channel.
+std::pair<mpmc::Sender<int>, mpmc::Receiver<int>> make(int capacity) {
+  return capacity < 0 ? mpmc::channel<int>() : mpmc::sync_channel<int>(static_cast<std::size_t>(capacity));
+}
+
+struct Ends {
+  std::optional<mpmc::Sender<int>> tx;
+  std::optional<mpmc::Receiver<int>> rx1;
+  std::optional<mpmc::Receiver<int>> rx2;
+
+  void make_all(int capacity) {
+    auto ends = make(capacity);
+    rx2.emplace(ends.second);
+    tx.emplace(std::move(ends.first));
+    rx1.emplace(std::move(ends.second));
+  }
+};
+
+// One sender sends one value and goes; two receivers each receive once:
+// exactly one gets the value, the other sees the channel disconnected.
+template <int Capacity>
+struct TwoReceiversRaceForOne : rl::test_suite<TwoReceiversRaceForOne<Capacity>, 3> {
+  Ends e;
+  rl::var<int> got1;
+  rl::var<int> got2;
+
+  void before() { e.make_all(Capacity); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      RL_ASSERT(e.tx->send(7).is_ok());
+      e.tx.reset();
+    } else if (index == 1) {
+      auto r = e.rx1->recv();
+      got1($) = r.is_ok() ? *r : 0;
+    } else {
+      auto r = e.rx2->recv();
+      got2($) = r.is_ok() ? *r : 0;
+    }
+  }
+  void after() {
+    RL_ASSERT(got1($) + got2($) == 7);
+    e = {};
+  }
+};
+
+// A send blocked on a full (or rendezvous) channel races a receiver's
+// close(): the send fails with its value, and what was buffered before is
+// still received by the other receiver copy.
+template <int Capacity>
+struct CloseRacesBlockedSend : rl::test_suite<CloseRacesBlockedSend<Capacity>, 2> {
+  Ends e;
+
+  void before() {
+    e.make_all(Capacity);
+    if (Capacity > 0) {
+      RL_ASSERT(e.tx->send(1).is_ok());
+    }
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      auto sent = e.tx->send(2);
+      RL_ASSERT(sent.is_err() && sent.error().value == 2);
+    } else {
+      e.rx1->close();
+      if (Capacity > 0) {
+        auto first = e.rx2->recv();
+        RL_ASSERT(first.is_ok() && *first == 1);
+      }
+      RL_ASSERT(e.rx2->recv().is_err());
+    }
+  }
+  void after() { e = {}; }
+};
+
+// A receive that may time out races a send to two receivers: the value is
+// received exactly once, whichever receive takes it.
+template <int Capacity>
+struct TimedRecvRacesSend : rl::test_suite<TimedRecvRacesSend<Capacity>, 3> {
+  Ends e;
+  rl::var<int> got1;
+  rl::var<int> got2;
+
+  void before() { e.make_all(Capacity); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      RL_ASSERT(e.tx->send(7).is_ok());
+      e.tx.reset();
+    } else if (index == 1) {
+      auto r = e.rx1->recv_timeout(std::chrono::hours(1));  // the checker may end its sleeps early
+      got1($) = r.is_ok() ? *r : 0;
+    } else {
+      auto r = e.rx2->recv();
+      got2($) = r.is_ok() ? *r : 0;
+    }
+  }
+  void after() {
+    RL_ASSERT(got1($) + got2($) == 7 || (got1($) == 0 && got2($) == 7));
+    e = {};
+  }
+};
+
+}  // namespace
+
+int main() {
+  using spindle::model_test::run;
+  bool ok = true;
+  ok &= run<TwoReceiversRaceForOne<-1>>("mpmc unbounded: two receivers race for one", rl::sched_random, 20000);
+  ok &= run<TwoReceiversRaceForOne<1>>("mpmc bounded(1): two receivers race for one", rl::sched_random, 20000);
+  ok &= run<TwoReceiversRaceForOne<0>>("mpmc rendezvous: two receivers race for one", rl::sched_random, 20000);
+  ok &= run<TimedRecvRacesSend<-1>>("mpmc unbounded: a timed receive races a send", rl::sched_random, 20000);
+  ok &= run<TimedRecvRacesSend<0>>("mpmc rendezvous: a timed receive races a send", rl::sched_random, 20000);
+  ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_random, 20000);
+  ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_random, 20000);
+  // The exhaustive search, for the models of two threads.
+  ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_bound, 20000);
+  ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_bound, 20000);
+  return ok ? 0 : 1;
+}
