@@ -52,6 +52,31 @@ class Sender;
 template <class T>
 class Receiver;
 
+// Select and the timers work on these channels too (spindle::mpsc's, with
+// every arm of select(arms...)).
+using spindle::mpsc::after;
+using spindle::mpsc::at;
+using spindle::mpsc::never;
+using spindle::mpsc::on_deadline;
+using spindle::mpsc::on_default;
+using spindle::mpsc::on_recv;
+using spindle::mpsc::on_send;
+using spindle::mpsc::on_timeout;
+using spindle::mpsc::ReadyTimeoutError;
+using spindle::mpsc::Select;
+using spindle::mpsc::select;
+using spindle::mpsc::select_biased;
+using spindle::mpsc::SelectedOperation;
+using spindle::mpsc::SelectTimeoutError;
+using spindle::mpsc::tick;
+using spindle::mpsc::TryReadyError;
+using spindle::mpsc::TrySelectError;
+
+namespace detail {
+template <class T>
+struct SelectAccess;
+}  // namespace detail
+
 /// spindle::mpsc's name for a bounded channel's sender: the same Sender.
 template <class T>
 using SyncSender = Sender<T>;
@@ -132,6 +157,9 @@ class Handle {
     }
   }
 
+  /// False for a moved-from handle.
+  [[nodiscard]] bool live() const noexcept { return counter_ != nullptr; }
+
  protected:
   /// Calls f on the channel; throws std::logic_error, naming `what`, on a
   /// moved-from handle.
@@ -210,6 +238,7 @@ class Sender : public detail::Handle<T, true>, public spindle::mpsc::detail::Int
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
   friend std::pair<Sender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
   friend class spindle::mpsc::detail::Introspection<Sender>;
+  friend struct detail::SelectAccess<T>;
   using Base::Base;
   using Base::inspect;
 
@@ -239,6 +268,27 @@ class Receiver : public detail::Handle<T, false>, public spindle::mpsc::detail::
   using Mode = spindle::detail::channel::Mode;
 
  public:
+  Receiver(const Receiver& other) noexcept : Base(other) {}  // a select's message stays with `other`
+  Receiver(Receiver&& other) noexcept(std::is_nothrow_move_constructible_v<T>) : Base(std::move(other)) {
+    take_staged(other);
+  }
+  Receiver& operator=(const Receiver& other) noexcept {
+    if (this != &other) {
+      drop_staged();
+      Base::operator=(other);
+    }
+    return *this;
+  }
+  Receiver& operator=(Receiver&& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if (this != &other) {
+      drop_staged();
+      Base::operator=(std::move(other));
+      take_staged(other);
+    }
+    return *this;
+  }
+  ~Receiver() { drop_staged(); }
+
   /// Blocks until a message arrives and returns it; RecvError once every
   /// sender is gone (or the channel was closed) and nothing is left.
   Result<T, RecvError> recv() { return receive<RecvError>(Mode::Block, spindle::detail::forever); }
@@ -293,6 +343,7 @@ class Receiver : public detail::Handle<T, false>, public spindle::mpsc::detail::
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(WaitPolicy);
   friend std::pair<Sender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
   friend class spindle::mpsc::detail::Introspection<Receiver>;
+  friend struct detail::SelectAccess<T>;
   using Base::Base;
   using Base::inspect;
   friend class spindle::mpsc::detail::RecvIterator<Receiver, T>;
@@ -352,6 +403,23 @@ class Receiver : public detail::Handle<T, false>, public spindle::mpsc::detail::
     return Iterator(this, mode);
   }
 
+  // A message a select's receive took for this receiver, between the
+  // select and the completion of its operation (complete_recv() moves it
+  // out; abandoning the operation gives it back to the channel).
+  void take_staged(Receiver& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if (other.has_staged_) {
+      staged_.construct(std::move(*other.staged_.get()));
+      has_staged_ = true;
+      other.drop_staged();
+    }
+  }
+  void drop_staged() noexcept {
+    if (has_staged_) {
+      staged_.destroy();
+      has_staged_ = false;
+    }
+  }
+
   // The iterators' receive: one message into `*out`, or destroyed unseen
   // when `out` is null. False when there is none.
   bool receive_into(std::optional<T>* out, Mode mode) {
@@ -365,6 +433,10 @@ class Receiver : public detail::Handle<T, false>, public spindle::mpsc::detail::
              });
            }) == Status::Ready;
   }
+
+  // cppcheck-suppress unusedStructMember ; raw room, filled by a select's receive
+  spindle::detail::channel::Storage<T> staged_;
+  bool has_staged_ = false;
 };
 
 /// An unbounded channel: send() never blocks.
@@ -393,4 +465,157 @@ template <class T>
   return {Sender<T>(counter), Receiver<T>(counter)};
 }
 
+namespace detail {
+
+namespace sd = spindle::mpsc::detail;
+
+/// What a select does on this module's handles (spindle::mpsc's Select
+/// reaches them through SelectEnd below).
+template <class T>
+struct SelectAccess {
+  using Token = sd::Token;
+
+  static Receiver<T>& rx(void* end) { return *static_cast<Receiver<T>*>(end); }
+  static Sender<T>& tx(void* end) { return *static_cast<Sender<T>*>(end); }
+
+  [[noreturn]] static void moved_from() {
+    sd::select_misuse("an operation of a select refers to a handle that was moved from after it was added");
+  }
+  static ch::Shared<T>& chan(const detail::Handle<T, false>& h) {
+    const auto* self = static_cast<const Receiver<T>*>(&h);
+    if (self->counter_ == nullptr) {
+      moved_from();
+    }
+    return self->counter_->chan();
+  }
+  static ch::Shared<T>& chan(const Sender<T>& h) {
+    if (h.counter_ == nullptr) {
+      moved_from();
+    }
+    return h.counter_->chan();
+  }
+
+  // --- receives ----------------------------------------------------------------
+
+  static bool start_recv(void* end, Token& token, bool quick) {
+    Receiver<T>& r = rx(end);
+    auto& c = chan(r);
+    if (!r.has_staged_) {
+      if (quick && !c.hints_ready()) {
+        return false;
+      }
+      switch (c.start_recv(r.staged_)) {
+        case ch::RecvStatus::Ready:
+          r.has_staged_ = true;
+          break;
+        case ch::RecvStatus::Disconnected:
+          token.disconnected = true;
+          return true;
+        default:
+          return false;
+      }
+    }
+    token.message = r.staged_.get();
+    return true;
+  }
+  static bool peek_recv(void* end) {
+    const Receiver<T>& r = rx(end);
+    return r.has_staged_ || chan(r).looks_ready();
+  }
+  static bool watch_recv(void* end, ch::Registration& registration, bool look) {
+    Receiver<T>& r = rx(end);
+    return !r.has_staged_ && chan(r).watch_recv(registration, look, r.staged_);
+  }
+  static void unwatch_recv(void* end, ch::Registration& registration) {
+    Receiver<T>& r = rx(end);
+    if (chan(r).unwatch_recv(registration)) {
+      r.has_staged_ = true;  // a sender handed its message into the room
+    }
+  }
+  static spindle::detail::Deadline due(void* /*end*/) { return spindle::detail::forever; }
+  // cppcheck-suppress constParameter ; the signature of OpTable::abandon
+  static void abandon_recv(void* end, Token& token) {
+    Receiver<T>& r = rx(end);
+    if (!token.disconnected && r.has_staged_) {
+      chan(r).requeue(r.staged_);
+      r.has_staged_ = false;
+    }
+  }
+  static void forward_recv(void* end) { chan(rx(end)).forward_recv(); }
+
+  static Result<T, RecvError> complete_recv(Receiver<T>& r, const Token& token) {
+    if (token.disconnected) {
+      return Err(RecvError{});
+    }
+    struct Drop {
+      Receiver<T>& r;
+      ~Drop() { r.drop_staged(); }
+    } drop{r};
+    return Result<T, RecvError>(in_place_ok, std::move(*r.staged_.get()));
+  }
+
+  // --- sends -------------------------------------------------------------------
+
+  static bool start_send(void* end, Token& token, bool /*quick*/) {
+    switch (chan(tx(end)).start_send(token.claim)) {
+      case ch::SendStatus::Ok:
+        return true;
+      case ch::SendStatus::Disconnected:
+        token.disconnected = true;
+        return true;
+      default:
+        return false;
+    }
+  }
+  static bool peek_send(void* end) { return chan(tx(end)).can_send(); }
+  static bool watch_send(void* end, ch::Registration& registration, bool /*look*/) {
+    return chan(tx(end)).watch_send(registration);
+  }
+  static void unwatch_send(void* end, ch::Registration& registration) { chan(tx(end)).unwatch_send(registration); }
+  static void abandon_send(void* end, Token& token) {
+    if (!token.disconnected) {
+      chan(tx(end)).abandon(token.claim);
+    }
+  }
+  static void forward_send(void* end) { chan(tx(end)).forward_send(); }
+
+  static Result<void, SendError<T>> complete_send(const Sender<T>& s, const Token& token, T& value) {
+    if (token.disconnected) {
+      return Result<void, SendError<T>>(in_place_err, std::move(value));
+    }
+    chan(s).write(token.claim, value);
+    return Ok();
+  }
+};
+
+}  // namespace detail
+
 }  // namespace spindle::mpmc
+
+namespace spindle::mpsc::detail {
+
+template <class T>
+struct SelectEnd<spindle::mpmc::Receiver<T>> {
+  using A = spindle::mpmc::detail::SelectAccess<T>;
+  using value_type = T;
+  static constexpr OpTable recv_table{&A::start_recv, &A::peek_recv,  &A::watch_recv,   &A::unwatch_recv,
+                                      &A::due,        &A::abandon_recv, &A::forward_recv, true};
+  static bool empty(const spindle::mpmc::Receiver<T>& rx) { return !rx.live(); }
+  static Result<T, RecvError> complete_recv(spindle::mpmc::Receiver<T>& rx, Token& token) {
+    return A::complete_recv(rx, token);
+  }
+};
+
+template <class T>
+struct SelectEnd<spindle::mpmc::Sender<T>> {
+  using A = spindle::mpmc::detail::SelectAccess<T>;
+  using value_type = T;
+  static constexpr OpTable send_table{&A::start_send, &A::peek_send,    &A::watch_send,   &A::unwatch_send,
+                                      &A::due,        &A::abandon_send, &A::forward_send, false};
+  static bool empty(const spindle::mpmc::Sender<T>& tx) { return !tx.live(); }
+  static Result<void, SendError<T>> complete_send(spindle::mpmc::Sender<T>& tx, Token& token, T& value) {
+    return A::complete_send(tx, token, value);
+  }
+};
+
+}  // namespace spindle::mpsc::detail

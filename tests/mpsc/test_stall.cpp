@@ -37,6 +37,7 @@
 #include "support/catch.hpp"
 #include "support/stall.hpp"
 
+#include <spindle/mpmc.hpp>
 #include <spindle/mpsc.hpp>
 #include <spindle/thread.hpp>
 
@@ -146,7 +147,8 @@ enum class Got : std::uint8_t { message, nothing, disconnected };
 /// Takes the next message by one of three means, the choice random: one
 /// long recv_timeout; short recv_timeouts, again and again; or try_recv in
 /// a loop. Gives up after `limit` in all.
-Got take(mpsc::Receiver<Msg>& rx, std::minstd_rand& rng, Msg& out, const char*& how) {
+template <class Rx>
+Got take(Rx& rx, std::minstd_rand& rng, Msg& out, const char*& how) {
   const auto give_up = Clock::now() + limit;
   const auto choice = rng() % 8;
   if (choice == 0) {
@@ -190,7 +192,8 @@ Got take(mpsc::Receiver<Msg>& rx, std::minstd_rand& rng, Msg& out, const char*& 
 }
 
 /// What try_recv() returns now, in words; a message it returns goes to `got`.
-std::string try_recv_says(mpsc::Receiver<Msg>& rx, Msg& got) {
+template <class Rx>
+std::string try_recv_says(Rx& rx, Msg& got) {
   auto r = rx.try_recv();
   if (r.is_ok()) {
     got = *r;
@@ -199,8 +202,8 @@ std::string try_recv_says(mpsc::Receiver<Msg>& rx, Msg& got) {
   return r.error() == mpsc::TryRecvError::Empty ? "Empty" : "Disconnected";
 }
 
-template <class F>
-Outcome run_receiver(Crew& crew, mpsc::Receiver<Msg> rx, std::uint64_t plan_seed, std::uint64_t stall_seed) {
+template <class F, class Rx>
+Outcome run_receiver(Crew& crew, Rx rx, std::uint64_t plan_seed, std::uint64_t stall_seed) {
   ThreadStatus& me = crew.status(receiver);
   stall::StallTimer timer(stall::Settings{}, stall_seed);
   Outcome out;
@@ -315,9 +318,29 @@ void stalled_rounds() {
   REQUIRE(received.messages == sent);
 }
 
+/// The same rounds on spindle::mpmc's channels (one receiver: the rounds
+/// check each sender's order, which only one receiver sees whole).
+template <std::size_t Capacity>
+struct Mpmc {
+  static constexpr std::size_t capacity = Capacity;
+  static constexpr const char* name = Capacity == Unbounded::capacity ? "mpmc::channel()"
+                                      : Capacity == 0                 ? "mpmc::sync_channel(0)"
+                                      : Capacity == 1                 ? "mpmc::sync_channel(1)"
+                                                                      : "mpmc::sync_channel(4)";
+  template <class T>
+  static auto make() {
+    return Capacity == Unbounded::capacity ? spindle::mpmc::channel<T>() : spindle::mpmc::sync_channel<T>(Capacity);
+  }
+};
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("stall: rounds on a full channel, every thread stalled", "[mpsc][stall]", Unbounded, Bounded,
                    Bounded1, Rendezvous) {
+  stalled_rounds<TestType>();
+}
+
+TEMPLATE_TEST_CASE("stall: rounds on a full mpmc channel, every thread stalled", "[mpmc][stall]",
+                   Mpmc<Unbounded::capacity>, Mpmc<4>, Mpmc<1>, Mpmc<0>) {
   stalled_rounds<TestType>();
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Models of spindle::mpmc over the shipped channel code: two receivers
-// racing for one message on each capacity, close racing a blocked send,
-// and a timed receive racing a send, with a receiver copy on each side.
+// racing for one message on each capacity (plain, and one in a select),
+// close racing a blocked send, a timed receive racing a send, and a
+// selecting rendezvous send meeting a receive after a look.
 #include "model.hpp"
 
 #include <spindle/mpmc.hpp>
@@ -111,6 +112,86 @@ struct TimedRecvRacesSend : rl::test_suite<TimedRecvRacesSend<Capacity>, 3> {
   }
 };
 
+// A select's receive and a plain receive race for one message (on each
+// capacity): exactly one of them gets it, the other sees the disconnect.
+template <int Capacity>
+struct SelectRaceForOne : rl::test_suite<SelectRaceForOne<Capacity>, 3> {
+  Ends e;
+  rl::var<int> got1;
+  rl::var<int> got2;
+
+  void before() { e.make_all(Capacity); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      RL_ASSERT(e.tx->send(7).is_ok());
+      e.tx.reset();
+    } else if (index == 1) {
+      mpmc::Select sel;
+      sel.recv(*e.rx1);
+      auto op = sel.select();
+      auto r = op.recv(*e.rx1);
+      got1($) = r.is_ok() ? *r : 0;
+    } else {
+      auto r = e.rx2->recv();
+      got2($) = r.is_ok() ? *r : 0;
+    }
+  }
+  void after() {
+    RL_ASSERT(got1($) + got2($) == 7);
+    e = {};
+  }
+};
+
+// On a rendezvous channel a selecting sender meets a plain receive, and a
+// look (Select::ready()) at a receiver pairs with no sender: the send
+// completes only into the receive that follows.
+struct RendezvousSelectSend : rl::test_suite<RendezvousSelectSend, 2> {
+  Ends e;
+
+  void before() { e.make_all(0); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      mpmc::Select sel;
+      sel.send(*e.tx);
+      auto op = sel.select();
+      RL_ASSERT(op.send(*e.tx, 3).is_ok());
+    } else {
+      {
+        mpmc::Select sel;
+        sel.recv(*e.rx1);
+        RL_ASSERT(sel.ready() == 0);
+      }
+      auto got = e.rx1->recv();
+      RL_ASSERT(got.is_ok() && *got == 3);
+    }
+  }
+  void after() { e = {}; }
+};
+
+// Selects on both sides of a rendezvous channel: a selecting send meets a
+// selecting receive (neither can take from the other without the other
+// registered), the value once.
+struct RendezvousSelectsMeet : rl::test_suite<RendezvousSelectsMeet, 2> {
+  Ends e;
+
+  void before() { e.make_all(0); }
+  void thread(unsigned index) {
+    if (index == 0) {
+      mpmc::Select sel;
+      sel.send(*e.tx);
+      auto op = sel.select();
+      RL_ASSERT(op.send(*e.tx, 4).is_ok());
+    } else {
+      mpmc::Select sel;
+      sel.recv(*e.rx1);
+      auto op = sel.select();
+      auto got = op.recv(*e.rx1);
+      RL_ASSERT(got.is_ok() && *got == 4);
+    }
+  }
+  void after() { e = {}; }
+};
+
 }  // namespace
 
 int main() {
@@ -123,8 +204,20 @@ int main() {
   ok &= run<TimedRecvRacesSend<0>>("mpmc rendezvous: a timed receive races a send", rl::sched_random, 20000);
   ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_random, 20000);
   ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_random, 20000);
+  ok &= run<SelectRaceForOne<-1>>("mpmc unbounded: a select and a receive race for one", rl::sched_random, 20000);
+  ok &= run<SelectRaceForOne<1>>("mpmc bounded(1): a select and a receive race for one", rl::sched_random, 20000);
+  ok &= run<SelectRaceForOne<0>>("mpmc rendezvous: a select and a receive race for one", rl::sched_random, 20000);
+  ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_random, 20000);
+  ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_random, 20000);
   // The exhaustive search, for the models of two threads.
   ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_bound, 20000);
   ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_bound, 20000);
+#if SPINDLE_CHANNEL_SPIN_STEPS == 0 && SPINDLE_CHANNEL_YIELD_STEPS == 0
+  // Without spinning only: with it, the bounded search's executions of two
+  // selects that spin and yield between their looks pass relacy's
+  // execution length limit (reported as a livelock) before they end.
+  ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_bound, 20000);
+  ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_bound, 20000);
+#endif
   return ok ? 0 : 1;
 }

@@ -471,6 +471,25 @@ void require_live(const End& end, const char* what) {
   }
 }
 
+/// How a select reaches the ends of another module's channels
+/// (spindle::mpmc): a specialisation gives `value_type`, `recv_table` or
+/// `send_table`, `empty(end)`, and `complete_recv(end, token)` or
+/// `complete_send(end, token, value)`.
+template <class End>
+struct SelectEnd {};
+
+template <class Rx>
+concept SelectableRecv = requires { SelectEnd<Rx>::recv_table; };
+template <class Tx>
+concept SelectableSend = requires { SelectEnd<Tx>::send_table; };
+
+template <class End>
+void require_live_end(const End& end, const char* what) {
+  if (SelectEnd<End>::empty(end)) {
+    select_misuse(std::string(what) + " on a moved-from handle");
+  }
+}
+
 /// A receiver waits in one place at a time: refuses to add it twice.
 inline void require_new_receiver(const Op* ops, std::size_t n, const void* end, const char* what) {
   for (std::size_t i = 0; i < n; ++i) {
@@ -535,6 +554,22 @@ class SelectedOperation {
     check(&tx, &detail::unbounded_send_table<T>, "send()");
     done_ = true;
     return tx.send(std::move(value));
+  }
+
+  /// Completes a receive on another module's receiver (spindle::mpmc).
+  template <detail::SelectableRecv Rx>
+  auto recv(Rx& rx) {
+    check(&rx, &detail::SelectEnd<Rx>::recv_table, "recv()");
+    done_ = true;
+    return detail::SelectEnd<Rx>::complete_recv(rx, token_);
+  }
+
+  /// Completes a send on another module's sender (spindle::mpmc).
+  template <detail::SelectableSend Tx>
+  auto send(Tx& tx, typename detail::SelectEnd<Tx>::value_type value) {
+    check(&tx, &detail::SelectEnd<Tx>::send_table, "send()");
+    done_ = true;
+    return detail::SelectEnd<Tx>::complete_send(tx, token_, value);
   }
 
   /// Completes a send on a bounded or rendezvous channel: writes `value`
@@ -611,6 +646,20 @@ class Select {
   std::size_t send(SyncSender<T>& tx) {
     detail::require_live(tx, "Select::send()");
     return add(&tx, &detail::sync_send_table<T>);
+  }
+
+  /// Adds a receive from another module's receiver (spindle::mpmc).
+  template <detail::SelectableRecv Rx>
+  std::size_t recv(Rx& rx) {
+    detail::require_live_end(rx, "Select::recv()");
+    detail::require_new_receiver(ops_.data(), ops_.size(), &rx, "Select::recv()");
+    return add(&rx, &detail::SelectEnd<Rx>::recv_table);
+  }
+  /// Adds a send on another module's sender (spindle::mpmc).
+  template <detail::SelectableSend Tx>
+  std::size_t send(Tx& tx) {
+    detail::require_live_end(tx, "Select::send()");
+    return add(&tx, &detail::SelectEnd<Tx>::send_table);
   }
 
   /// Removes the operation at `index` (the others keep their indices).
@@ -759,6 +808,31 @@ struct DefaultArm {
   F f;
 };
 
+/// A receive arm on another module's receiver (spindle::mpmc).
+template <class Rx, class F>
+struct EndRecvArm {
+  Rx* rx;
+  F f;
+};
+
+/// A send arm on another module's sender (spindle::mpmc).
+template <class Tx, class T, class F>
+struct EndSendArm {
+  Tx* tx;
+  T value;
+  F f;
+};
+
+template <detail::SelectableRecv Rx, class F>
+[[nodiscard]] EndRecvArm<Rx, std::decay_t<F>> on_recv(Rx& rx, F&& f) {
+  return {&rx, std::forward<F>(f)};
+}
+template <detail::SelectableSend Tx, class U, class F>
+[[nodiscard]] EndSendArm<Tx, typename detail::SelectEnd<Tx>::value_type, std::decay_t<F>> on_send(Tx& tx, U&& value,
+                                                                                                  F&& f) {
+  return {&tx, typename detail::SelectEnd<Tx>::value_type(std::forward<U>(value)), std::forward<F>(f)};
+}
+
 template <class T, class F>
 [[nodiscard]] RecvArm<T, std::decay_t<F>> on_recv(Receiver<T>& rx, F&& f) {
   return {&rx, std::forward<F>(f)};
@@ -831,6 +905,29 @@ struct ArmTraits<SendArm<Tx, T, F>> {
     }
   }
   static decltype(auto) complete(SendArm<Tx, T, F>& arm, SelectedOperation& op) {
+    return arm.f(op.send(*arm.tx, std::move(arm.value)));
+  }
+};
+template <class Rx, class F>
+struct ArmTraits<EndRecvArm<Rx, F>> {
+  static constexpr bool channel = true;
+  using Result = std::invoke_result_t<F&, spindle::Result<typename SelectEnd<Rx>::value_type, RecvError>>;
+  static void add(const EndRecvArm<Rx, F>& arm, Op* ops, std::size_t at) {
+    require_live_end(*arm.rx, "on_recv()");
+    require_new_receiver(ops, at, arm.rx, "on_recv()");
+    ops[at] = Op{arm.rx, &SelectEnd<Rx>::recv_table, {}, true};
+  }
+  static decltype(auto) complete(EndRecvArm<Rx, F>& arm, SelectedOperation& op) { return arm.f(op.recv(*arm.rx)); }
+};
+template <class Tx, class T, class F>
+struct ArmTraits<EndSendArm<Tx, T, F>> {
+  static constexpr bool channel = true;
+  using Result = std::invoke_result_t<F&, spindle::Result<void, SendError<T>>>;
+  static void add(const EndSendArm<Tx, T, F>& arm, Op* ops, std::size_t at) {
+    require_live_end(*arm.tx, "on_send()");
+    ops[at] = Op{arm.tx, &SelectEnd<Tx>::send_table, {}, true};
+  }
+  static decltype(auto) complete(EndSendArm<Tx, T, F>& arm, SelectedOperation& op) {
     return arm.f(op.send(*arm.tx, std::move(arm.value)));
   }
 };

@@ -43,18 +43,14 @@ namespace spindle::detail::channel {
 
 template <class T>
 class Shared {
- public:
-  // One blocked operation.
-  struct Hook {
+  // A blocked operation's hook is its Registration (waiter.hpp): a plain
+  // receive's or send's, with a Waiter in its frame, or a select's.
+  using Hook = Registration;
+
+  // A blocking call's hook and the Waiter it wakes.
+  struct Blocked {
     Waiter waiter;
-    Hook* prev = nullptr;
-    Hook* next = nullptr;
-    bool listed = false;
-    T* value = nullptr;          // offers_: the sender's message, in its frame
-    Storage<T>* dest = nullptr;  // receivers_ (rendezvous): room for a message
-    bool filled = false;         // a sender constructed a message in *dest
-    bool done = false;           // offers_: a receive took *value
-    Atomic<bool> busy{false};    // taken out by a waker that has not finished waking it
+    Hook hook{&waiter};
   };
 
  private:
@@ -91,19 +87,39 @@ class Shared {
       Hook* hook = head_;
       while (hook != nullptr) {
         Hook* next = hook->next;  // read before the hook may go
-        hook->waiter.wake();
+        hook->waiter->wake();
         // release: our last touch of the hook; pairs with the waiting
         // side's acquire in settle().
         hook->busy.store(false, std::memory_order::release);
         hook = next;
       }
     }
-    // Under the lock: `hook` is out of its list; claim its Waiter.
-    void add(Hook& hook) noexcept {
-      hook.busy.store(true, std::memory_order::relaxed);
-      (void)hook.waiter.try_select(0);  // only this waker takes it out: the claim succeeds
+    // Under the lock: `hook` is out of its list; claims its Waiter, to be
+    // woken later. False when a select's Waiter was claimed by another of
+    // its channels (or gave up) first: then nothing is to be done.
+    bool add(Hook& hook) noexcept {
+      if (!claim(hook)) {
+        return false;
+      }
       hook.next = head_;
       head_ = &hook;
+      return true;
+    }
+
+    // As add(), for a waker that wakes the hook itself later (release()).
+    static bool claim(Hook& hook) noexcept {
+      if (!hook.waiter->try_select(hook.op)) {
+        return false;
+      }
+      hook.busy.store(true, std::memory_order::relaxed);
+      return true;
+    }
+
+    // Wakes a hook claim() claimed, and lets it go.
+    static void release(Hook& hook) noexcept {
+      hook.waiter->wake();
+      // release: as in ~Wakes.
+      hook.busy.store(false, std::memory_order::release);
     }
 
    private:
@@ -128,7 +144,8 @@ class Shared {
   SendStatus send(T& value, Mode mode, Deadline deadline = forever) {
     Backoff backoff(policy_);
     for (;;) {
-      Hook hook;
+      Blocked blocked;
+      Hook& hook = blocked.hook;
       bool spin = false;
       {
         Wakes wakes;
@@ -140,7 +157,7 @@ class Shared {
           if (hand_to_receiver(value, wakes)) {
             return SendStatus::Ok;
           }
-        } else if (queue_.size() < bound_) {
+        } else if (has_room()) {
           push(value, wakes);
           return SendStatus::Ok;
         }
@@ -152,8 +169,9 @@ class Shared {
         }
         if (bound_ == 0) {
           // Offer the message to the receives to come, and wait for one.
-          hook.value = &value;
+          hook.value = static_cast<void*>(&value);
           offers_.push_back(hook);
+          offered_.fetch_add(1, std::memory_order::relaxed);
           wake_one(receivers_, wakes);  // a look (Select::ready()) may wait
         } else {
           spin = spinning(backoff);
@@ -163,7 +181,7 @@ class Shared {
         }
       }
       if (bound_ == 0) {
-        return wait_offer(hook, deadline);
+        return wait_offer(blocked, deadline);
       }
       if (spin) {
         // Watch the count, outside the lock, for a while.
@@ -171,7 +189,7 @@ class Shared {
         }
         continue;
       }
-      wait(hook, deadline);
+      wait(blocked, deadline);
       settle(hook, &Shared::senders_);
       backoff.reset();
     }
@@ -193,7 +211,7 @@ class Shared {
       }
       return SendStatus::Ok;
     }
-    if (queue_.size() >= bound_) {
+    if (!has_room() && !queue_.empty()) {
       evicted.emplace(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -208,7 +226,8 @@ class Shared {
   RecvStatus recv(Mode mode, Deadline deadline, Take&& take) {
     Backoff backoff(policy_);
     for (;;) {
-      Hook hook;
+      Blocked blocked;
+      Hook& hook = blocked.hook;
       Storage<T> room;
       bool spin = false;
       {
@@ -231,6 +250,9 @@ class Shared {
         if (!spin) {
           hook.dest = bound_ == 0 ? &room : nullptr;
           receivers_.push_back(hook);
+          if (bound_ == 0) {
+            wake_one(senders_, wakes);  // a select waiting to send here may pair now
+          }
         }
       }
       if (spin) {
@@ -239,7 +261,7 @@ class Shared {
         }
         continue;
       }
-      wait(hook, deadline);
+      wait(blocked, deadline);
       settle(hook, &Shared::receivers_);
       if (hook.filled) {  // a sender handed its message to us
         struct Destroy {
@@ -253,6 +275,178 @@ class Shared {
     }
   }
 
+  // --- select: receives -------------------------------------------------------
+
+  /// Whether a receive would find something now, taking nothing.
+  [[nodiscard]] bool looks_ready() const noexcept {
+    const Lock lock(mutex_);
+    return something_for_receive(nullptr);
+  }
+
+  /// A look without the lock, for a spinning select: may miss an offer or
+  /// the disconnect, never reports what is not there.
+  [[nodiscard]] bool hints_ready() const noexcept {
+    return count_.load(std::memory_order::relaxed) != 0 || offered_.load(std::memory_order::relaxed) != 0 ||
+           ended_.load(std::memory_order::relaxed);
+  }
+
+  /// A select's receive, started: takes a message into `room` if one is
+  /// ready (Ready), or reports Disconnected, or Empty.
+  RecvStatus start_recv(Storage<T>& room) {
+    Wakes wakes;
+    const Lock lock(mutex_);
+    auto into_room = [&](T&& v) { room.construct(std::move(v)); };
+    if (take_one(into_room, wakes)) {
+      return RecvStatus::Ready;
+    }
+    return senders_gone_ || closed_ ? RecvStatus::Disconnected : RecvStatus::Empty;
+  }
+
+  /// Registers a select's receive (or, `look`, its look) to be woken when a
+  /// message or the disconnect comes; false when one is here already. On a
+  /// rendezvous channel a sender may hand its message straight into `room`
+  /// (unwatch_recv() says so).
+  bool watch_recv(Hook& hook, bool look, Storage<T>& room) noexcept {
+    Wakes wakes;
+    const Lock lock(mutex_);
+    // A select waiting to send here counts for a look only: a receive
+    // registers, and wakes that select to pair with it.
+    if (look ? something_for_receive(hook.waiter) : something_for_receive_now()) {
+      return false;
+    }
+    hook.dest = look || bound_ != 0 ? nullptr : &room;
+    receivers_.push_back(hook);
+    if (hook.dest != nullptr) {
+      wake_one(senders_, wakes, hook.waiter);  // a select waiting to send here may pair now
+    }
+    return true;
+  }
+
+  /// Withdraws what watch_recv() registered; true when a sender handed its
+  /// message into the room meanwhile.
+  bool unwatch_recv(Hook& hook) noexcept {
+    settle(hook, &Shared::receivers_);
+    return hook.filled;
+  }
+
+  /// A select's receive was given up after it took the message into
+  /// `room`: the message goes back to the front, for the next receive.
+  void requeue(Storage<T>& room) noexcept {
+    Wakes wakes;
+    const Lock lock(mutex_);
+    queue_.push_front(std::move(*room.get()));
+    room.destroy();
+    count_.store(queue_.size(), std::memory_order::relaxed);
+    wake_one(receivers_, wakes);
+  }
+
+  /// A select woken for a receive here took another operation: if a
+  /// message is still here, another waiting receive gets the wake-up.
+  void forward_recv() noexcept {
+    Wakes wakes;
+    const Lock lock(mutex_);
+    if (!queue_.empty() || !offers_.empty()) {
+      wake_one(receivers_, wakes);
+    }
+  }
+
+  // --- select: sends ------------------------------------------------------------
+
+  /// Whether a send looks possible now (room, a waiting receive, or the
+  /// receivers gone).
+  [[nodiscard]] bool can_send() const noexcept {
+    const Lock lock(mutex_);
+    return send_possible(nullptr);
+  }
+
+  /// A select's send, started: claims a slot (or, on a rendezvous channel,
+  /// a waiting receive) without blocking; to be completed with write() or
+  /// given up with abandon(). Full when there is none, Disconnected when
+  /// the receivers are gone.
+  SendStatus start_send(SendClaim& claim) noexcept {
+    const Lock lock(mutex_);
+    if (receivers_gone_) {
+      return SendStatus::Disconnected;
+    }
+    if (bound_ == 0) {
+      Hook* hook = receivers_.front();
+      while (hook != nullptr) {
+        Hook* next = hook->next;
+        if (hook->dest != nullptr) {
+          receivers_.remove(*hook);
+          if (Wakes::claim(*hook)) {
+            claim.slot = hook;  // that receive waits (busy) until write() or abandon()
+            return SendStatus::Ok;
+          }
+        }
+        hook = next;
+      }
+      return SendStatus::Full;
+    }
+    if (!has_room()) {
+      return SendStatus::Full;
+    }
+    ++reserved_;
+    return SendStatus::Ok;
+  }
+
+  /// Completes a claim with `value`.
+  void write(const SendClaim& claim, T& value) {
+    if (bound_ == 0) {
+      Hook& hook = *static_cast<Hook*>(claim.slot);
+      struct Release {
+        Hook& hook;
+        ~Release() { Wakes::release(hook); }  // with nothing if the move threw
+      } release{hook};
+      fill(hook, value);
+      return;
+    }
+    Wakes wakes;
+    const Lock lock(mutex_);
+    --reserved_;
+    push(value, wakes);
+  }
+
+  /// Gives a claim up.
+  void abandon(const SendClaim& claim) noexcept {
+    if (bound_ == 0) {
+      Wakes::release(*static_cast<Hook*>(claim.slot));  // the receive looks again
+      return;
+    }
+    Wakes wakes;
+    const Lock lock(mutex_);
+    --reserved_;
+    wake_one(senders_, wakes);  // the slot is free for a waiting send
+  }
+
+  /// Registers a select's send to be woken when room, a receive or the
+  /// disconnect comes; false when a send looks possible now.
+  bool watch_send(Hook& hook) noexcept {
+    Wakes wakes;
+    const Lock lock(mutex_);
+    if (send_possible(hook.waiter)) {
+      return false;
+    }
+    senders_.push_back(hook);
+    if (bound_ == 0) {
+      // A look (Select::ready()) at a receiver learns that a receive would
+      // pair now. (A waiting receive would have made the send possible.)
+      wake_one(receivers_, wakes, hook.waiter);
+    }
+    return true;
+  }
+
+  void unwatch_send(Hook& hook) noexcept { settle(hook, &Shared::senders_); }
+
+  /// A select woken for a send here took another operation: pass it on.
+  void forward_send() noexcept {
+    Wakes wakes;
+    const Lock lock(mutex_);
+    if (send_possible(nullptr)) {
+      wake_one(senders_, wakes);
+    }
+  }
+
   // --- disconnection ---------------------------------------------------------
 
   /// The last sender went: receives drain what is left, then see
@@ -261,6 +455,7 @@ class Shared {
     Wakes wakes;
     const Lock lock(mutex_);
     senders_gone_ = true;
+    ended_.store(true, std::memory_order::relaxed);
     wake_all(receivers_, wakes);
   }
 
@@ -271,6 +466,7 @@ class Shared {
     const Lock lock(mutex_);
     refuse_senders(wakes);
     closed_ = true;
+    ended_.store(true, std::memory_order::relaxed);
     wake_all(receivers_, wakes);  // they see Disconnected once drained
   }
 
@@ -299,20 +495,83 @@ class Shared {
     return backoff.snooze();
   }
 
+  // Whether a receive would take something now: a message, an offer, or
+  // the end.
+  [[nodiscard]] bool something_for_receive_now() const noexcept SPINDLE_REQUIRES(mutex_) {
+    return !queue_.empty() || !offers_.empty() || senders_gone_ || closed_;
+  }
+
+  // Whether a receive would find something: a message, an offer, a select
+  // waiting to send on a rendezvous channel (not `self`), or the end.
+  [[nodiscard]] bool something_for_receive(const Waiter* self) const noexcept SPINDLE_REQUIRES(mutex_) {
+    if (something_for_receive_now()) {
+      return true;
+    }
+    for (const Hook* hook = senders_.front(); bound_ == 0 && hook != nullptr; hook = hook->next) {
+      if (hook->waiter != self) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Whether a send could proceed now: room, a waiting receive (not one of
+  // `self`'s: a select on both ends of a rendezvous channel does not meet
+  // itself), or the receivers gone.
+  [[nodiscard]] bool send_possible(const Waiter* self) const noexcept SPINDLE_REQUIRES(mutex_) {
+    if (receivers_gone_) {
+      return true;
+    }
+    if (bound_ != 0) {
+      return has_room();
+    }
+    for (const Hook* hook = receivers_.front(); hook != nullptr; hook = hook->next) {
+      if (hook->dest != nullptr && hook->waiter != self) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   // Under the lock: hands `value` to a waiting receive, if one waits.
   bool hand_to_receiver(T& value, Wakes& wakes) SPINDLE_REQUIRES(mutex_) {
-    Hook* hook = receivers_.front();
-    while (hook != nullptr && hook->dest == nullptr) {
-      hook = hook->next;  // a look: it takes nothing
-    }
+    Hook* hook = claim_receiver(wakes);
     if (hook == nullptr) {
       return false;
     }
-    hook->dest->construct(std::move(value));  // if it throws, nothing changed
-    hook->filled = true;
-    receivers_.remove(*hook);
-    wakes.add(*hook);
+    fill(*hook, value);
     return true;
+  }
+
+  // Under the lock: takes out the first waiting receive that has room for a
+  // message and claims it (a select's that another channel won is dropped
+  // on the way). Null when none waits.
+  Hook* claim_receiver(Wakes& wakes) SPINDLE_REQUIRES(mutex_) {
+    Hook* hook = receivers_.front();
+    while (hook != nullptr) {
+      Hook* next = hook->next;
+      if (hook->dest != nullptr) {  // not a look: a look takes nothing
+        receivers_.remove(*hook);
+        if (wakes.add(*hook)) {
+          return hook;
+        }
+      }
+      hook = next;
+    }
+    return nullptr;
+  }
+
+  // Moves `value` into a claimed receive's room. If the move throws, the
+  // receive is woken with nothing (it looks again), the value stays.
+  static void fill(Hook& hook, T& value) {
+    static_cast<Storage<T>*>(hook.dest)->construct(std::move(value));
+    hook.filled = true;
+  }
+
+  // Whether a bounded channel has room for one more (what is buffered, and
+  // the slots that selects' sends hold).
+  [[nodiscard]] bool has_room() const noexcept SPINDLE_REQUIRES(mutex_) {
+    return bound_ == no_bound || queue_.size() + reserved_ < bound_;
   }
 
   // Under the lock: appends `value` and wakes a receive.
@@ -333,26 +592,36 @@ class Shared {
       return true;
     }
     if (Hook* offer = offers_.front()) {
-      take(std::move(*offer->value));
+      take(std::move(*static_cast<T*>(offer->value)));
       offer->done = true;
       offers_.remove(*offer);
-      wakes.add(*offer);
+      offered_.fetch_sub(1, std::memory_order::relaxed);
+      (void)wakes.add(*offer);  // a blocked send's own Waiter: the claim succeeds
       return true;
     }
     return false;
   }
 
-  void wake_one(HookList& list, Wakes& wakes) SPINDLE_REQUIRES(mutex_) {
-    if (Hook* hook = list.front()) {
-      list.remove(*hook);
-      wakes.add(*hook);
+  // Wakes the first waiter of `list` that is still waiting (a select's
+  // that another channel won is dropped on the way).
+  void wake_one(HookList& list, Wakes& wakes, const Waiter* except = nullptr) SPINDLE_REQUIRES(mutex_) {
+    Hook* hook = list.front();
+    while (hook != nullptr) {
+      Hook* next = hook->next;
+      if (hook->waiter != except) {
+        list.remove(*hook);
+        if (wakes.add(*hook)) {
+          return;
+        }
+      }
+      hook = next;
     }
   }
 
   void wake_all(HookList& list, Wakes& wakes) SPINDLE_REQUIRES(mutex_) {
     while (Hook* hook = list.front()) {
       list.remove(*hook);
-      wakes.add(*hook);
+      (void)wakes.add(*hook);
     }
   }
 
@@ -360,17 +629,18 @@ class Shared {
     receivers_gone_ = true;
     wake_all(senders_, wakes);
     wake_all(offers_, wakes);  // not done: their sends fail
+    offered_.store(0, std::memory_order::relaxed);
   }
 
   // Waits until a waker claims the hook, the deadline, or spuriously:
   // asleep, or under WaitPolicy::spin spinning.
-  void wait(Hook& hook, Deadline deadline) const noexcept {
+  void wait(Blocked& blocked, Deadline deadline) const noexcept {
     if (policy_ != WaitPolicy::spin) {
-      hook.waiter.sleep(deadline);
+      blocked.waiter.sleep(deadline);
       return;
     }
     Backoff backoff;
-    while (hook.waiter.state() == Waiter::waiting && !expired(deadline)) {
+    while (blocked.waiter.state() == Waiter::waiting && !expired(deadline)) {
       backoff.spin();
     }
   }
@@ -394,9 +664,10 @@ class Shared {
 
   // A rendezvous send offered its message: waits until a receive takes it,
   // the receivers go, or the deadline passes with the offer still open.
-  SendStatus wait_offer(Hook& hook, Deadline deadline) noexcept {
+  SendStatus wait_offer(Blocked& blocked, Deadline deadline) noexcept {
+    Hook& hook = blocked.hook;
     for (;;) {
-      wait(hook, deadline);
+      wait(blocked, deadline);
       {
         const Lock lock(mutex_);
         if (hook.listed) {
@@ -404,6 +675,7 @@ class Shared {
             continue;  // woken for nothing: sleep on (the Waiter still waits)
           }
           offers_.remove(hook);
+          offered_.fetch_sub(1, std::memory_order::relaxed);
           return SendStatus::Timeout;
         }
       }
@@ -427,7 +699,11 @@ class Shared {
   bool senders_gone_ SPINDLE_GUARDED_BY(mutex_) = false;
   bool receivers_gone_ SPINDLE_GUARDED_BY(mutex_) = false;  // or closed
   bool closed_ SPINDLE_GUARDED_BY(mutex_) = false;
-  Atomic<std::size_t> count_{0};  // queue_.size(), for len() without the lock
+  std::size_t reserved_ SPINDLE_GUARDED_BY(mutex_) = 0;  // slots selects' sends claimed
+  // Hints for looks without the lock (len(), a spinning select).
+  Atomic<std::size_t> count_{0};    // queue_.size()
+  Atomic<std::size_t> offered_{0};  // offers_'s length
+  Atomic<bool> ended_{false};       // senders gone, or closed
 };
 
 }  // namespace spindle::detail::channel

@@ -112,12 +112,41 @@ class Waiter {
 
 /// One operation's registration on one channel.
 struct Registration {
+  Registration() noexcept = default;
+  explicit Registration(Waiter* w, std::uint32_t index = 0) noexcept : waiter(w), op(index) {}
+  /// A copy is a fresh registration for another wait (who waits, for
+  /// what); the rest starts over.
+  Registration(const Registration& other) noexcept : waiter(other.waiter), op(other.op) {}
+  Registration& operator=(const Registration& other) noexcept {
+    if (this != &other) {
+      waiter = other.waiter;
+      op = other.op;
+      prev = next = nullptr;
+      listed = filled = done = false;
+      value = dest = nullptr;
+      busy.store(false, std::memory_order::relaxed);
+    }
+    return *this;
+  }
+  ~Registration() = default;
+
   Waiter* waiter = nullptr;
   std::uint32_t op = 0;  // the index the Waiter reports when this one wins
-  // Links for a WaiterList; unused in a ReceiverSlot.
+  // Links for a WaiterList or the shared channel's lists; unused in a
+  // ReceiverSlot.
   Registration* prev = nullptr;
   Registration* next = nullptr;
   bool listed = false;
+  // For the shared (mpmc) channel, under its lock: a rendezvous receive's
+  // room for a message (dest) that a sender filled; a rendezvous send's
+  // message (value) that a receive took (done).
+  bool filled = false;
+  bool done = false;
+  void* value = nullptr;
+  void* dest = nullptr;
+  // Taken out of the shared channel's list by a waker that has not finished
+  // waking it: the waiting side may not leave until it is clear.
+  Atomic<bool> busy{false};
 
   /// A waker: claims the Waiter for this operation and wakes it. False when
   /// it was claimed already or withdrawn.
