@@ -2752,19 +2752,15 @@ TEST_CASE("select stress: a selecting consumer over four flavours, producers sta
 }
 
 // ================================================================================
-// Where spindle's select differs from crossbeam's. The first test is hidden
-// (it fails by design); run it with spindle_test_mpsc "[select-divergence]".
+// Rendezvous corners of select.
 // ================================================================================
 
-// From crossbeam-channel tests/select_macro.rs: try_recv.
-// DIVERGENCE: on a rendezvous channel, a sender that waits in a select
-// (Select::send, on_send) is invisible to try_recv() and to a try_select()
-// receive (and to a timed select receive until it registers itself): they
-// pair only with a sender blocked in send(), as DESIGN.md words try_recv.
-// Crossbeam's try_recv pairs with a selecting sender too; a blocking recv()
-// or select() does pair in spindle.
-TEST_CASE("crossbeam select: try_recv, a try-receive meets a sender that waits in a select",
-          "[.][select-divergence][select][ported]") {
+// From crossbeam-channel tests/select_macro.rs: try_recv. On a rendezvous
+// channel a sender that waits in a select (Select::send, on_send) pairs with
+// try_recv() and with a try_select() receive, as with a blocking one: they
+// see the selecting sender registered, announce the receiver, which wakes it,
+// and wait a short grace for it to claim (zero.hpp).
+TEST_CASE("crossbeam select: try_recv, a try-receive meets a sender that waits in a select", "[select][ported]") {
   const Form form = both_forms();
   const bool plain = GENERATE(false, true);  // rx.try_recv() rather than a try-select
   INFO(name(form) << (plain ? ", try_recv()" : ", try-select"));
@@ -2785,7 +2781,7 @@ TEST_CASE("crossbeam select: try_recv, a try-receive meets a sender that waits i
   go = true;
   std::optional<int> value;
   // The sender is selecting, or about to: try for a while.
-  const bool taken = eventually([&] { return (value = try_once()).has_value(); }, 2s);
+  const bool taken = eventually([&] { return (value = try_once()).has_value(); });
   if (!taken) {
     drop(std::move(a.rx));  // releases the sender
   }
