@@ -126,7 +126,7 @@ class Shared {
     Hook* head_ = nullptr;
   };
 
-  using Lock = sync::RawMutexLock;
+  using Lock = sync::BasicRawMutexLock<16>;
 
  public:
   Shared(std::size_t bound, WaitPolicy policy) : bound_(bound), policy_(policy) {}
@@ -691,7 +691,8 @@ class Shared {
 
   const std::size_t bound_;  // no_bound, or the capacity (0: rendezvous)
   const WaitPolicy policy_;
-  mutable sync::RawMutex mutex_;
+  // Held for a few instructions at a time; yields before it sleeps.
+  mutable sync::YieldingRawMutex mutex_;
   std::deque<T> queue_ SPINDLE_GUARDED_BY(mutex_);
   HookList receivers_ SPINDLE_GUARDED_BY(mutex_);
   HookList senders_ SPINDLE_GUARDED_BY(mutex_);

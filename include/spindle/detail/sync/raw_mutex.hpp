@@ -25,11 +25,19 @@ inline constexpr std::memory_order mutex_acquire = std::memory_order::relaxed;
 inline constexpr std::memory_order mutex_acquire = std::memory_order::acquire;
 #endif
 
-class SPINDLE_CAPABILITY("mutex") RawMutex {
+/// `Yields`: how many times a contended lock yields its CPU, after it has
+/// spun and before it sleeps, taking the lock as soon as it is free (and
+/// going to sleep at once when others already sleep). 0 for the locks of
+/// spindle::sync (as Rust's);
+/// a lock whose holders keep it for a few instructions among more threads
+/// than cores (the mpmc channel's) yields, so that a holder that lost its
+/// CPU gets it back without a futex wait and wake on every hand-over.
+template <unsigned Yields>
+class SPINDLE_CAPABILITY("mutex") BasicRawMutex {
  public:
-  RawMutex() = default;
-  RawMutex(const RawMutex&) = delete;
-  RawMutex& operator=(const RawMutex&) = delete;
+  BasicRawMutex() = default;
+  BasicRawMutex(const BasicRawMutex&) = delete;
+  BasicRawMutex& operator=(const BasicRawMutex&) = delete;
 
   void lock() noexcept SPINDLE_ACQUIRE() {
     std::uint32_t expected = unlocked;
@@ -61,6 +69,11 @@ class SPINDLE_CAPABILITY("mutex") RawMutex {
   static constexpr std::uint32_t contended = 2;
 
   void lock_contended() noexcept {
+    if constexpr (Yields > 0) {
+      if (spin_and_yield()) {
+        return;
+      }
+    }
     std::uint32_t state = spin();
     if (state == unlocked) {
       std::uint32_t expected = unlocked;
@@ -94,19 +107,52 @@ class SPINDLE_CAPABILITY("mutex") RawMutex {
     return state_.load(std::memory_order::relaxed);
   }
 
+  // The yielding lock's first try: spins, then yields, taking the lock
+  // whenever it is free, until someone sleeps or the budget is spent.
+  bool spin_and_yield() noexcept {
+    for (unsigned i = 0; i < spin_limit(64) + spin_limit(Yields); ++i) {
+      // relaxed: a hint; the CAS decides.
+      std::uint32_t state = state_.load(std::memory_order::relaxed);
+      if (state == unlocked) {
+        // acquire: as (M1).
+        if (state_.compare_exchange_weak(state, locked, std::memory_order::acquire, std::memory_order::relaxed)) {
+          return true;
+        }
+        continue;
+      }
+      if (state == contended) {
+        return false;  // others sleep: queue behind them
+      }
+      if (i < spin_limit(64)) {
+        cpu_relax();
+      } else {
+        yield_thread();
+      }
+    }
+    return false;
+  }
+
   park::Word state_{unlocked};
 };
 
+using RawMutex = BasicRawMutex<0>;
+using YieldingRawMutex = BasicRawMutex<16>;
+
 /// Holds a RawMutex while it lives (std::lock_guard for a RawMutex).
-class SPINDLE_SCOPED_CAPABILITY RawMutexLock {
+template <unsigned Yields>
+class SPINDLE_SCOPED_CAPABILITY BasicRawMutexLock {
  public:
-  explicit RawMutexLock(RawMutex& mutex) noexcept SPINDLE_ACQUIRE(mutex) : mutex_(mutex) { mutex_.lock(); }
-  RawMutexLock(const RawMutexLock&) = delete;
-  RawMutexLock& operator=(const RawMutexLock&) = delete;
-  ~RawMutexLock() SPINDLE_RELEASE() { mutex_.unlock(); }
+  explicit BasicRawMutexLock(BasicRawMutex<Yields>& mutex) noexcept SPINDLE_ACQUIRE(mutex) : mutex_(mutex) {
+    mutex_.lock();
+  }
+  BasicRawMutexLock(const BasicRawMutexLock&) = delete;
+  BasicRawMutexLock& operator=(const BasicRawMutexLock&) = delete;
+  ~BasicRawMutexLock() SPINDLE_RELEASE() { mutex_.unlock(); }
 
  private:
-  RawMutex& mutex_;
+  BasicRawMutex<Yields>& mutex_;
 };
+
+using RawMutexLock = BasicRawMutexLock<0>;
 
 }  // namespace spindle::detail::sync
