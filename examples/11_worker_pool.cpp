@@ -31,13 +31,14 @@ struct Done {
   long square;
 };
 
-int main() {
+int main() {  // NOLINT(bugprone-exception-escape): an escaping exception fails the example, as a panic does in Rust
   constexpr int jobs = 20;
   constexpr int workers = 4;
   auto [job_tx, job_rx] = mpmc::sync_channel<int>(4);
   auto [result_tx, result_rx] = mpmc::channel<Done>();
 
   std::vector<th::JoinHandle<int>> pool;
+  pool.reserve(workers);
   for (int w = 0; w < workers; ++w) {
     // Each worker gets its own copy of the job receiver and of the result sender.
     pool.push_back(th::spawn([rx = job_rx, tx = result_tx]() mutable {
