@@ -197,18 +197,18 @@ struct RendezvousSelectsMeet : rl::test_suite<RendezvousSelectsMeet, 2> {
 int main() {
   using spindle::model_test::run;
   bool ok = true;
-  ok &= run<TwoReceiversRaceForOne<-1>>("mpmc unbounded: two receivers race for one", rl::sched_random, 20000);
-  ok &= run<TwoReceiversRaceForOne<1>>("mpmc bounded(1): two receivers race for one", rl::sched_random, 20000);
-  ok &= run<TwoReceiversRaceForOne<0>>("mpmc rendezvous: two receivers race for one", rl::sched_random, 20000);
-  ok &= run<TimedRecvRacesSend<-1>>("mpmc unbounded: a timed receive races a send", rl::sched_random, 20000);
-  ok &= run<TimedRecvRacesSend<0>>("mpmc rendezvous: a timed receive races a send", rl::sched_random, 20000);
-  ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_random, 20000);
-  ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_random, 20000);
-  ok &= run<SelectRaceForOne<-1>>("mpmc unbounded: a select and a receive race for one", rl::sched_random, 20000);
-  ok &= run<SelectRaceForOne<1>>("mpmc bounded(1): a select and a receive race for one", rl::sched_random, 20000);
-  ok &= run<SelectRaceForOne<0>>("mpmc rendezvous: a select and a receive race for one", rl::sched_random, 20000);
-  ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_random, 20000);
-  ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_random, 20000);
+  ok &= run<TwoReceiversRaceForOne<-1>>("mpmc unbounded: two receivers race for one", rl::sched_random, 4000);
+  ok &= run<TwoReceiversRaceForOne<1>>("mpmc bounded(1): two receivers race for one", rl::sched_random, 4000);
+  ok &= run<TwoReceiversRaceForOne<0>>("mpmc rendezvous: two receivers race for one", rl::sched_random, 4000);
+  ok &= run<TimedRecvRacesSend<-1>>("mpmc unbounded: a timed receive races a send", rl::sched_random, 4000);
+  ok &= run<TimedRecvRacesSend<0>>("mpmc rendezvous: a timed receive races a send", rl::sched_random, 4000);
+  ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_random, 4000);
+  ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_random, 4000);
+  ok &= run<SelectRaceForOne<-1>>("mpmc unbounded: a select and a receive race for one", rl::sched_random, 4000);
+  ok &= run<SelectRaceForOne<1>>("mpmc bounded(1): a select and a receive race for one", rl::sched_random, 4000);
+  ok &= run<SelectRaceForOne<0>>("mpmc rendezvous: a select and a receive race for one", rl::sched_random, 4000);
+  ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_random, 4000);
+  ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_random, 4000);
   // The exhaustive search, for the models of two threads.
   ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_bound, 20000);
   ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_bound, 20000);
