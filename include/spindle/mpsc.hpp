@@ -372,6 +372,35 @@ class SyncSender : public detail::Introspection<SyncSender<T>> {
         status == spindle::detail::channel::SendStatus::Full ? TrySendError<T>::Full : TrySendError<T>::Disconnected);
   }
 
+  /// Sends without ever waiting. On a full bounded channel the oldest
+  /// message is evicted and returned, and `value` is queued as the newest;
+  /// on a rendezvous channel a receive waiting now takes `value`, and if
+  /// none waits `value` itself comes back (nothing is buffered, so it is the
+  /// oldest). Empty when nothing was evicted. Fails only when the receiver
+  /// is gone (or closed the channel), with the value.
+  Result<std::optional<T>, SendError<T>> force_send(T value) {
+    using spindle::detail::channel::SendStatus;
+    return inspect("force_send()", [&](auto& chan) -> Result<std::optional<T>, SendError<T>> {
+      std::optional<T> evicted;
+      T* back = &value;
+      SendStatus status;
+      if constexpr (requires { chan.force_send(value, evicted); }) {
+        status = chan.force_send(value, evicted);
+      } else {  // rendezvous: a hand-off now, or the value comes back
+        status = chan.send(value, spindle::detail::channel::Mode::Try, back);
+        if (status == SendStatus::Full) {
+          const HandBack guard{chan_, back, &value};
+          return Ok(std::optional<T>(std::move(*back)));
+        }
+      }
+      if (status == SendStatus::Ok) {
+        return Ok(std::move(evicted));
+      }
+      const HandBack guard{chan_, back, &value};
+      return Result<std::optional<T>, SendError<T>>(in_place_err, std::move(*back));
+    });
+  }
+
  private:
   friend std::pair<SyncSender<T>, Receiver<T>> sync_channel<T>(std::size_t, WaitPolicy);
   friend struct detail::SelectAccess;

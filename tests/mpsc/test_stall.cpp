@@ -318,6 +318,182 @@ void stalled_rounds() {
   REQUIRE(received.messages == sent);
 }
 
+// --- force_send rounds --------------------------------------------------------
+//
+// The rounds again on a bounded channel, senders 0 and 1 using force_send:
+// each message they evict goes, in their thread, onto an unbounded side
+// channel to the receiver. Senders 2 and 3 send() and sleep on the full
+// ring, which evictions move under them. The receiver accounts for the
+// round's messages by either road; each sender's messages must come, each
+// exactly once, and those on the channel in the order sent.
+
+template <class F>
+Outcome force_sender(Crew& crew, mpsc::SyncSender<Msg> tx, mpsc::Sender<Msg> side, std::size_t id,
+                     std::uint64_t plan_seed, std::uint64_t stall_seed) {
+  ThreadStatus& me = crew.status(id);
+  stall::StallTimer timer(stall::Settings{}, stall_seed);
+  Outcome out;
+  out.timer_error = timer.error();
+  long seq = 0;
+  long round = 0;
+  for (; crew.meet(id, round) == RoundBarrier::Outcome::next_round; ++round) {
+    timer.maybe_interrupt_within(interrupt_window);
+    const long count = plan<F>(plan_seed, round)[id];
+    for (long i = 0; i < count; ++i, ++seq) {
+      me.set("inside force_send()", round, i, count, seq);
+      auto sent = tx.force_send(Msg{id, round, seq});
+      if (sent.is_err()) {
+        crew.fail(round, "sender " + std::to_string(id) + ": force_send() failed, the receiver is gone");
+        me.set("done (force_send failed)", round);
+        return out;
+      }
+      if (auto evicted = std::move(sent).unwrap(); evicted) {
+        (void)side.send(*evicted);  // the receiver holds the side channel's receiver to the end
+      }
+    }
+    out.messages += count;
+  }
+  me.set("done", round);
+  out.stalls = timer.stalls();
+  out.interrupts = timer.interrupts();
+  return out;
+}
+
+template <class F>
+Outcome force_receiver(Crew& crew, mpsc::Receiver<Msg> rx, mpsc::Receiver<Msg> side, std::uint64_t plan_seed,
+                       std::uint64_t stall_seed) {
+  ThreadStatus& me = crew.status(receiver);
+  stall::StallTimer timer(stall::Settings{}, stall_seed);
+  Outcome out;
+  out.timer_error = timer.error();
+  std::array<long, senders> first{};  // each sender's first seq of the round
+  long round = 0;
+  for (; crew.meet(receiver, round) == RoundBarrier::Outcome::next_round; ++round) {
+    timer.maybe_interrupt_within(interrupt_window);
+    const auto counts = plan<F>(plan_seed, round);
+    long total = 0;
+    std::array<std::vector<bool>, senders> seen;
+    std::array<long, senders> last_direct{};
+    for (std::size_t id = 0; id < senders; ++id) {
+      total += counts[id];
+      seen[id].assign(static_cast<std::size_t>(counts[id]), false);
+      last_direct[id] = first[id] - 1;
+    }
+    const auto account = [&](const Msg& m, bool direct) {
+      const long index = m.sender < senders ? m.seq - first[m.sender] : -1;
+      if (m.sender >= senders || m.round != round || index < 0 || index >= counts[m.sender] ||
+          seen[m.sender][static_cast<std::size_t>(index)] || (direct && m.seq <= last_direct[m.sender])) {
+        crew.fail(round, std::string("the receiver got, ") + (direct ? "on the channel" : "evicted") + ", sender " +
+                             std::to_string(m.sender) + "'s seq " + std::to_string(m.seq) + " of round " +
+                             std::to_string(m.round) + ": a message lost, duplicated or out of order");
+        return false;
+      }
+      seen[m.sender][static_cast<std::size_t>(index)] = true;
+      if (direct) {
+        last_direct[m.sender] = m.seq;
+      }
+      return true;
+    };
+    const auto give_up = Clock::now() + limit;
+    for (long accounted = 0; accounted < total;) {
+      me.set("receiving", round, accounted, total);
+      if (Clock::now() > give_up) {
+        crew.fail(round, "the receiver waited " + std::to_string(limit.count()) + " ms and accounted for " +
+                             std::to_string(accounted) + " of " + std::to_string(total) + " messages");
+        return out;
+      }
+      for (auto evicted = side.try_recv(); evicted.is_ok(); evicted = side.try_recv()) {
+        if (!account(*evicted, false)) {
+          return out;
+        }
+        ++accounted;
+      }
+      if (accounted == total) {
+        break;
+      }
+      auto got = rx.recv_timeout(std::chrono::microseconds(200));
+      if (got.is_ok()) {
+        if (!account(*got, true)) {
+          return out;
+        }
+        ++accounted;
+        ++out.messages;
+      }
+    }
+    for (std::size_t id = 0; id < senders; ++id) {
+      first[id] += counts[id];
+    }
+  }
+  me.set("done", round);
+  out.stalls = timer.stalls();
+  out.interrupts = timer.interrupts();
+  return out;
+}
+
+template <class F>
+void force_send_rounds() {
+  const std::uint64_t plan_seed = stall::random_seed();
+  std::vector<std::string> names;
+  for (std::size_t id = 0; id < senders; ++id) {
+    names.push_back((id < 2 ? "force-sender " : "sender ") + std::to_string(id));
+  }
+  names.emplace_back("receiver");
+  Crew crew(std::string(F::name) + " with force_send", std::move(names), stall::stress_seconds(default_seconds),
+            barrier_limit);
+  auto [tx, rx] = F::template make<Msg>();
+  auto [side_tx, side_rx] = mpsc::channel<Msg>();
+  std::vector<th::JoinHandle<Outcome>> sending;
+  for (std::size_t id = 0; id < senders; ++id) {
+    const std::uint64_t seed = stall::random_seed();
+    if (id < 2) {
+      sending.push_back(th::spawn([&crew, tx = tx, side = side_tx, id, plan_seed, seed]() mutable {
+        return force_sender<F>(crew, std::move(tx), std::move(side), id, plan_seed, seed);
+      }));
+    } else {
+      sending.push_back(th::spawn([&crew, tx = tx, id, plan_seed, seed]() mutable {
+        return run_sender<F>(crew, std::move(tx), id, plan_seed, seed);
+      }));
+    }
+  }
+  drop(std::move(tx));
+  drop(std::move(side_tx));
+  auto receiving = th::spawn(
+      [&crew, rx = std::move(rx), side = std::move(side_rx), plan_seed, seed = stall::random_seed()]() mutable {
+        return force_receiver<F>(crew, std::move(rx), std::move(side), plan_seed, seed);
+      });
+  std::uint32_t stalls = 0;
+  std::uint32_t interrupts = 0;
+  int timer_error = 0;
+  long received = 0;
+  {
+    const ProgressWatchdog dog(
+        std::string(F::name) + ": force_send rounds", [&crew] { return crew.progress(); },
+        [&crew] { return crew.describe(); });
+    for (auto& s : sending) {
+      const Outcome o = s.join().unwrap();
+      stalls += o.stalls;
+      interrupts += o.interrupts;
+      timer_error = std::max(timer_error, o.timer_error);
+    }
+    const Outcome r = receiving.join().unwrap();
+    received = r.messages;
+    stalls += r.stalls;
+    interrupts += r.interrupts;
+    timer_error = std::max(timer_error, r.timer_error);
+  }
+  INFO("plan seed " << plan_seed << "; " << crew.met() << " rounds, " << received << " received on the channel, "
+                    << stalls << " stalls, " << interrupts << " interrupts");
+  const std::string failure = crew.failure();
+  if (!failure.empty()) {
+    FAIL(failure);
+  }
+  REQUIRE(timer_error == 0);
+  REQUIRE(stalls > 0);
+  REQUIRE(interrupts > 0);
+  REQUIRE(crew.met() > 1);
+  REQUIRE(received > 0);
+}
+
 /// The same rounds on spindle::mpmc's channels (one receiver: the rounds
 /// check each sender's order, which only one receiver sees whole).
 template <std::size_t Capacity>
@@ -343,4 +519,9 @@ TEMPLATE_TEST_CASE("stall: rounds on a full channel, every thread stalled", "[mp
 TEMPLATE_TEST_CASE("stall: rounds on a full mpmc channel, every thread stalled", "[mpmc][stall]",
                    Mpmc<Unbounded::capacity>, Mpmc<4>, Mpmc<1>, Mpmc<0>) {
   stalled_rounds<TestType>();
+}
+
+TEMPLATE_TEST_CASE("stall: force_send rounds on a full bounded channel, every thread stalled", "[mpsc][stall]", Bounded,
+                   Bounded1) {
+  force_send_rounds<TestType>();
 }

@@ -629,6 +629,151 @@ struct TimedSendRacesTimedRecv {
   }
 };
 
+// force_send on a bounded channel: the sender and the receiver race for the
+// oldest message (a CAS on its slot's stamp), and an eviction moves the
+// receiver's head. Every value is received or evicted, exactly once, each
+// in the order sent. `Receive` is the receiver's step: a plain recv() or a
+// select's. A sender blocked on the full channel (`Blocked`: a third
+// thread) sleeps on the slot at tail: the eviction must send it on to the
+// new tail, and the receive that frees that one must wake it.
+struct PlainRecv {
+  static spindle::Result<int, mpsc::RecvError> step(mpsc::Receiver<int>& rx) { return rx.recv(); }
+};
+struct SelectRecv {
+  static spindle::Result<int, mpsc::RecvError> step(mpsc::Receiver<int>& rx) {
+    mpsc::Select sel;
+    sel.recv(rx);
+    auto op = sel.select();
+    return op.recv(rx);
+  }
+};
+template <std::size_t Capacity, class Receive, bool Blocked>
+struct ForceSendRacesRecv : rl::test_suite<ForceSendRacesRecv<Capacity, Receive, Blocked>, Blocked ? 3 : 2> {
+  Handles<mpsc::SyncSender<int>> h;
+  std::optional<mpsc::SyncSender<int>> blocked;
+  int evicted_sum = 0;   // thread 0's
+  int received_sum = 0;  // the receiver's
+
+  void before() {
+    h = bounded(Capacity);
+    if (Blocked) {
+      blocked.emplace(*h.tx);
+    }
+    evicted_sum = 0;
+    received_sum = 0;
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      int last = 0;
+      for (int v = 1; v <= 3; ++v) {
+        auto sent = h.tx->force_send(v);
+        RL_ASSERT(sent.is_ok());
+        if (auto evicted = std::move(sent).unwrap(); evicted) {
+          RL_ASSERT(*evicted == 10 || (*evicted<v&& * evicted> last));  // the oldest, in order
+          if (*evicted != 10) {
+            last = *evicted;
+          }
+          evicted_sum += *evicted;
+        }
+      }
+      h.tx.reset();
+    } else if (index == 2) {
+      RL_ASSERT(blocked->send(10).is_ok());  // the receiver stays: it lands
+      blocked.reset();
+    } else {
+      int last = 0;
+      for (;;) {
+        auto got = Receive::step(*h.rx);
+        if (got.is_err()) {
+          break;
+        }
+        if (*got != 10) {
+          RL_ASSERT(*got > last);
+          last = *got;
+        }
+        received_sum += *got;
+      }
+    }
+  }
+  void after() {
+    RL_ASSERT(evicted_sum + received_sum == (Blocked ? 16 : 6));
+    h = {};
+    blocked.reset();
+  }
+};
+
+// force_send racing the receiver's close, or its drop: a value is refused
+// (with itself back) only after the close, nothing is lost or destroyed
+// twice. The receiver may take one message first.
+template <bool Drop>
+struct ForceSendRacesClose : rl::test_suite<ForceSendRacesClose<Drop>, 2> {
+  std::optional<mpsc::SyncSender<Counted>> tx;
+  std::optional<mpsc::Receiver<Counted>> rx;
+  int lives = 0;
+  int outcome[3] = {};  // per value: 1 evicted, 2 refused (thread 0's)
+  int received = 0;     // thread 1's
+
+  void before() {
+    lives = 0;
+    auto [t, r] = mpsc::sync_channel<Counted>(1);
+    tx.emplace(std::move(t));
+    rx.emplace(std::move(r));
+    for (int& o : outcome) {
+      o = 0;
+    }
+    received = 0;
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      bool refused = false;
+      for (int v = 0; v < 3; ++v) {
+        auto sent = tx->force_send(Counted(&lives));
+        if (sent.is_err()) {
+          RL_ASSERT(std::move(sent).unwrap_err().into_inner().lives == &lives);
+          refused = true;
+          outcome[v] = 2;
+        } else {
+          RL_ASSERT(!refused);  // closed stays closed
+          if (std::move(sent).unwrap().has_value()) {
+            outcome[v] = 1;
+          }
+        }
+      }
+      tx.reset();
+    } else {
+      if (rx->try_recv().is_ok()) {
+        ++received;
+      }
+      if (Drop) {
+        rx.reset();
+      } else {
+        rx->close();
+        while (rx->recv().is_ok()) {
+          ++received;
+        }
+      }
+    }
+  }
+  void after() {
+    RL_ASSERT(lives == 0);
+    int refused = 0;
+    int evicted = 0;
+    for (const int o : outcome) {
+      refused += o == 2 ? 1 : 0;
+      evicted += o == 1 ? 1 : 0;
+    }
+    // Not refused: evicted, received, or (a drop) destroyed in the channel;
+    // a drop leaves at most the capacity (1) there.
+    if (Drop) {
+      RL_ASSERT(3 - refused - evicted - received <= 1);
+    } else {
+      RL_ASSERT(3 - refused - evicted == received);
+    }
+    tx.reset();
+    rx.reset();
+  }
+};
+
 struct MakeBounded1 {
   auto operator()() const { return bounded(1); }
 };
@@ -657,6 +802,14 @@ int main() {
                                                         20000);
   ok &= run<SendsThenDrain<TimedSendRacesTimedRecv, 0>>("rendezvous: send_timeout races recv_timeout", rl::sched_random,
                                                         20000);
+  ok &= run<ForceSendRacesRecv<1, PlainRecv, false>>("bounded(1): force_send races recv", rl::sched_random, 20000);
+  ok &= run<ForceSendRacesRecv<2, PlainRecv, false>>("bounded(2): force_send races recv", rl::sched_random, 20000);
+  // (random only: a select's bounded search runs past millions of executions)
+  ok &= run<ForceSendRacesRecv<1, SelectRecv, false>>("bounded(1): force_send races a select", rl::sched_random, 50000);
+  // (random only, as the select's: three threads)
+  ok &= run<ForceSendRacesRecv<1, PlainRecv, true>>("bounded(1): force_send, a blocked send", rl::sched_random, 50000);
+  ok &= run<ForceSendRacesClose<false>>("bounded(1): force_send races close", rl::sched_random, 20000);
+  ok &= run<ForceSendRacesClose<true>>("bounded(1): force_send races the drop", rl::sched_random, 20000);
   ok &= run<RecvTimeoutRacesSend>("unbounded: recv_timeout races send", rl::sched_random, 20000);
   ok &= run<BlockHandOver>("unbounded: 40 messages cross a block", rl::sched_random, 2000);
   ok &= run<TwoSendersCrossBlock>("unbounded: two senders cross a block", rl::sched_random, 5000);
@@ -674,6 +827,9 @@ int main() {
                                                         20000);
   ok &= run<SendsThenDrain<TimedSendRacesTimedRecv, 0>>("rendezvous: send_timeout races recv_timeout", rl::sched_bound,
                                                         20000);
+  ok &= run<ForceSendRacesRecv<1, PlainRecv, false>>("bounded(1): force_send races recv", rl::sched_bound, 20000);
+  ok &= run<ForceSendRacesClose<false>>("bounded(1): force_send races close", rl::sched_bound, 20000);
+  ok &= run<ForceSendRacesClose<true>>("bounded(1): force_send races the drop", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<-1>>("unbounded: receives skip a stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<1>>("bounded(1): receives skip stalled write", rl::sched_bound, 20000);
   ok &= run<ReceiveSkipsStalledWrite<0>>("rendezvous: receives skip stalled write", rl::sched_bound, 20000);

@@ -274,7 +274,15 @@ struct SelectAccess {
     return rx.chan_.visit([&](auto& counter) {
       T* message = nullptr;
       auto& chan = counter.chan();
-      switch (quick ? chan.peek_ready(message) : chan.wait_ready(ch::Mode::Try, spindle::detail::forever, message)) {
+      ch::RecvStatus status;
+      if (quick) {
+        status = chan.peek_ready(message);
+      } else if constexpr (requires { chan.start_ready(message); }) {
+        status = chan.start_ready(message);  // claims nothing: the select may not complete it
+      } else {
+        status = chan.wait_ready(ch::Mode::Try, spindle::detail::forever, message);
+      }
+      switch (status) {
         case ch::RecvStatus::Ready:
           token.message = message;
           return true;
@@ -327,8 +335,15 @@ struct SelectAccess {
     if (token.disconnected) {
       return Err(RecvError{});
     }
-    return rx.chan_.visit([&](auto& counter) {
-      return Receiver<T>::template take<RecvError>(counter.chan(), static_cast<T*>(token.message));
+    return rx.chan_.visit([&](auto& counter) -> Result<T, RecvError> {
+      auto& chan = counter.chan();
+      auto* message = static_cast<T*>(token.message);
+      if constexpr (requires { chan.claim_started(message); }) {
+        if (!chan.claim_started(message)) {  // (a bounded channel's start claims nothing)
+          return Err(RecvError{});
+        }
+      }
+      return Receiver<T>::template take<RecvError>(chan, message);
     });
   }
 
@@ -479,9 +494,13 @@ template <class End>
 struct SelectEnd {};
 
 template <class Rx>
-concept SelectableRecv = requires { SelectEnd<Rx>::recv_table; };
+concept SelectableRecv = requires {
+  SelectEnd<Rx>::recv_table;
+};
 template <class Tx>
-concept SelectableSend = requires { SelectEnd<Tx>::send_table; };
+concept SelectableSend = requires {
+  SelectEnd<Tx>::send_table;
+};
 
 template <class End>
 void require_live_end(const End& end, const char* what) {

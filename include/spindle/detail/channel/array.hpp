@@ -10,18 +10,32 @@
 //   stamp == pos         free, for the sender that takes position pos
 //   stamp == pos + 1     holds the message of position pos
 // and after the receiver read it, pos + one_lap: free for the next lap.
-// Two high bits of a stamp are flags:
-//   waiter  a sender found the channel full at this slot and sleeps until the
-//           receiver frees it (the receiver frees with an exchange, so it
-//           sees the flag; no fence is needed)
-//   skip    the sender's copy threw: the position holds no message
+// Three high bits of a stamp are flags:
+//   waiter   a sender found the channel full at this slot and sleeps until
+//            it is freed; whoever claims the slot's message (below) sees
+//            the flag in its CAS and wakes the sleepers once it is done
+//   skip     the sender's copy threw: the position holds no message
+//   claimed  the message at head is being taken, by the receiver or by a
+//            sender's force_send(), whichever claimed it first with a CAS
+//            on the stamp; the claimer then frees (or refills) the slot with
+//            a plain store, so no sender sets a flag on a claimed stamp: it
+//            spins instead, for the length of a move
 // tail_ holds the next position shifted left by two, with DISCONNECTED
 // (bit 0: the receiver is gone) and SLEEPING (bit 1: the receiver sleeps
-// waiting for the slot at tail) below it. The receiver owns head_ outright.
+// waiting for the slot at tail) below it. head_ is the oldest position not
+// yet taken; only the claimer of the message at head moves it on.
+//
+// force_send() on a full ring: the slot at tail is the slot at head, so the
+// sender claims the oldest message (E1), claims tail (E2: nothing else can
+// move tail while that slot is full), moves the old message out, moves
+// head past it (E3) and writes its own message into the same slot, now the
+// newest. The receive pays one read-modify-write, as before: the claim CAS
+// replaces the exchange that freed the slot.
 
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -42,6 +56,8 @@ class Array {
   static constexpr std::uint64_t sleeping = ReceiverSide::sleeping;
   static constexpr std::uint64_t waiter_flag = std::uint64_t{1} << 63;
   static constexpr std::uint64_t skip = std::uint64_t{1} << 62;
+  static constexpr std::uint64_t claimed = std::uint64_t{1} << 61;
+  static constexpr std::uint64_t flags = waiter_flag | skip | claimed;
 
   struct Slot {
     Atomic<std::uint64_t> stamp{0};
@@ -69,9 +85,10 @@ class Array {
   [[nodiscard]] std::size_t len() const noexcept {
     for (;;) {
       const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
-      // acquire: pairs with the release in move_head(). The receiver passes
-      // only claimed positions, so a tail read after this is at least head.
-      const std::uint64_t head = head_seen_.load(std::memory_order::acquire);
+      // acquire: pairs with the release in free_head() and (E3). Head
+      // passes only claimed positions, so a tail read after this is at
+      // least head.
+      const std::uint64_t head = head_.load(std::memory_order::acquire);
       if (tail_.load(std::memory_order::relaxed) == tail) {
         const std::uint64_t t = tail >> shift;
         // Whole laps between them, then the indices within a lap.
@@ -107,9 +124,11 @@ class Array {
 
   // --- the receiver ------------------------------------------------------------
 
+  /// A receive: the message handed out is claimed for it (release() frees
+  /// its slot).
   RecvStatus wait_ready(Mode mode, Deadline deadline, T*& out) noexcept {
     return receiver_.wait(
-        mode, deadline, tail_, [&] { return look(out); }, [&] { return idle(); });
+        mode, deadline, tail_, [&] { return look(out, true); }, [&] { return idle(); });
   }
 
   // --- select ----------------------------------------------------------------
@@ -117,13 +136,24 @@ class Array {
   /// A select's looks (see ReceiverSide::peek and looks_ready).
   RecvStatus peek_ready(T*& out) noexcept {
     return receiver_.peek(
-        tail_, [&] { return look(out); }, [&] { return idle(); });
+        tail_, [&] { return look(out, false); }, [&] { return idle(); });
   }
   bool looks_ready() noexcept {
     T* out = nullptr;
     return receiver_.looks_ready(
-        tail_, [&] { return look(out); }, [&] { return idle(); });
+        tail_, [&] { return look(out, false); }, [&] { return idle(); });
   }
+  /// A select's start of a receive (as wait_ready(Mode::Try)), which claims
+  /// nothing: the select may never complete it.
+  RecvStatus start_ready(T*& out) noexcept {
+    return receiver_.wait(
+        Mode::Try, forever, tail_, [&] { return look(out, false); }, [&] { return idle(); });
+  }
+  /// A select's receive completes: claims the message at head into `out`.
+  /// That is the one start_ready() found, or, when a force_send() evicted
+  /// it meanwhile, the next (an eviction leaves the channel full). False
+  /// only if none is left: disconnected and drained.
+  bool claim_started(T*& out) noexcept { return wait_ready(Mode::Block, forever, out) == RecvStatus::Ready; }
 
   /// Registers the receiver to be woken when a message or the disconnect
   /// comes; false (nothing registered) when one may have come already.
@@ -176,8 +206,7 @@ class Array {
       return true;
     }
     const std::uint64_t pos = tail >> shift;
-    const std::uint64_t clean =
-        slots_[pos & (one_lap_ - 1)].stamp.load(std::memory_order::acquire) & ~(waiter_flag | skip);
+    const std::uint64_t clean = slots_[pos & (one_lap_ - 1)].stamp.load(std::memory_order::acquire) & ~flags;
     return clean + one_lap_ != pos + 1;  // not full (or tail moved on: look again)
   }
 
@@ -191,7 +220,13 @@ class Array {
     const std::uint64_t pos = tail >> shift;
     Slot& slot = slots_[pos & (one_lap_ - 1)];
     std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-    if ((stamp & ~(waiter_flag | skip)) + one_lap_ != pos + 1) {
+    if ((stamp & ~flags) + one_lap_ != pos + 1) {
+      return false;  // not full
+    }
+    if ((stamp & claimed) != 0) {
+      // About to be freed (or refilled), and no flag may be set meanwhile:
+      // the select looks again, after letting the claimer run.
+      yield_thread();
       return false;
     }
     senders_.add(registration);
@@ -210,10 +245,70 @@ class Array {
   /// Nothing to pass on: a freed slot wakes every sleeping sender.
   static void forward_send_wake() noexcept {}
 
+  /// Destroys the message wait_ready() claimed and frees its slot.
   void release() noexcept {
-    Slot& slot = slots_[head_ & (one_lap_ - 1)];
+    const std::uint64_t head = head_.load(std::memory_order::relaxed);
+    Slot& slot = slots_[head & (one_lap_ - 1)];
     slot.value.destroy();
-    free_slot(slot);
+    free_head(slot, head);
+  }
+
+  /// Sends without waiting: on a full channel the oldest message is moved
+  /// into `evicted` and `value` takes its place as the newest. Disconnected
+  /// (value untouched) when the receiver is gone or closed. If moving a
+  /// message throws, the exception propagates: a throwing move out of the
+  /// ring loses the evicted message, a throwing move in loses it and leaves
+  /// `value` with the caller (the position is skipped).
+  SendStatus force_send(T& value, std::optional<T>& evicted) {
+    Backoff backoff(receiver_.policy());
+    for (;;) {
+      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
+      if ((tail & disconnected) != 0) {
+        return SendStatus::Disconnected;
+      }
+      const std::uint64_t pos = tail >> shift;
+      Slot& slot = slots_[pos & (one_lap_ - 1)];
+      // acquire (A1), as in claim_slot.
+      std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+      const std::uint64_t clean = stamp & ~flags;
+      if (clean == pos) {  // room: an ordinary send
+        std::uint64_t expected = tail;
+        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::acquire,
+                                        std::memory_order::relaxed)) {
+          publish(slot, pos, value, (tail & sleeping) != 0);
+          return SendStatus::Ok;
+        }
+        backoff.spin();
+        continue;
+      }
+      if (clean + one_lap_ != pos + 1 || (stamp & claimed) != 0) {
+        backoff.spin();  // tail moved on, or the oldest message is being taken
+        continue;
+      }
+      // Full: this slot holds the oldest message, of position `oldest`.
+      // (E1) claim it; acquire: as (A3), for the message.
+      const std::uint64_t oldest = pos - one_lap_;
+      if (!slot.stamp.compare_exchange_weak(stamp, (oldest + 1) | claimed, std::memory_order::acquire,
+                                            std::memory_order::relaxed)) {
+        continue;
+      }
+      // (E2) claim tail. Nothing else moves it while its slot is full; only
+      // the receiver's going (or close) can flag it, and then the message
+      // goes back where it was. acquire: as in claim_slot.
+      std::uint64_t expected = tail;
+      if (!tail_.compare_exchange_strong(expected, next(pos) << shift, std::memory_order::acquire,
+                                         std::memory_order::relaxed)) {
+        slot.stamp.store(stamp, std::memory_order::release);  // unclaimed, flags as they were
+        return SendStatus::Disconnected;
+      }
+      // Senders asleep on this slot (their flag was in the stamp claimed)
+      // go on to the new tail once the slot is refilled, or skipped when a
+      // move throws.
+      const WakeSendersOnExit wake{senders_, (stamp & waiter_flag) != 0};
+      evict(slot, oldest, pos, (stamp & skip) == 0, evicted);
+      publish(slot, pos, value, false);  // the receiver is not asleep: the channel was full
+      return SendStatus::Ok;
+    }
   }
 
   /// The receiver closes the channel but stays: no sender may claim a slot
@@ -229,18 +324,18 @@ class Array {
     // wake-up below, against a sender's check before it sleeps.
     const std::uint64_t end = tail_.fetch_or(disconnected, std::memory_order::seq_cst) >> shift;
     senders_.notify_all();
-    while (head_ != end) {
-      Slot& slot = slots_[head_ & (one_lap_ - 1)];
-      // acquire (A3'): pairs with (A2).
-      const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-      if ((stamp & ~(waiter_flag | skip)) != head_ + 1) {
-        yield_thread();  // claimed before the flag; being written
-        continue;
+    while (head_.load(std::memory_order::acquire) != end) {
+      T* out = nullptr;
+      switch (look(out, true)) {
+        case Head::ready:
+          release();
+          break;
+        case Head::skipped:
+          break;
+        case Head::none:
+          yield_thread();  // claimed before the flag and being written, or being evicted
+          break;
       }
-      if ((stamp & skip) == 0) {
-        slot.value.destroy();
-      }
-      move_head();
     }
   }
 
@@ -285,7 +380,7 @@ class Array {
       Slot& slot = slots_[pos & (one_lap_ - 1)];
       // acquire (A1): pairs with the receiver's release (A4) that freed it.
       const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-      const std::uint64_t clean = stamp & ~(waiter_flag | skip);
+      const std::uint64_t clean = stamp & ~flags;
       if (clean == pos) {
         std::uint64_t expected = tail;
         // acquire: as (L6) in the list flavour, for the receiver's
@@ -304,9 +399,17 @@ class Array {
         if (expired(deadline)) {
           return SendStatus::Timeout;
         }
-        wait_for_space(slot, stamp, backoff, deadline);
+        if ((stamp & claimed) != 0) {
+          backoff.spin();  // being taken: free (or refilled) within a move; no flag may be set
+        } else {
+          wait_for_space(slot, stamp, backoff, deadline);
+        }
+      } else if (clean + one_lap_ == pos && mode == Mode::Try) {
+        // The previous lap's position here is claimed and being written (a
+        // select may hold such a claim until its op.send()): full.
+        return SendStatus::Full;
       } else {
-        backoff.spin();  // tail moved on since we read it
+        backoff.spin();  // tail moved on since we read it, or a write in flight
       }
     }
   }
@@ -341,51 +444,128 @@ class Array {
   }
 
   // The tail word when nothing is claimed beyond head.
-  [[nodiscard]] std::uint64_t idle() const noexcept { return head_ << shift; }
+  [[nodiscard]] std::uint64_t idle() const noexcept { return head_.load(std::memory_order::relaxed) << shift; }
 
-  void move_head() noexcept {
-    head_ = next(head_);
-    // release: for len(), the slot passed was claimed (see there).
-    head_seen_.store(head_, std::memory_order::release);
-  }
-
-  // Frees the slot at head for the next lap and moves head on.
-  void free_slot(Slot& slot) noexcept {
-    const std::uint64_t freed = head_ + one_lap_;
+  // The claimer of the message at `head` is done with it: moves head on
+  // and frees the slot for the next lap.
+  void free_head(Slot& slot, std::uint64_t head) noexcept {
     // Head moves first: a sender that finds the slot free, and so may fill
     // the ring again, sees a head that leaves room for it (len()).
-    move_head();
+    // release: for len(), and for (E3)'s wait.
+    head_.store(next(head), std::memory_order::release);
     // release (A4): the slot is empty before a sender reuses it; pairs with
-    // (A1). acquire: sees a waiter's flag and what preceded it.
-    const std::uint64_t old = slot.stamp.exchange(freed, std::memory_order::acq_rel);
-    if ((old & waiter_flag) != 0) {
+    // (A1). A plain store: the claim's CAS took any waiter's flag (and the
+    // registration before it), and no flag is set on a claimed stamp.
+    slot.stamp.store(head + one_lap_, std::memory_order::release);
+    if (waiters_at_head_) {
+      waiters_at_head_ = false;
       senders_.notify_all();
     }
   }
 
-  // What the head slot holds.
-  Head look(T*& out) noexcept {
-    Slot& slot = slots_[head_ & (one_lap_ - 1)];
-    // acquire (A3): pairs with release (A2).
-    const std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-    if ((stamp & ~(waiter_flag | skip)) != head_ + 1) {
-      return Head::none;
+  struct WakeSendersOnExit {
+    WaiterList& senders;
+    bool any;
+    WakeSendersOnExit(WaiterList& list, bool flagged) noexcept : senders(list), any(flagged) {}
+    WakeSendersOnExit(const WakeSendersOnExit&) = delete;
+    WakeSendersOnExit& operator=(const WakeSendersOnExit&) = delete;
+    ~WakeSendersOnExit() {
+      if (any) {
+        senders.notify_all();
+      }
     }
-    if ((stamp & skip) != 0) {
-      free_slot(slot);
-      return Head::skipped;
+  };
+
+  // force_send() claimed the oldest message (position `oldest`) and tail:
+  // moves the message out (when `has_message`) and head past it.
+  void evict(Slot& slot, std::uint64_t oldest, std::uint64_t pos, bool has_message, std::optional<T>& evicted) {
+    if (has_message) {
+      if constexpr (std::is_nothrow_move_constructible_v<T>) {
+        evicted.emplace(std::move(*slot.value.get()));
+      } else {
+        try {
+          evicted.emplace(std::move(*slot.value.get()));
+        } catch (...) {
+          slot.value.destroy();
+          pass_head(oldest);
+          slot.stamp.store((pos + 1) | skip, std::memory_order::release);  // tail's position: skipped
+          throw;
+        }
+      }
+      slot.value.destroy();
     }
-    out = slot.value.get();
-    return Head::ready;
+    pass_head(oldest);
   }
+
+  // (E3) moves head past the evicted position. The receiver moved head to
+  // it before it freed the slot this ring was filled through, but that
+  // store need not be visible yet: wait for it, so that ours comes after it.
+  void pass_head(std::uint64_t oldest) noexcept {
+    Backoff backoff(receiver_.policy());
+    // acquire: pairs with free_head()'s release.
+    while (head_.load(std::memory_order::acquire) != oldest) {
+      backoff.spin();
+    }
+    // release: pairs with look()'s acquire.
+    head_.store(next(oldest), std::memory_order::release);
+  }
+
+  // What the head slot holds. With `take`, a message found is claimed for
+  // this receive (release() frees it); without, it is only looked at. A
+  // skipped position is claimed and stepped over either way.
+  Head look(T*& out, bool take) noexcept {
+    for (std::uint32_t turn = 0;; ++turn) {
+      // acquire: pairs with (E3), for a head an evicting sender moved.
+      const std::uint64_t head = head_.load(std::memory_order::acquire);
+      Slot& slot = slots_[head & (one_lap_ - 1)];
+      // acquire (A3): pairs with release (A2).
+      std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+      for (;;) {
+        if ((stamp & ~flags) != head + 1) {
+          return Head::none;  // not written yet
+        }
+        if ((stamp & claimed) != 0) {
+          break;  // being evicted
+        }
+        if (!take && (stamp & skip) == 0) {
+          out = slot.value.get();
+          return Head::ready;
+        }
+        // The claim, against force_send()'s (E1); it takes a waiter's flag,
+        // to be acted on when the slot is freed. acquire: as (A3).
+        if (slot.stamp.compare_exchange_weak(stamp, (head + 1) | claimed, std::memory_order::acquire,
+                                             std::memory_order::acquire)) {
+          waiters_at_head_ = (stamp & waiter_flag) != 0;
+          if ((stamp & skip) != 0) {
+            free_head(slot, head);
+            return Head::skipped;
+          }
+          out = slot.value.get();
+          return Head::ready;
+        }
+      }
+      // An eviction is under way: the next message is the channel's oldest
+      // once it is done, a move later. Evictions may follow each other
+      // without a gap; a receive that backed off between them would wait
+      // long, so it looks again at once, for a while.
+      if (turn == eviction_turns) {
+        return Head::none;
+      }
+      cpu_relax();
+    }
+  }
+
+  // How many times look() waits out an eviction before it says "none".
+  static constexpr std::uint32_t eviction_turns = spin_limit(64);
 
   const std::size_t capacity_;
   const std::uint64_t one_lap_;
   Slot* const slots_;  // owned: `capacity_` of them
 
   alignas(cache_line) Atomic<std::uint64_t> tail_{0};
-  alignas(cache_line) std::uint64_t head_ = 0;  // the receiver's alone
-  Atomic<std::uint64_t> head_seen_{0};          // head_, for len() on other threads
+  // The receiver's, but for an eviction, which moves it (E3).
+  alignas(cache_line) Atomic<std::uint64_t> head_{0};
+  bool waiters_at_head_ = false;  // the receiver's claim took a waiter's flag
   alignas(cache_line) ReceiverSide receiver_;
   alignas(cache_line) WaiterList senders_;  // senders blocked on a full channel
 };
