@@ -19,6 +19,10 @@
 //                                   workload of the peers harness)
 //   pingpong_select                 pingpong, each side receiving by a select
 //                                   over its channel and a timer
+//   drain_bounded/{spindle,spindle_mpmc}_{recv_many64,try_recv}
+//                                   one thread drains a full channel of
+//                                   capacity 1024: recv_many(out, 64) calls
+//                                   against one try_recv() per message
 //
 // Each workload is written once, over a small adapter (Impl::unbounded(),
 // bounded(n), rendezvous() give a {tx, rx}; tx.send(u64), rx.recv() -> u64;
@@ -52,6 +56,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <thread>
@@ -62,6 +67,7 @@
 #include <sys/resource.h>
 #endif
 
+#include <spindle/mpmc.hpp>
 #include <spindle/select.hpp>
 
 #include "support/channel_impls.hpp"
@@ -318,6 +324,47 @@ void pingpong_select(benchmark::State& state, u64 n) {
 
 // --- registration: workloads outermost, so the table groups them --------------------
 
+// One thread fills a bounded channel of capacity `bounded_capacity`, then
+// drains it, timed: by recv_many(out, 64) calls (`batch`), or by one
+// try_recv() per message. The fill is not timed.
+template <class Make>
+void drain(benchmark::State& state, bool batch, Make make) {
+  auto [tx, rx] = make();
+  std::vector<u64> out;
+  out.reserve(bounded_capacity);
+  u64 sum = 0;
+  double total = 0;  // seconds
+  for (auto _ : state) {
+    for (u64 i = 0; i < bounded_capacity; ++i) {
+      if (tx.try_send(i).is_err()) {
+        die("drain: the fill found the channel full");
+      }
+    }
+    out.clear();
+    const auto start = std::chrono::steady_clock::now();
+    if (batch) {
+      while (out.size() < bounded_capacity) {
+        if (rx.try_recv_many(out, 64) == 0) {
+          die("drain: recv_many found nothing");
+        }
+      }
+    } else {
+      for (u64 i = 0; i < bounded_capacity; ++i) {
+        out.push_back(rx.try_recv().unwrap());
+      }
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(seconds);
+    total += seconds;
+    sum += out.back();
+  }
+  benchmark::DoNotOptimize(sum);
+  const double messages = static_cast<double>(bounded_capacity) * static_cast<double>(state.iterations());
+  if (messages > 0) {
+    state.counters["ns_per_msg"] = total * 1e9 / messages;
+  }
+}
+
 template <class Fn>
 void add(const char* workload, const char* impl, Fn fn) {
   const std::string name = std::string(workload) + "/" + impl;
@@ -362,6 +409,14 @@ void register_all() {
   (add_pingpong<Impls>(), ...);
   add("select4_unbounded", "spindle", [](benchmark::State& s) { select4(s, throughput_batch); });
   add("pingpong_select", "spindle", [](benchmark::State& s) { pingpong_select(s, round_trip_batch); });
+  for (const bool batch : {true, false}) {
+    add("drain_bounded", batch ? "spindle_recv_many64" : "spindle_try_recv", [batch](benchmark::State& s) {
+      drain(s, batch, [] { return spindle::mpsc::sync_channel<u64>(bounded_capacity); });
+    });
+    add("drain_bounded", batch ? "spindle_mpmc_recv_many64" : "spindle_mpmc_try_recv", [batch](benchmark::State& s) {
+      drain(s, batch, [] { return spindle::mpmc::sync_channel<u64>(bounded_capacity); });
+    });
+  }
 }
 
 }  // namespace

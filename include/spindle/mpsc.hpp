@@ -185,7 +185,7 @@ class RecvIterator {
     } else if (rx_ != nullptr) {
       ++skip_;
     } else {
-      throw std::logic_error("spindle::mpsc: advanced a receiver's iterator past the end");
+      throw std::logic_error("spindle: advanced a channel receiver's iterator past the end");
     }
     return *this;
   }
@@ -216,7 +216,7 @@ class RecvIterator {
 
   T* message() const {
     if (!fetch()) {
-      throw std::logic_error("spindle::mpsc: dereferenced a receiver's iterator at the end");
+      throw std::logic_error("spindle: dereferenced a channel receiver's iterator at the end");
     }
     return &*held_;
   }
@@ -638,6 +638,17 @@ class Receiver : public detail::Introspection<Receiver<T>> {
         if (out.size() == out.capacity()) {  // room first, before a message is taken
           const std::size_t grow = out.size() < 8 ? 8 : out.size();
           out.reserve(out.size() + (max - count < grow ? max - count : grow));
+        }
+        if constexpr (requires { chan.take_ready(out, max); }) {
+          if (count > 0) {  // the rest in one sweep, within the room made
+            const std::size_t room = out.capacity() - out.size();
+            const std::size_t taken = chan.take_ready(out, max - count < room ? max - count : room);
+            if (taken == 0) {
+              break;
+            }
+            count += taken;
+            continue;
+          }
         }
         T* message = nullptr;
         if (chan.wait_ready(mode, spindle::detail::forever, message) != spindle::detail::channel::RecvStatus::Ready) {

@@ -245,6 +245,28 @@ class Array {
   /// Nothing to pass on: a freed slot wakes every sleeping sender.
   static void forward_send_wake() noexcept {}
 
+  /// recv_many's rest: moves the messages ready now into `out` (push_back,
+  /// within its capacity), up to `max`, each claimed and freed in turn;
+  /// stops at the first position not written yet. Returns how many.
+  template <class Out>
+  std::size_t take_ready(Out& out, std::size_t max) {
+    std::size_t taken = 0;
+    T* message = nullptr;
+    while (taken < max) {
+      const Head head = look(message, true);
+      if (head == Head::skipped) {
+        continue;
+      }
+      if (head != Head::ready) {
+        break;
+      }
+      const ReleaseOnExit release{*this};
+      out.push_back(std::move(*message));  // if it throws, the message is lost, as a receive's
+      ++taken;
+    }
+    return taken;
+  }
+
   /// Destroys the message wait_ready() claimed and frees its slot.
   void release() noexcept {
     const std::uint64_t head = head_.load(std::memory_order::relaxed);
@@ -462,6 +484,14 @@ class Array {
       senders_.notify_all();
     }
   }
+
+  struct ReleaseOnExit {
+    Array& array;
+    explicit ReleaseOnExit(Array& a) noexcept : array(a) {}
+    ReleaseOnExit(const ReleaseOnExit&) = delete;
+    ReleaseOnExit& operator=(const ReleaseOnExit&) = delete;
+    ~ReleaseOnExit() { array.release(); }
+  };
 
   struct WakeSendersOnExit {
     WaiterList& senders;

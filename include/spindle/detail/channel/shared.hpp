@@ -275,6 +275,20 @@ class Shared {
     }
   }
 
+  /// recv_many's rest: moves the messages ready now into `out` (push_back,
+  /// within its capacity), up to `max`, under one lock. Returns how many.
+  template <class Out>
+  std::size_t take_ready(Out& out, std::size_t max) {
+    Wakes wakes;
+    const Lock lock(mutex_);
+    auto into_out = [&out](T&& v) { out.push_back(std::move(v)); };
+    std::size_t taken = 0;
+    while (taken < max && take_one(into_out, wakes)) {
+      ++taken;
+    }
+    return taken;
+  }
+
   // --- select: receives -------------------------------------------------------
 
   /// Whether a receive would find something now, taking nothing.
