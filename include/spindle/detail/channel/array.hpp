@@ -260,7 +260,7 @@ class Array {
       if (head != Head::ready) {
         break;
       }
-      const ReleaseOnExit release{*this};
+      const ReleaseOnExit freed{*this};
       out.push_back(std::move(*message));  // if it throws, the message is lost, as a receive's
       ++taken;
     }
