@@ -110,8 +110,23 @@ struct Outcome {
   int timer_error = 0;  // timer_create's errno, if it failed
 };
 
-template <class F, class Tx>
-Outcome run_sender(Crew& crew, Tx tx, std::size_t id, std::uint64_t plan_seed, std::uint64_t stall_seed) {
+// What a sender's status says around its send step (static strings: the
+// status is read from a signal handler's side).
+struct StepNames {
+  const char* what;
+  const char* inside;
+  const char* after;
+  const char* failed;
+};
+constexpr StepNames send_step{"send()", "inside send()", "after send()", "done (send failed)"};
+constexpr StepNames force_send_step{"force_send()", "inside force_send()", "after force_send()",
+                                    "done (force_send failed)"};
+
+// A sender's rounds. `send(tx, msg)` sends one message, false when the
+// receiver is gone.
+template <class F, class Tx, class Send>
+Outcome run_sender(Crew& crew, Tx tx, std::size_t id, std::uint64_t plan_seed, std::uint64_t stall_seed,
+                   const StepNames& names, Send send) {
   ThreadStatus& me = crew.status(id);
   stall::StallTimer timer(stall::Settings{}, stall_seed);
   Outcome out;
@@ -122,17 +137,17 @@ Outcome run_sender(Crew& crew, Tx tx, std::size_t id, std::uint64_t plan_seed, s
     timer.maybe_interrupt_within(interrupt_window);
     const long count = plan<F>(plan_seed, round)[id];
     for (long i = 0; i < count; ++i, ++seq) {
-      me.set("inside send()", round, i, count, seq);
-      if (tx.send(Msg{id, round, seq}).is_err()) {
+      me.set(names.inside, round, i, count, seq);
+      if (!send(tx, Msg{id, round, seq})) {
         if (!crew.failed()) {
-          crew.fail(round, "sender " + std::to_string(id) + ": send() failed, the receiver is gone");
+          crew.fail(round, "sender " + std::to_string(id) + ": " + names.what + " failed, the receiver is gone");
         }
-        me.set("done (send failed)", round);
+        me.set(names.failed, round);
         out.stalls = timer.stalls();
         out.interrupts = timer.interrupts();
         return out;
       }
-      me.set("after send()", round, i, count, seq);
+      me.set(names.after, round, i, count, seq);
     }
     out.messages += count;
   }
@@ -141,6 +156,9 @@ Outcome run_sender(Crew& crew, Tx tx, std::size_t id, std::uint64_t plan_seed, s
   out.interrupts = timer.interrupts();
   return out;
 }
+
+// The rounds' plain send step.
+constexpr auto plain_send = [](auto& tx, Msg m) { return tx.send(m).is_ok(); };
 
 enum class Got : std::uint8_t { message, nothing, disconnected };
 
@@ -275,7 +293,7 @@ void stalled_rounds() {
   std::vector<th::JoinHandle<Outcome>> sending;
   for (std::size_t id = 0; id < senders; ++id) {
     sending.push_back(th::spawn([&crew, tx = tx, id, plan_seed, seed = stall::random_seed()]() mutable {
-      return run_sender<F>(crew, std::move(tx), id, plan_seed, seed);
+      return run_sender<F>(crew, std::move(tx), id, plan_seed, seed, send_step, plain_send);
     }));
   }
   drop(std::move(tx));
@@ -326,38 +344,6 @@ void stalled_rounds() {
 // ring, which evictions move under them. The receiver accounts for the
 // round's messages by either road; each sender's messages must come, each
 // exactly once, and those on the channel in the order sent.
-
-template <class F>
-Outcome force_sender(Crew& crew, mpsc::SyncSender<Msg> tx, mpsc::Sender<Msg> side, std::size_t id,
-                     std::uint64_t plan_seed, std::uint64_t stall_seed) {
-  ThreadStatus& me = crew.status(id);
-  stall::StallTimer timer(stall::Settings{}, stall_seed);
-  Outcome out;
-  out.timer_error = timer.error();
-  long seq = 0;
-  long round = 0;
-  for (; crew.meet(id, round) == RoundBarrier::Outcome::next_round; ++round) {
-    timer.maybe_interrupt_within(interrupt_window);
-    const long count = plan<F>(plan_seed, round)[id];
-    for (long i = 0; i < count; ++i, ++seq) {
-      me.set("inside force_send()", round, i, count, seq);
-      auto sent = tx.force_send(Msg{id, round, seq});
-      if (sent.is_err()) {
-        crew.fail(round, "sender " + std::to_string(id) + ": force_send() failed, the receiver is gone");
-        me.set("done (force_send failed)", round);
-        return out;
-      }
-      if (auto evicted = std::move(sent).unwrap(); evicted) {
-        (void)side.send(*evicted);  // the receiver holds the side channel's receiver to the end
-      }
-    }
-    out.messages += count;
-  }
-  me.set("done", round);
-  out.stalls = timer.stalls();
-  out.interrupts = timer.interrupts();
-  return out;
-}
 
 template <class F>
 Outcome force_receiver(Crew& crew, mpsc::Receiver<Msg> rx, mpsc::Receiver<Msg> side, std::uint64_t plan_seed,
@@ -446,12 +432,24 @@ void force_send_rounds() {
   for (std::size_t id = 0; id < senders; ++id) {
     const std::uint64_t seed = stall::random_seed();
     if (id < 2) {
+      // What it evicts goes to the receiver by the side channel, whose
+      // receiver lives to the end.
       sending.push_back(th::spawn([&crew, tx = tx, side = side_tx, id, plan_seed, seed]() mutable {
-        return force_sender<F>(crew, std::move(tx), std::move(side), id, plan_seed, seed);
+        return run_sender<F>(crew, std::move(tx), id, plan_seed, seed, force_send_step,
+                             [&side](mpsc::SyncSender<Msg>& t, Msg m) {
+                               auto sent = t.force_send(m);
+                               if (sent.is_err()) {
+                                 return false;
+                               }
+                               if (auto evicted = std::move(sent).unwrap(); evicted) {
+                                 (void)side.send(*evicted);
+                               }
+                               return true;
+                             });
       }));
     } else {
       sending.push_back(th::spawn([&crew, tx = tx, id, plan_seed, seed]() mutable {
-        return run_sender<F>(crew, std::move(tx), id, plan_seed, seed);
+        return run_sender<F>(crew, std::move(tx), id, plan_seed, seed, send_step, plain_send);
       }));
     }
   }
