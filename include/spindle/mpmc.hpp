@@ -434,14 +434,14 @@ class Receiver : public detail::Handle<T, false>, public spindle::mpsc::detail::
   // when `out` is null. False when there is none.
   bool receive_into(std::optional<T>* out, Mode mode) {
     return this->inspect("a receive", [&](auto& chan) {
-      return chan.recv(mode, spindle::detail::forever, [&](T&& v) {
-        if (out != nullptr) {
-          out->emplace(std::move(v));
-        } else {
-          (void)T(std::move(v));  // a position skipped: destroyed unseen
-        }
-      });
-    }) == Status::Ready;
+             return chan.recv(mode, spindle::detail::forever, [&](T&& v) {
+               if (out != nullptr) {
+                 out->emplace(std::move(v));
+               } else {
+                 (void)T(std::move(v));  // a position skipped: destroyed unseen
+               }
+             });
+           }) == Status::Ready;
   }
 
   // cppcheck-suppress unusedStructMember ; raw room, filled by a select's receive
@@ -608,7 +608,7 @@ template <class T>
 struct SelectEnd<spindle::mpmc::Receiver<T>> {
   using A = spindle::mpmc::detail::SelectAccess<T>;
   using value_type = T;
-  static constexpr OpTable recv_table{&A::start_recv, &A::peek_recv,    &A::watch_recv,   &A::unwatch_recv,
+  static constexpr OpTable recv_table{&A::start_recv, &A::peek_recv,  &A::watch_recv,   &A::unwatch_recv,
                                       &A::due,        &A::abandon_recv, &A::forward_recv, true};
   static bool empty(const spindle::mpmc::Receiver<T>& rx) { return !rx.live(); }
   static Result<T, RecvError> complete_recv(spindle::mpmc::Receiver<T>& rx, Token& token) {

@@ -494,13 +494,9 @@ template <class End>
 struct SelectEnd {};
 
 template <class Rx>
-concept SelectableRecv = requires {
-  SelectEnd<Rx>::recv_table;
-};
+concept SelectableRecv = requires { SelectEnd<Rx>::recv_table; };
 template <class Tx>
-concept SelectableSend = requires {
-  SelectEnd<Tx>::send_table;
-};
+concept SelectableSend = requires { SelectEnd<Tx>::send_table; };
 
 template <class End>
 void require_live_end(const End& end, const char* what) {
