@@ -284,52 +284,19 @@ class Array {
   SendStatus force_send(T& value, std::optional<T>& evicted) {
     Backoff backoff(receiver_.policy());
     for (;;) {
-      const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
-      if ((tail & disconnected) != 0) {
-        return SendStatus::Disconnected;
+      SendClaim claim;
+      const SendStatus status = claim_slot(Mode::Try, claim);
+      if (status == SendStatus::Ok) {  // room: an ordinary send
+        write(claim, value);
+        return SendStatus::Ok;
       }
-      const std::uint64_t pos = tail >> shift;
-      Slot& slot = slots_[pos & (one_lap_ - 1)];
-      // acquire (A1), as in claim_slot.
-      std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
-      const std::uint64_t clean = stamp & ~flags;
-      if (clean == pos) {  // room: an ordinary send
-        std::uint64_t expected = tail;
-        if (tail_.compare_exchange_weak(expected, next(pos) << shift, std::memory_order::acquire,
-                                        std::memory_order::relaxed)) {
-          publish(slot, pos, value, (tail & sleeping) != 0);
-          return SendStatus::Ok;
-        }
-        backoff.spin();
-        continue;
+      if (status == SendStatus::Disconnected) {
+        return status;
       }
-      if (clean + one_lap_ != pos + 1 || (stamp & claimed) != 0) {
-        backoff.spin();  // tail moved on, or the oldest message is being taken
-        continue;
+      if (evict_oldest(value, evicted)) {
+        return SendStatus::Ok;
       }
-      // Full: this slot holds the oldest message, of position `oldest`.
-      // (E1) claim it; acquire: as (A3), for the message.
-      const std::uint64_t oldest = pos - one_lap_;
-      if (!slot.stamp.compare_exchange_weak(stamp, (oldest + 1) | claimed, std::memory_order::acquire,
-                                            std::memory_order::relaxed)) {
-        continue;
-      }
-      // (E2) claim tail. Nothing else moves it while its slot is full; only
-      // the receiver's going (or close) can flag it, and then the message
-      // goes back where it was. acquire: as in claim_slot.
-      std::uint64_t expected = tail;
-      if (!tail_.compare_exchange_strong(expected, next(pos) << shift, std::memory_order::acquire,
-                                         std::memory_order::relaxed)) {
-        slot.stamp.store(stamp, std::memory_order::release);  // unclaimed, flags as they were
-        return SendStatus::Disconnected;
-      }
-      // Senders asleep on this slot (their flag was in the stamp claimed)
-      // go on to the new tail once the slot is refilled, or skipped when a
-      // move throws.
-      const WakeSendersOnExit wake{senders_, (stamp & waiter_flag) != 0};
-      evict(slot, oldest, pos, (stamp & skip) == 0, evicted);
-      publish(slot, pos, value, false);  // the receiver is not asleep: the channel was full
-      return SendStatus::Ok;
+      backoff.spin();  // full, but nothing to evict now: the oldest is being taken or written
     }
   }
 
@@ -483,6 +450,45 @@ class Array {
       waiters_at_head_ = false;
       senders_.notify_all();
     }
+  }
+
+  // force_send() found the ring full: evicts the oldest message into
+  // `evicted` and writes `value` in its slot. False when there is nothing
+  // to evict now (the ring is no longer full, or its oldest message is
+  // being taken or written): look again. Throws what a move throws.
+  bool evict_oldest(T& value, std::optional<T>& evicted) {
+    const std::uint64_t tail = tail_.load(std::memory_order::relaxed);
+    const std::uint64_t pos = tail >> shift;
+    Slot& slot = slots_[pos & (one_lap_ - 1)];
+    // acquire (A1), as in claim_slot.
+    std::uint64_t stamp = slot.stamp.load(std::memory_order::acquire);
+    if ((tail & disconnected) != 0 || (stamp & ~flags) + one_lap_ != pos + 1 || (stamp & claimed) != 0) {
+      return false;  // (a disconnect: claim_slot reports it next time round)
+    }
+    // Full: this slot holds the oldest message, of position `oldest`.
+    // (E1) claim it; acquire: as (A3), for the message.
+    const std::uint64_t oldest = pos - one_lap_;
+    if (!slot.stamp.compare_exchange_strong(stamp, (oldest + 1) | claimed, std::memory_order::acquire,
+                                            std::memory_order::relaxed)) {
+      return false;
+    }
+    // (E2) claim tail. Nothing else moves it while its slot is full; only
+    // the receiver's going (or close) can flag it, and then the message
+    // goes back where it was (claim_slot then says Disconnected).
+    // acquire: as in claim_slot.
+    std::uint64_t expected = tail;
+    if (!tail_.compare_exchange_strong(expected, next(pos) << shift, std::memory_order::acquire,
+                                       std::memory_order::relaxed)) {
+      slot.stamp.store(stamp, std::memory_order::release);  // unclaimed, flags as they were
+      return false;
+    }
+    // Senders asleep on this slot (their flag was in the stamp claimed)
+    // go on to the new tail once the slot is refilled, or skipped when a
+    // move throws.
+    const WakeSendersOnExit wake{senders_, (stamp & waiter_flag) != 0};
+    evict(slot, oldest, pos, (stamp & skip) == 0, evicted);
+    publish(slot, pos, value, false);  // the receiver is not asleep: the channel was full
+    return true;
   }
 
   struct ReleaseOnExit {
