@@ -1625,13 +1625,18 @@ TEST_CASE("crossbeam ready: unblocks, a rendezvous sender makes a receive look r
   auto a = bounded<int>(0);
   auto b = bounded<int>(0);
   {
+    // A bounded send: if the receive below never pairs, the test fails
+    // rather than waiting for the watchdog.
     auto sender = th::spawn([&b] {
       th::sleep(1ms);
-      return b.tx.send(2).is_ok();
+      return b.tx.send_timeout(2, wait_limit).is_ok();
     });
     auto sel = receiving(a.rx, b.rx);
     const auto index = ready_in(sel, within(wait_limit));
-    const bool received = index == std::optional<std::size_t>(1) && b.rx.try_recv().unwrap_or(-1) == 2;
+    // crossbeam takes the message with try_recv. Here the blocked sender
+    // must wake to pair, and try_recv gives it only a short grace, which a
+    // loaded machine can outlast: a bounded receive, as in both_ready.
+    const bool received = index == std::optional<std::size_t>(1) && b.rx.recv_timeout(wait_limit).unwrap_or(-1) == 2;
     REQUIRE(sender.join().unwrap());
     REQUIRE(received);
   }
