@@ -207,8 +207,13 @@ int main() {
   ok &= run<SelectRaceForOne<-1>>("mpmc unbounded: a select and a receive race for one", rl::sched_random, 4000);
   ok &= run<SelectRaceForOne<1>>("mpmc bounded(1): a select and a receive race for one", rl::sched_random, 4000);
   ok &= run<SelectRaceForOne<0>>("mpmc rendezvous: a select and a receive race for one", rl::sched_random, 4000);
-  ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_random, 4000);
-  ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_random, 4000);
+  // Where every wait sleeps, the two selects' exhaustive searches take a
+  // minute alone (four under a loaded build): they run in the long runs,
+  // and the random scheduler runs five times longer instead.
+  const int select_random = spindle::model_test::sleepy_build ? 20000 : 4000;
+  ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_random,
+                                  select_random);
+  ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_random, select_random);
   // The exhaustive search, for the models of two threads.
   ok &= run<CloseRacesBlockedSend<1>>("mpmc bounded(1): close races a blocked send", rl::sched_bound, 20000);
   ok &= run<CloseRacesBlockedSend<0>>("mpmc rendezvous: close races a blocked send", rl::sched_bound, 20000);
@@ -216,8 +221,10 @@ int main() {
   // Without spinning only: with it, the bounded search's executions of two
   // selects that spin and yield between their looks pass relacy's
   // execution length limit (reported as a livelock) before they end.
-  ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_bound, 20000);
-  ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_bound, 20000);
+  if (spindle::model_test::long_runs()) {
+    ok &= run<RendezvousSelectSend>("mpmc rendezvous: a selecting send, a look, a receive", rl::sched_bound, 20000);
+    ok &= run<RendezvousSelectsMeet>("mpmc rendezvous: selects on both sides meet", rl::sched_bound, 20000);
+  }
 #endif
   return ok ? 0 : 1;
 }
