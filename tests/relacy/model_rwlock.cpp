@@ -219,6 +219,9 @@ int main() {
   ok &= run<TryAndBlock>("rwlock: try_ and blocking mixed", rl::sched_random, 20000);
   ok &= run<Phases<2, 3, 1, 2>>("rwlock: phases, two writers, a reader", rl::sched_random, 10000);
   ok &= run<Phases<1, 4, 2, 2>>("rwlock: phases, a writer, two readers", rl::sched_random, 10000);
+  // Three writers: two may sleep for the write side at once, and the one
+  // woken must pass the wake-up on.
+  ok &= run<Phases<3, 2, 1, 1>>("rwlock: three writers queue, a reader", rl::sched_random, 10000);
   ok &= run<PhasesWithTryLock>("rwlock: phases with try_lock", rl::sched_random, 10000);
   ok &= run<Poisoning>("rwlock: a failed writer poisons", rl::sched_random, 10000);
   ok &= run<Poisoning>("rwlock: a failed writer poisons", rl::sched_bound, 10000);

@@ -36,6 +36,14 @@
 #define SPINDLE_ALWAYS_INLINE inline
 #endif
 
+/// For a lock's slow path, kept out of line so that the fast path around it
+/// inlines into its callers.
+#if defined(__GNUC__) || defined(__clang__)
+#define SPINDLE_NOINLINE __attribute__((noinline))
+#else
+#define SPINDLE_NOINLINE
+#endif
+
 /// Marks a point that a precondition makes unreachable.
 #if defined(__GNUC__) || defined(__clang__)
 #define SPINDLE_UNREACHABLE() __builtin_unreachable()

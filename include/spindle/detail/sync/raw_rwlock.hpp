@@ -12,8 +12,9 @@
 // one of them sees the other.
 //
 // Policy. Readers never block each other. Writers take turns through a
-// mutex of their own, and a writer that has announced itself holds off new
-// readers, so a stream of readers cannot starve a waiting writer: it waits
+// mutex of their own (the OWNED bit of the state word, so that a writer
+// that meets no one takes it and announces itself in one step), and a
+// writer that has announced itself holds off new readers, so a stream of readers cannot starve a waiting writer: it waits
 // only for the readers already inside. The other way round, while both
 // sides want the lock it alternates between them in phases, so each side
 // works in batches instead of handing the lock over on every operation:
@@ -41,14 +42,16 @@
 //   bit 2      TURN            readers' turn: writers wait until turn_until_
 //   bit 3      READERS_PARKED  readers sleep on gate_ until the gate opens
 //   bit 4      PHASE           writers' phase: readers stay out until phase_end_
-//   bits 5-31  the number of readers waiting to go in
+//   bit 5      OWNED           the writers' mutex: one writer owns the write side (from
+//                              before its announcement, through a readers' turn, to its unlock)
+//   bit 6      WRITERS_PARKED  writers sleep on queue_ until the write side is free
+//   bits 7-31  the number of readers waiting to go in
 
 #include <cstdint>
 
 #include "spindle/detail/atomic.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/park.hpp"
-#include "spindle/detail/sync/raw_mutex.hpp"
 #include "spindle/detail/this_thread.hpp"
 #include "spindle/detail/thread_safety.hpp"
 #include "spindle/detail/time.hpp"
@@ -120,32 +123,95 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   // --- writers ---------------------------------------------------------------
 
   void lock() noexcept SPINDLE_ACQUIRE() {
-    writers_.lock();
-    wait_for_turn_end();
-    // seq_cst (W1): announce before scanning the slots; pairs with the
-    // readers' announce-then-check (R1, R2).
-    state_.fetch_or(writer, std::memory_order::seq_cst);
-    wait_for_readers();
+    // No other writer and no readers' turn: own the write side and announce
+    // ourselves in one step. seq_cst (W1): the announcement comes before
+    // the scan of the slots; pairs with the readers' announce-then-check
+    // (R1, R2). Its acquire pairs with the last writer's release (W3).
+    std::uint32_t state = state_.load(std::memory_order::relaxed);
+    if ((state & (owned | turn)) != 0 ||
+        !state_.compare_exchange_strong(state, state | owned | writer, std::memory_order::seq_cst,
+                                        std::memory_order::relaxed)) {
+      lock_slow();
+    }
+    if (readers_inside() != 0) {
+      wait_for_readers();
+    }
   }
 
   [[nodiscard]] bool try_lock() noexcept SPINDLE_TRY_ACQUIRE(true) {
-    if (!writers_.try_lock()) {
-      return false;
+    std::uint32_t state = state_.load(std::memory_order::relaxed);
+    if ((state & owned) == 0 && (state & turn) != 0 && turn_over()) {
+      state = state_.load(std::memory_order::relaxed);
     }
-    if ((state_.load(std::memory_order::acquire) & turn) != 0 && !turn_over()) {
-      writers_.unlock();
-      return false;
-    }
-    state_.fetch_or(writer, std::memory_order::seq_cst);  // (W1)
+    do {
+      if ((state & (owned | turn)) != 0) {
+        return false;
+      }
+      // seq_cst: as (W1).
+    } while (!state_.compare_exchange_weak(state, state | owned | writer, std::memory_order::seq_cst,
+                                           std::memory_order::relaxed));
     if (readers_inside() != 0) {
       release_writer(Release::open);
-      writers_.unlock();
       return false;
     }
     return true;
   }
 
   void unlock() noexcept SPINDLE_RELEASE() {
+    // Nobody waits, sleeps or keeps a phase, and the last unlock met no
+    // waiting reader either: free everything in one step (what
+    // unlock_slow() does then). seq_cst: as (W3).
+    std::uint32_t state = owned | writer;
+    if (contended_unlocks_ != 0 || phase_end_ != 0 ||
+        !state_.compare_exchange_strong(state, 0, std::memory_order::seq_cst, std::memory_order::relaxed)) {
+      unlock_slow();
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t writer = 1;
+  static constexpr std::uint32_t writer_parked = 2;
+  static constexpr std::uint32_t turn = 4;
+  static constexpr std::uint32_t readers_parked = 8;
+  static constexpr std::uint32_t phase = 16;
+  static constexpr std::uint32_t owned = 32;
+  static constexpr std::uint32_t writers_parked = 64;
+  static constexpr unsigned waiting_shift = 7;
+  static constexpr std::uint32_t one_waiting = 1U << waiting_shift;
+  static constexpr std::int64_t min_phase_ns = 50'000;
+  static constexpr std::int64_t max_phase_ns = 6'000'000;
+  // The writers' phase thresholds (see their macros above).
+  static constexpr std::uint32_t phase_after = SPINDLE_RWLOCK_PHASE_AFTER;
+  static constexpr std::uint32_t clock_every = SPINDLE_RWLOCK_CLOCK_EVERY;
+  static constexpr std::uint32_t writers_gone_after = SPINDLE_RWLOCK_WRITERS_GONE_AFTER;
+  static constexpr std::int64_t reader_turn_ns = 100'000;
+  static constexpr std::uint32_t reader_spins = spin_limit(100);
+  static constexpr unsigned slot_count = SPINDLE_RWLOCK_READER_SLOTS;
+  static_assert((slot_count & (slot_count - 1)) == 0, "SPINDLE_RWLOCK_READER_SLOTS must be a power of two");
+  static_assert(clock_every != 0 && (clock_every & (clock_every - 1)) == 0,
+                "SPINDLE_RWLOCK_CLOCK_EVERY must be a power of two");
+  static_assert(phase_after != 0 && writers_gone_after != 0,
+                "SPINDLE_RWLOCK_PHASE_AFTER and SPINDLE_RWLOCK_WRITERS_GONE_AFTER must be at least 1");
+
+  // How an unlocking writer leaves the readers.
+  enum class Release {
+    open,       // let them in and wake the sleepers
+    keep_out,   // a writers' phase: the gate stays closed, sleepers sleep on
+    give_turn,  // the phase is over: open, wake, and start the readers' turn
+  };
+
+  // lock() when another writer owns the write side, or readers have their
+  // turn (or the state word changed under the fast path's CAS).
+  SPINDLE_NOINLINE void lock_slow() noexcept {
+    own_write_side();
+    wait_for_turn_end();
+    state_.fetch_or(writer, std::memory_order::seq_cst);  // (W1)
+  }
+
+  // unlock() when readers wait, or a phase is on: decides between opening
+  // the gate, keeping readers out (a writers' phase) and giving them their
+  // turn.
+  SPINDLE_NOINLINE void unlock_slow() noexcept {
     const std::uint32_t waiting = state_.load(std::memory_order::relaxed) >> waiting_shift;
     Release release = Release::open;
     if (waiting == 0) {
@@ -178,38 +244,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       phase_end_ = 0;
     }
     release_writer(release);
-    writers_.unlock();
   }
-
- private:
-  static constexpr std::uint32_t writer = 1;
-  static constexpr std::uint32_t writer_parked = 2;
-  static constexpr std::uint32_t turn = 4;
-  static constexpr std::uint32_t readers_parked = 8;
-  static constexpr std::uint32_t phase = 16;
-  static constexpr unsigned waiting_shift = 5;
-  static constexpr std::uint32_t one_waiting = 1U << waiting_shift;
-  static constexpr std::int64_t min_phase_ns = 50'000;
-  static constexpr std::int64_t max_phase_ns = 6'000'000;
-  // The writers' phase thresholds (see their macros above).
-  static constexpr std::uint32_t phase_after = SPINDLE_RWLOCK_PHASE_AFTER;
-  static constexpr std::uint32_t clock_every = SPINDLE_RWLOCK_CLOCK_EVERY;
-  static constexpr std::uint32_t writers_gone_after = SPINDLE_RWLOCK_WRITERS_GONE_AFTER;
-  static constexpr std::int64_t reader_turn_ns = 100'000;
-  static constexpr std::uint32_t reader_spins = spin_limit(100);
-  static constexpr unsigned slot_count = SPINDLE_RWLOCK_READER_SLOTS;
-  static_assert((slot_count & (slot_count - 1)) == 0, "SPINDLE_RWLOCK_READER_SLOTS must be a power of two");
-  static_assert(clock_every != 0 && (clock_every & (clock_every - 1)) == 0,
-                "SPINDLE_RWLOCK_CLOCK_EVERY must be a power of two");
-  static_assert(phase_after != 0 && writers_gone_after != 0,
-                "SPINDLE_RWLOCK_PHASE_AFTER and SPINDLE_RWLOCK_WRITERS_GONE_AFTER must be at least 1");
-
-  // How an unlocking writer leaves the readers.
-  enum class Release {
-    open,       // let them in and wake the sleepers
-    keep_out,   // a writers' phase: the gate stays closed, sleepers sleep on
-    give_turn,  // the phase is over: open, wake, and start the readers' turn
-  };
 
   // One per cache line: readers on different CPUs write different lines.
   struct alignas(cache_line) Slot {
@@ -310,7 +345,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
         const std::int64_t end = published_phase_end_.load(std::memory_order::relaxed);
         // No writer holds, wants or is about to want the lock: the phase's
         // writers have stopped, seen a few times in a row to be sure.
-        idle = (state & writer) != 0 || writers_.is_locked() ? 0 : idle + 1;
+        idle = (state & (writer | owned)) != 0 ? 0 : idle + 1;
         if (idle >= writers_gone_after || now_ns() >= end) {
           // The phase is over, whether or not its writers noticed, or they
           // have gone. Open the gate for the readers behind us, and wake
@@ -361,7 +396,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
     return sum;
   }
 
-  void wait_for_readers() noexcept {
+  SPINDLE_NOINLINE void wait_for_readers() noexcept {
     for (std::uint32_t spins = 0;; ++spins) {
       if (readers_inside() == 0) {
         return;
@@ -384,8 +419,49 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
     }
   }
 
-  // Clears WRITER (and WRITER_PARKED) and opens the gate, wakes the readers
-  // or keeps them out, as `release` says.
+  // Takes the write side (OWNED) when the writer ahead of us has gone:
+  // spins a little, then sleeps on queue_. A writer that has slept takes it
+  // with WRITERS_PARKED set, as it cannot know whether others still sleep
+  // (the wake-up took the bit): its unlock then wakes the next.
+  void own_write_side() noexcept {
+    bool slept = false;
+    for (std::uint32_t spins = 0;; ++spins) {
+      std::uint32_t state = state_.load(std::memory_order::relaxed);
+      if ((state & owned) == 0) {
+        // acquire: pairs with the release (W3) of the last writer's unlock.
+        if (state_.compare_exchange_weak(state, state | owned | (slept ? writers_parked : 0),
+                                         std::memory_order::acquire, std::memory_order::relaxed)) {
+          return;
+        }
+        continue;
+      }
+      if ((state & writers_parked) == 0 && spins < spin_limit(100)) {
+        cpu_relax();
+        continue;
+      }
+      // seq_cst: the queue_ load comes before the state we sleep on (the
+      // load, or our CAS, below). An unlock clears OWNED after that, reads
+      // WRITERS_PARKED with it and bumps queue_ after, so the futex's
+      // compare or the wake-up ends our sleep.
+      const std::uint32_t seen = queue_.load(std::memory_order::seq_cst);
+      state = state_.load(std::memory_order::seq_cst);
+      if ((state & owned) == 0) {
+        continue;
+      }
+      if ((state & writers_parked) == 0 &&
+          !state_.compare_exchange_strong(state, state | writers_parked, std::memory_order::seq_cst,
+                                          std::memory_order::relaxed)) {
+        continue;
+      }
+      park::wait(queue_, seen, forever);
+      slept = true;
+      spins = 0;
+    }
+  }
+
+  // Clears WRITER (and WRITER_PARKED), gives up the write side, and opens
+  // the gate, wakes the readers or keeps them out, as `release` says; then
+  // wakes a writer that sleeps for the write side.
   void release_writer(Release release) noexcept {
     std::uint32_t state = state_.load(std::memory_order::relaxed);
     std::uint32_t next = 0;
@@ -394,15 +470,21 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       // Sleepers are woken when the gate opens, and when a phase starts:
       // those that went to sleep before it wait for a wake-up, not its end.
       wake = release != Release::keep_out || (state & phase) == 0;
-      next = state & ~(writer | writer_parked | phase | (wake ? readers_parked : 0));
+      next = state & ~(writer | writer_parked | owned | writers_parked | phase | (wake ? readers_parked : 0));
       next |= release == Release::keep_out ? phase : 0;
       next |= release == Release::give_turn ? turn : 0;
-      // release (W3): publishes the write; pairs with acquire (R2). Also
-      // seq_cst against the readers' CAS and gate_ load in wait_for_gate.
+      // release (W3): publishes the write; pairs with acquire (R2), and with
+      // the next writer's acquire of OWNED. Also seq_cst against the
+      // readers' CAS and gate_ load in wait_for_gate, and against a
+      // sleeping writer's queue_-then-state loads (own_write_side).
     } while (!state_.compare_exchange_weak(state, next, std::memory_order::seq_cst, std::memory_order::relaxed));
     if (wake && (state & readers_parked) != 0) {
       gate_.fetch_add(1, std::memory_order::seq_cst);
       park::wake_all(gate_);
+    }
+    if ((state & writers_parked) != 0) {
+      queue_.fetch_add(1, std::memory_order::seq_cst);
+      park::wake_one(queue_);
     }
   }
 
@@ -438,16 +520,16 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   alignas(cache_line) park::Word state_{0};
   park::Word drain_{0};
   park::Word gate_{0};
+  park::Word queue_{0};  // writers sleep here for the write side
   Atomic<std::int64_t> turn_until_{0};
   Atomic<std::int64_t> published_phase_end_{0};
-  // When the writers' phase ends (0: no phase); only the writer holding
-  // writers_ touches it.
+  // When the writers' phase ends (0: no phase); only the writer that owns
+  // the write side touches it, and the fields below.
   std::int64_t phase_end_ = 0;
   std::int64_t phase_ns_ = min_phase_ns;  // the next phase's length
   std::uint32_t phase_writes_ = 0;
   std::uint32_t contended_unlocks_ = 0;  // unlocks in a row that found readers waiting
   std::int64_t turn_start_ = 0;          // when the last readers' turn began
-  RawMutex writers_;
 #if defined(SPINDLE_MODEL_CHECK)
   model::PhaseClock clock_;
 #endif
