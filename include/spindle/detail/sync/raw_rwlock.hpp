@@ -22,8 +22,9 @@
 //     go on locking back to back for a while. Meanwhile the gate stays
 //     closed to readers even between two writes; readers that have spun a
 //     little sleep until the phase ends. A phase whose writers stop early
-//     holds no one up for long: waiting readers go in once it is over, or
-//     at once when a writer unlocks with none of them waiting.
+//     holds no one up for long: a reader that waits notices (one of those
+//     asleep wakes every 50 us to look) and ends it, and a writer that
+//     unlocks with none of them waiting opens the gate at once.
 //   - readers' turn: the writer whose unlock ends the phase opens the gate
 //     and wakes the readers, and the next writer sleeps at least 100 us
 //     (longer when the OS is slow to run it again) while they read.
@@ -89,6 +90,14 @@
 #endif
 #ifndef SPINDLE_RWLOCK_WRITERS_GONE_AFTER
 #define SPINDLE_RWLOCK_WRITERS_GONE_AFTER 16
+#endif
+// A writers' phase lasts as long as the readers' last turn times the
+// number of cores, within these bounds (nanoseconds).
+#ifndef SPINDLE_RWLOCK_MIN_PHASE_NS
+#define SPINDLE_RWLOCK_MIN_PHASE_NS 50'000
+#endif
+#ifndef SPINDLE_RWLOCK_MAX_PHASE_NS
+#define SPINDLE_RWLOCK_MAX_PHASE_NS 6'000'000
 #endif
 
 namespace spindle::detail::sync {
@@ -178,8 +187,9 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   static constexpr std::uint32_t writers_parked = 64;
   static constexpr unsigned waiting_shift = 7;
   static constexpr std::uint32_t one_waiting = 1U << waiting_shift;
-  static constexpr std::int64_t min_phase_ns = 50'000;
-  static constexpr std::int64_t max_phase_ns = 6'000'000;
+  static constexpr std::int64_t min_phase_ns = SPINDLE_RWLOCK_MIN_PHASE_NS;
+  static constexpr std::int64_t max_phase_ns = SPINDLE_RWLOCK_MAX_PHASE_NS;
+  static constexpr std::int64_t phase_watch_ns = 50'000;
   // The writers' phase thresholds (see their macros above).
   static constexpr std::uint32_t phase_after = SPINDLE_RWLOCK_PHASE_AFTER;
   static constexpr std::uint32_t clock_every = SPINDLE_RWLOCK_CLOCK_EVERY;
@@ -337,6 +347,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   // keeps readers out.
   void wait_for_gate() noexcept {
     std::uint32_t idle = 0;
+    Watch watch(watcher_);
     for (std::uint32_t spins = 0;; ++spins) {
       std::uint32_t state = state_.load(std::memory_order::acquire);
       Deadline until = forever;
@@ -375,7 +386,12 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       // opens it before makes the CAS fail. The CAS runs even when
       // READERS_PARKED is already set: it is what proves that `state`, on
       // which we decided to sleep, is still current after the gate_ load.
-      // A phase sleep is bounded by its end.
+      // A phase sleep is bounded by its end; the watcher's, by a short
+      // look-out (see Watch).
+      if ((state & phase) != 0 && watch.take()) {
+        const Deadline look_out = at_ns(now_ns() + phase_watch_ns);
+        until = look_out < until ? look_out : until;
+      }
       const std::uint32_t gate = gate_.load(std::memory_order::seq_cst);
       if (state_.compare_exchange_strong(state, state | readers_parked, std::memory_order::seq_cst,
                                          std::memory_order::relaxed)) {
@@ -384,6 +400,34 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
       spins = 0;
     }
   }
+
+  // One reader asleep in a writers' phase is its watcher: it wakes every
+  // phase_watch_ns to look whether the phase's writers have stopped (and
+  // if so ends the phase and wakes the others), so that readers asleep in
+  // a phase whose writer stops early go in at once, not at its end (up to
+  // max_phase_ns later). The others sleep until the phase ends or the gate
+  // opens. A hint only: which reader watches, or whether one does for a
+  // moment, decides nothing but that delay.
+  class Watch {
+   public:
+    explicit Watch(Atomic<bool>& watcher) noexcept : watcher_(watcher) {}
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+    ~Watch() {
+      if (mine_) {
+        watcher_.store(false, std::memory_order::relaxed);
+      }
+    }
+    // Whether we watch (taking the post if it is free). relaxed: a hint.
+    bool take() noexcept {
+      mine_ = mine_ || !watcher_.exchange(true, std::memory_order::relaxed);
+      return mine_;
+    }
+
+   private:
+    Atomic<bool>& watcher_;
+    bool mine_ = false;
+  };
 
   // The readers inside: the slots' sum (mod 2^32).
   std::uint32_t readers_inside() const noexcept {
@@ -521,6 +565,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   park::Word drain_{0};
   park::Word gate_{0};
   park::Word queue_{0};  // writers sleep here for the write side
+  Atomic<bool> watcher_{false};  // a reader asleep in a phase watches it (Watch)
   Atomic<std::int64_t> turn_until_{0};
   Atomic<std::int64_t> published_phase_end_{0};
   // When the writers' phase ends (0: no phase); only the writer that owns
