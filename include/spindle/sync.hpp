@@ -121,10 +121,6 @@ using LockResult = Result<Guard, PoisonError<Guard>>;
 template <class Guard>
 using TryLockResult = Result<Guard, TryLockError<Guard>>;
 
-template <class T>
-class Mutex;
-template <class T>
-class RwLock;
 class Condvar;
 
 namespace detail {
@@ -158,6 +154,165 @@ TryLockResult<Guard> try_checked(Guard guard, bool poisoned) {
   }
   return TryLockResult<Guard>(in_place_ok, std::move(guard));
 }
+
+// How a guard holds its lock: alone (a Mutex's guard, an RwLock's writer),
+// or shared with others (an RwLock's readers).
+enum class Access { exclusive, shared };
+
+template <class Raw, class T>
+class OwningLock;
+
+// A shared guard watches nothing: it never poisons.
+struct NoUnwindWatch {};
+
+/// The one guard family: access to an owning lock's value while the guard
+/// lives. Move-only; destroying it releases the lock. An exclusive guard
+/// destroyed while an exception unwinds its thread poisons the lock first.
+/// MutexGuard, RwLockReadGuard and RwLockWriteGuard are its names.
+template <class Raw, class T, Access A>
+class Guard {
+  static constexpr bool exclusive = A == Access::exclusive;
+  using Lock = std::conditional_t<exclusive, OwningLock<Raw, T>, const OwningLock<Raw, T>>;
+  using Value = std::conditional_t<exclusive, T, const T>;
+
+ public:
+  Guard(Guard&& other) noexcept : lock_(std::exchange(other.lock_, nullptr)), watch_(other.watch_) {}
+  Guard& operator=(Guard&& other) noexcept {
+    Guard old(std::move(*this));
+    lock_ = std::exchange(other.lock_, nullptr);
+    watch_ = other.watch_;
+    return *this;
+  }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+  ~Guard() {
+    if (lock_ != nullptr) {
+      release();
+    }
+  }
+
+  Value& operator*() const { return held(); }
+  Value* operator->() const { return spindle::detail::addressof(held()); }
+
+ private:
+  friend class OwningLock<Raw, T>;
+  friend class spindle::sync::Condvar;
+
+  // Made by the owning lock, which has just taken `lock` as A says.
+  explicit Guard(Lock& lock) noexcept : lock_(&lock) {}
+
+  // The lock held; throws on an empty (moved-from) guard.
+  Lock& owner() const {
+    if (lock_ == nullptr) {
+      empty_guard();
+    }
+    return *lock_;
+  }
+
+  // A guard that is not empty holds its lock. The assert_*held() calls say
+  // so to clang's thread-safety analysis, which cannot follow a lock into a
+  // guard that moves.
+  Value& held() const {
+    Lock& lock = owner();
+    if constexpr (exclusive) {
+      lock.raw_.assert_held();
+    } else {
+      lock.raw_.assert_shared_held();
+    }
+    return lock.value_;
+  }
+
+  void release() noexcept {
+    if constexpr (exclusive) {
+      if (watch_.unwinding()) {
+        lock_->poison_.set();
+      }
+      lock_->raw_.assert_held();
+      lock_->raw_.unlock();
+    } else {
+      lock_->raw_.assert_shared_held();
+      lock_->raw_.unlock_shared();
+    }
+  }
+
+  Lock* lock_;
+  [[no_unique_address]] std::conditional_t<exclusive, spindle::detail::UnwindWatch, NoUnwindWatch> watch_;
+};
+
+/// The one owning lock: a raw lock from detail/sync/ (one that knows only
+/// how to lock), the poison flag and the value it guards, which only its
+/// guards reach. Mutex and RwLock are thin names over it that choose the
+/// raw lock and which ways of locking they offer.
+template <class Raw, class T>
+class OwningLock {
+ public:
+  // Public, so that Mutex and RwLock inherit them as public constructors;
+  // the protected destructor keeps an OwningLock from standing alone.
+  OwningLock()
+    requires std::is_default_constructible_v<T>
+      : value_() {}
+  explicit OwningLock(T value) : value_(std::move(value)) {}
+  template <class... Args>
+  explicit OwningLock(std::in_place_t /*tag*/, Args&&... args) : value_(std::forward<Args>(args)...) {}
+  OwningLock(const OwningLock&) = delete;
+  OwningLock& operator=(const OwningLock&) = delete;
+
+  /// True if a thread ended by an exception while holding the lock alone.
+  [[nodiscard]] bool is_poisoned() const noexcept { return poison_.get(); }
+  /// Forgets the poison.
+  void clear_poison() noexcept { poison_.clear(); }
+
+  /// The value, without locking: a non-const lock cannot be shared with
+  /// another thread at the same time. Err when poisoned; the PoisonError
+  /// still gives the value (into_inner()).
+  LockResult<T&> get_mut() noexcept SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    return checked_ref(value_, poison_.get());
+  }
+
+  /// Takes the value out of the lock, which nobody else can hold (it is an
+  /// rvalue). Err when poisoned (the value inside).
+  Result<T, PoisonError<T>> into_inner() && SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    return checked(std::move(value_), poison_.get());
+  }
+
+ protected:
+  ~OwningLock() = default;
+
+  using ExclusiveGuard = Guard<Raw, T, Access::exclusive>;
+  using SharedGuard = Guard<Raw, T, Access::shared>;
+
+  // The lock calls return holding the lock, which the guard they return
+  // releases: outside what the thread-safety analysis can follow.
+  LockResult<ExclusiveGuard> lock_exclusive() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    raw_.lock();
+    return checked(ExclusiveGuard(*this), poison_.get());
+  }
+  TryLockResult<ExclusiveGuard> try_lock_exclusive() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    if (!raw_.try_lock()) {
+      return TryLockResult<ExclusiveGuard>(in_place_err);
+    }
+    return try_checked(ExclusiveGuard(*this), poison_.get());
+  }
+  LockResult<SharedGuard> lock_shared() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    raw_.lock_shared();
+    return checked(SharedGuard(*this), poison_.get());
+  }
+  TryLockResult<SharedGuard> try_lock_shared() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
+    if (!raw_.try_lock_shared()) {
+      return TryLockResult<SharedGuard>(in_place_err);
+    }
+    return try_checked(SharedGuard(*this), poison_.get());
+  }
+
+ private:
+  friend ExclusiveGuard;
+  friend SharedGuard;
+  friend class spindle::sync::Condvar;
+
+  mutable Raw raw_;
+  spindle::detail::PoisonFlag poison_;
+  T value_ SPINDLE_GUARDED_BY(raw_);
+};
 }  // namespace detail
 
 // --- Mutex -------------------------------------------------------------------------
@@ -165,243 +320,79 @@ TryLockResult<Guard> try_checked(Guard guard, bool poisoned) {
 /// Exclusive access to a Mutex's value while it lives. Move-only; destroying
 /// it unlocks, and poisons the mutex if an exception is unwinding the thread.
 template <class T>
-class MutexGuard {
- public:
-  MutexGuard(MutexGuard&& other) noexcept : mutex_(std::exchange(other.mutex_, nullptr)), watch_(other.watch_) {}
-  MutexGuard& operator=(MutexGuard&& other) noexcept {
-    MutexGuard old(std::move(*this));
-    mutex_ = std::exchange(other.mutex_, nullptr);
-    watch_ = other.watch_;
-    return *this;
-  }
-  MutexGuard(const MutexGuard&) = delete;
-  MutexGuard& operator=(const MutexGuard&) = delete;
-  ~MutexGuard() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (mutex_ != nullptr) {
-      if (watch_.unwinding()) {
-        mutex_->poison_.set();
-      }
-      mutex_->raw_.unlock();
-    }
-  }
-
-  T& operator*() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS { return held().value_; }
-  T* operator->() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS { return &held().value_; }
-
- private:
-  friend class Mutex<T>;
-  friend class Condvar;
-  explicit MutexGuard(Mutex<T>& mutex) noexcept : mutex_(&mutex) {}
-  Mutex<T>& held() const {
-    if (mutex_ == nullptr) {
-      detail::empty_guard();
-    }
-    return *mutex_;
-  }
-
-  Mutex<T>* mutex_;
-  spindle::detail::UnwindWatch watch_;
-};
+using MutexGuard = detail::Guard<spindle::detail::sync::RawMutex, T, detail::Access::exclusive>;
 
 /// A mutual-exclusion lock that owns a T: the T is reachable only through
 /// the MutexGuard that lock() returns. Not recursive: locking it again from
-/// the thread that holds it deadlocks.
+/// the thread that holds it deadlocks. is_poisoned(), clear_poison(),
+/// get_mut() and into_inner() are the owning lock's (detail::OwningLock).
 template <class T>
-class Mutex {
+class Mutex : public detail::OwningLock<spindle::detail::sync::RawMutex, T> {
+  using Base = detail::OwningLock<spindle::detail::sync::RawMutex, T>;
+
  public:
   Mutex()
     requires std::is_default_constructible_v<T>
-      : value_() {}
-  explicit Mutex(T value) : value_(std::move(value)) {}
-  template <class... Args>
-  explicit Mutex(std::in_place_t /*tag*/, Args&&... args) : value_(std::forward<Args>(args)...) {}
-  Mutex(const Mutex&) = delete;
-  Mutex& operator=(const Mutex&) = delete;
+  = default;
+  using Base::Base;
 
   /// Blocks until the mutex is free, then holds it. Err(PoisonError) with
   /// the guard inside when the mutex is poisoned.
-  LockResult<MutexGuard<T>> lock() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    raw_.lock();
-    return detail::checked(MutexGuard<T>(*this), poison_.get());
-  }
+  LockResult<MutexGuard<T>> lock() { return this->lock_exclusive(); }
 
   /// Holds the mutex if it is free now; WouldBlock otherwise.
-  TryLockResult<MutexGuard<T>> try_lock() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (!raw_.try_lock()) {
-      return TryLockResult<MutexGuard<T>>(in_place_err);
-    }
-    return detail::try_checked(MutexGuard<T>(*this), poison_.get());
-  }
-
-  /// True if a thread ended by an exception while holding the mutex.
-  [[nodiscard]] bool is_poisoned() const noexcept { return poison_.get(); }
-  /// Forgets the poison.
-  void clear_poison() noexcept { poison_.clear(); }
-
-  /// The value, without locking: a non-const Mutex cannot be shared with
-  /// another thread at the same time. Err when poisoned; the PoisonError
-  /// still gives the value (into_inner()).
-  LockResult<T&> get_mut() noexcept SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    return detail::checked_ref(value_, poison_.get());
-  }
-
-  /// Takes the value out of the mutex. Err when poisoned (the value inside).
-  Result<T, PoisonError<T>> into_inner() && SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    return detail::checked(std::move(value_), poison_.get());
-  }
-
- private:
-  friend class MutexGuard<T>;
-  friend class Condvar;
-  spindle::detail::sync::RawMutex raw_;
-  spindle::detail::PoisonFlag poison_;
-  T value_ SPINDLE_GUARDED_BY(raw_);
+  TryLockResult<MutexGuard<T>> try_lock() { return this->try_lock_exclusive(); }
 };
+
+template <class T>
+Mutex(T) -> Mutex<T>;
 
 // --- RwLock ------------------------------------------------------------------------
 
 /// Shared, read-only access to an RwLock's value while it lives. Move-only.
 /// A read guard never poisons the lock.
 template <class T>
-class RwLockReadGuard {
- public:
-  RwLockReadGuard(RwLockReadGuard&& other) noexcept : lock_(std::exchange(other.lock_, nullptr)) {}
-  RwLockReadGuard& operator=(RwLockReadGuard&& other) noexcept {
-    RwLockReadGuard old(std::move(*this));
-    lock_ = std::exchange(other.lock_, nullptr);
-    return *this;
-  }
-  RwLockReadGuard(const RwLockReadGuard&) = delete;
-  RwLockReadGuard& operator=(const RwLockReadGuard&) = delete;
-  ~RwLockReadGuard() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (lock_ != nullptr) {
-      lock_->raw_.unlock_shared();
-    }
-  }
-
-  const T& operator*() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS { return held().value_; }
-  const T* operator->() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS { return &held().value_; }
-
- private:
-  friend class RwLock<T>;
-  explicit RwLockReadGuard(const RwLock<T>& lock) noexcept : lock_(&lock) {}
-  const RwLock<T>& held() const {
-    if (lock_ == nullptr) {
-      detail::empty_guard();
-    }
-    return *lock_;
-  }
-  const RwLock<T>* lock_;
-};
+using RwLockReadGuard = detail::Guard<spindle::detail::sync::RawRwLock, T, detail::Access::shared>;
 
 /// Exclusive access to an RwLock's value while it lives. Move-only;
 /// destroying it while an exception unwinds the thread poisons the lock.
 template <class T>
-class RwLockWriteGuard {
- public:
-  RwLockWriteGuard(RwLockWriteGuard&& other) noexcept
-      : lock_(std::exchange(other.lock_, nullptr)), watch_(other.watch_) {}
-  RwLockWriteGuard& operator=(RwLockWriteGuard&& other) noexcept {
-    RwLockWriteGuard old(std::move(*this));
-    lock_ = std::exchange(other.lock_, nullptr);
-    watch_ = other.watch_;
-    return *this;
-  }
-  RwLockWriteGuard(const RwLockWriteGuard&) = delete;
-  RwLockWriteGuard& operator=(const RwLockWriteGuard&) = delete;
-  ~RwLockWriteGuard() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (lock_ != nullptr) {
-      if (watch_.unwinding()) {
-        lock_->poison_.set();
-      }
-      lock_->raw_.unlock();
-    }
-  }
-
-  T& operator*() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS { return held().value_; }
-  T* operator->() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS { return &held().value_; }
-
- private:
-  friend class RwLock<T>;
-  explicit RwLockWriteGuard(RwLock<T>& lock) noexcept : lock_(&lock) {}
-  RwLock<T>& held() const {
-    if (lock_ == nullptr) {
-      detail::empty_guard();
-    }
-    return *lock_;
-  }
-  RwLock<T>* lock_;
-  spindle::detail::UnwindWatch watch_;
-};
+using RwLockWriteGuard = detail::Guard<spindle::detail::sync::RawRwLock, T, detail::Access::exclusive>;
 
 /// A reader-writer lock that owns a T: any number of readers, or one
 /// writer. Readers never block each other; a waiting writer is not starved
 /// by a stream of readers, nor are waiting readers by a stream of writers
 /// (see detail/sync/raw_rwlock.hpp for the policy). Do not take a read lock
 /// while holding one in the same thread: a writer that queued in between
-/// makes that deadlock, as with Rust's RwLock.
+/// makes that deadlock, as with Rust's RwLock. is_poisoned(),
+/// clear_poison(), get_mut() and into_inner() are the owning lock's.
 template <class T>
-class RwLock {
+class RwLock : public detail::OwningLock<spindle::detail::sync::RawRwLock, T> {
+  using Base = detail::OwningLock<spindle::detail::sync::RawRwLock, T>;
+
  public:
   RwLock()
     requires std::is_default_constructible_v<T>
-      : value_() {}
-  explicit RwLock(T value) : value_(std::move(value)) {}
-  template <class... Args>
-  explicit RwLock(std::in_place_t /*tag*/, Args&&... args) : value_(std::forward<Args>(args)...) {}
-  RwLock(const RwLock&) = delete;
-  RwLock& operator=(const RwLock&) = delete;
+  = default;
+  using Base::Base;
 
   /// Blocks until no writer holds or waits for the lock, then shares it.
   /// Err(PoisonError) with the guard inside when the lock is poisoned.
-  LockResult<RwLockReadGuard<T>> read() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    raw_.lock_shared();
-    return detail::checked(RwLockReadGuard<T>(*this), poison_.get());
-  }
+  LockResult<RwLockReadGuard<T>> read() const { return this->lock_shared(); }
 
   /// Shares the lock if that needs no waiting; WouldBlock otherwise.
-  TryLockResult<RwLockReadGuard<T>> try_read() const SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (!raw_.try_lock_shared()) {
-      return TryLockResult<RwLockReadGuard<T>>(in_place_err);
-    }
-    return detail::try_checked(RwLockReadGuard<T>(*this), poison_.get());
-  }
+  TryLockResult<RwLockReadGuard<T>> try_read() const { return this->try_lock_shared(); }
 
   /// Blocks until the lock is free, then holds it alone. Err(PoisonError)
   /// with the guard inside when the lock is poisoned.
-  LockResult<RwLockWriteGuard<T>> write() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    raw_.lock();
-    return detail::checked(RwLockWriteGuard<T>(*this), poison_.get());
-  }
+  LockResult<RwLockWriteGuard<T>> write() { return this->lock_exclusive(); }
 
   /// Holds the lock alone if it is free now; WouldBlock otherwise.
-  TryLockResult<RwLockWriteGuard<T>> try_write() SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    if (!raw_.try_lock()) {
-      return TryLockResult<RwLockWriteGuard<T>>(in_place_err);
-    }
-    return detail::try_checked(RwLockWriteGuard<T>(*this), poison_.get());
-  }
-
-  [[nodiscard]] bool is_poisoned() const noexcept { return poison_.get(); }
-  void clear_poison() noexcept { poison_.clear(); }
-
-  /// The value, without locking (see Mutex::get_mut).
-  LockResult<T&> get_mut() noexcept SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    return detail::checked_ref(value_, poison_.get());
-  }
-
-  /// Takes the value out. Err when poisoned (the value inside).
-  Result<T, PoisonError<T>> into_inner() && SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    return detail::checked(std::move(value_), poison_.get());
-  }
-
- private:
-  friend class RwLockReadGuard<T>;
-  friend class RwLockWriteGuard<T>;
-  mutable spindle::detail::sync::RawRwLock raw_;
-  spindle::detail::PoisonFlag poison_;
-  T value_ SPINDLE_GUARDED_BY(raw_);
+  TryLockResult<RwLockWriteGuard<T>> try_write() { return this->try_lock_exclusive(); }
 };
+
+template <class T>
+RwLock(T) -> RwLock<T>;
 
 // --- Condvar -----------------------------------------------------------------------
 
@@ -484,7 +475,7 @@ class Condvar {
  private:
   template <class T>
   void wait_until(MutexGuard<T>& guard, spindle::detail::Deadline deadline) SPINDLE_NO_THREAD_SAFETY_ANALYSIS {
-    Mutex<T>& mutex = guard.held();
+    auto& mutex = guard.owner();
     // Read while holding the mutex: a notify that follows our unlock
     // changes the word, so the futex returns at once. relaxed: see notify_one.
     const std::uint32_t seen = seq_.load(std::memory_order::relaxed);
@@ -495,14 +486,14 @@ class Condvar {
 
   template <class T>
   static LockResult<MutexGuard<T>> relocked(MutexGuard<T> guard) {
-    const bool poisoned = guard.held().poison_.get();
+    const bool poisoned = guard.owner().poison_.get();
     return detail::checked(std::move(guard), poisoned);
   }
 
   template <class T>
   static LockResult<std::pair<MutexGuard<T>, WaitTimeoutResult>> with_timeout(MutexGuard<T> guard, bool timed_out) {
     using Pair = std::pair<MutexGuard<T>, WaitTimeoutResult>;
-    const bool poisoned = guard.held().poison_.get();
+    const bool poisoned = guard.owner().poison_.get();
     return detail::checked(Pair(std::move(guard), WaitTimeoutResult(timed_out)), poisoned);
   }
 

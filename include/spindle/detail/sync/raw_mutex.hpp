@@ -53,6 +53,10 @@ class SPINDLE_CAPABILITY("mutex") BasicRawMutex {
     return state_.compare_exchange_strong(expected, locked, std::memory_order::acquire, std::memory_order::relaxed);
   }
 
+  /// For clang's thread-safety analysis only: the caller holds the lock
+  /// (a guard does, wherever it has moved). Checks nothing at run time.
+  void assert_held() const noexcept SPINDLE_ASSERT_CAPABILITY(this) {}
+
   // A hint only: whether some thread held the lock a moment ago.
   [[nodiscard]] bool is_locked() const noexcept { return state_.load(std::memory_order::relaxed) != unlocked; }
 

@@ -129,7 +129,14 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
 
   void unlock_shared() noexcept SPINDLE_RELEASE_SHARED() { leave(my_slot()); }
 
+  /// For clang's thread-safety analysis only: the caller holds a read lock
+  /// (a read guard does, wherever it has moved). Checks nothing at run time.
+  void assert_shared_held() const noexcept SPINDLE_ASSERT_SHARED_CAPABILITY(this) {}
+
   // --- writers ---------------------------------------------------------------
+
+  /// As assert_shared_held(), for the write lock.
+  void assert_held() const noexcept SPINDLE_ASSERT_CAPABILITY(this) {}
 
   void lock() noexcept SPINDLE_ACQUIRE() {
     // No other writer and no readers' turn: own the write side and announce
