@@ -72,6 +72,7 @@
 
 #include "support/channel_impls.hpp"
 #include "support/common.hpp"
+#include "support/main.hpp"
 
 namespace {
 
@@ -432,11 +433,5 @@ int main(int argc, char** argv) {
                Tbb
 #endif
                >();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-    return 1;
-  }
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return spindle_bench::run_benchmarks(argc, argv);
 }

@@ -45,6 +45,7 @@
 #include <utility>
 
 #include "support/common.hpp"
+#include "support/main.hpp"
 #include "support/session_ways.hpp"
 
 namespace {
@@ -145,11 +146,5 @@ void register_all() {
 
 int main(int argc, char** argv) {
   register_all<Session, SessionTransport, PlainU64<true>, PlainU64<false>>();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-    return 1;
-  }
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return spindle_bench::run_benchmarks(argc, argv);
 }

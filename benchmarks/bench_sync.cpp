@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "support/common.hpp"
+#include "support/main.hpp"
 #include "support/lock_impls.hpp"
 
 namespace {
@@ -167,11 +168,5 @@ int main(int argc, char** argv) {
   // against 13 here), which no program that shares a lock can do: measure
   // every lock as it runs once the program has threads.
   std::thread([] {}).join();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
-    return 1;
-  }
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return spindle_bench::run_benchmarks(argc, argv);
 }
