@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "support/common.hpp"
-#include "support/main.hpp"
 #include "support/lock_impls.hpp"
+#include "support/main.hpp"
 
 namespace {
 
