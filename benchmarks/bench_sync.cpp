@@ -163,10 +163,6 @@ SPINDLE_BENCH_LOCKS(BM_uncontended_read);
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The uncontended rows run on the main thread. Until a process starts its
-  // first thread, glibc's std::mutex skips the lock prefix (about 6 ns
-  // against 13 here), which no program that shares a lock can do: measure
-  // every lock as it runs once the program has threads.
-  std::thread([] {}).join();
+  start_one_thread();  // the uncontended rows run on the main thread
   return spindle_bench::run_benchmarks(argc, argv);
 }

@@ -660,12 +660,7 @@ int main(int argc, char** argv) {
       return usage();
     }
   }
-  // A lock is for a program with threads. Until a process starts its first
-  // thread, glibc's std::mutex takes and frees its word without the lock
-  // prefix (about 6 ns against 13 here), which no program that shares the
-  // lock can do: the one-thread workloads measure every lock as it runs
-  // once the program has threads.
-  std::thread([] {}).join();
+  start_one_thread();  // for the one-thread lock workloads
   for (const auto& pair : pairs()) {
     if (pair.workload == argv[1] && pair.impl == argv[2]) {
       print(pair, params, pair.run(params));

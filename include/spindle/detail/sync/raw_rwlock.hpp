@@ -14,10 +14,11 @@
 // Policy. Readers never block each other. Writers take turns through a
 // mutex of their own (the OWNED bit of the state word, so that a writer
 // that meets no one takes it and announces itself in one step), and a
-// writer that has announced itself holds off new readers, so a stream of readers cannot starve a waiting writer: it waits
-// only for the readers already inside. The other way round, while both
-// sides want the lock it alternates between them in phases, so each side
-// works in batches instead of handing the lock over on every operation:
+// writer that has announced itself holds off new readers, so a stream of
+// readers cannot starve a waiting writer: it waits only for the readers
+// already inside. The other way round, while both sides want the lock it
+// alternates between them in phases, so each side works in batches
+// instead of handing the lock over on every operation:
 //   - writers' phase: when a writer unlocks while readers wait, writers may
 //     go on locking back to back for a while. Meanwhile the gate stays
 //     closed to readers even between two writes; readers that have spun a
@@ -571,7 +572,7 @@ class SPINDLE_CAPABILITY("rwlock") RawRwLock {
   alignas(cache_line) park::Word state_{0};
   park::Word drain_{0};
   park::Word gate_{0};
-  park::Word queue_{0};  // writers sleep here for the write side
+  park::Word queue_{0};          // writers sleep here for the write side
   Atomic<bool> watcher_{false};  // a reader asleep in a phase watches it (Watch)
   Atomic<std::int64_t> turn_until_{0};
   Atomic<std::int64_t> published_phase_end_{0};
