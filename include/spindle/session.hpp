@@ -50,7 +50,10 @@
 #include <utility>
 #include <variant>
 
-#include "spindle/detail/describe.hpp"
+#include "spindle/detail/session/diagnostics.hpp"
+#include "spindle/detail/session/fwd.hpp"
+#include "spindle/detail/session/protocol.hpp"
+#include "spindle/detail/session/wire.hpp"
 #include "spindle/mpsc.hpp"
 #include "spindle/thread.hpp"
 
@@ -162,139 +165,6 @@ inline ViolationHandler set_violation_handler(ViolationHandler handler) noexcept
   return detail::violation_handler().exchange(handler != nullptr ? handler : &detail::default_violation);
 }
 
-namespace detail {
-
-// --- protocol analysis -------------------------------------------------------------------
-
-enum class Kind : std::uint8_t { none, eps, send, recv, choose, offer, rec, var };
-
-template <class P>
-struct Head {
-  static constexpr Kind kind = Kind::none;
-};
-template <>
-struct Head<Eps> {
-  static constexpr Kind kind = Kind::eps;
-};
-template <class T, class P>
-struct Head<Send<T, P>> {
-  static constexpr Kind kind = Kind::send;
-  using value = T;
-  using next = P;
-};
-template <class T, class P>
-struct Head<Recv<T, P>> {
-  static constexpr Kind kind = Kind::recv;
-  using value = T;
-  using next = P;
-};
-template <class... P>
-struct Head<Choose<P...>> {
-  static constexpr Kind kind = Kind::choose;
-  static constexpr std::size_t branches = sizeof...(P);
-};
-template <class... P>
-struct Head<Offer<P...>> {
-  static constexpr Kind kind = Kind::offer;
-  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as Head<P>::branches
-  static constexpr std::size_t branches = sizeof...(P);
-};
-template <class P>
-struct Head<Rec<P>> {
-  static constexpr Kind kind = Kind::rec;
-  using body = P;
-};
-template <class N>
-struct Head<Var<N>> {
-  static constexpr Kind kind = Kind::var;
-};
-
-template <class P>
-inline constexpr Kind kind_of = Head<P>::kind;
-
-// Natural numbers Z, S<Z>, ...
-template <class N>
-struct Nat {
-  static constexpr bool valid = false;
-  static constexpr std::size_t value = 0;
-};
-template <>
-struct Nat<Z> {
-  static constexpr bool valid = true;
-  static constexpr std::size_t value = 0;
-};
-template <class N>
-struct Nat<S<N>> {
-  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as Nat<N>::valid
-  static constexpr bool valid = Nat<N>::valid;
-  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as Nat<N>::value
-  static constexpr std::size_t value = Nat<N>::value + 1;
-};
-
-// Whether P is built from the protocol types only (message types aside),
-// every Choose/Offer has two or more branches, and no Rec's body is a bare Var.
-template <class P>
-struct WellFormed : std::false_type {};
-template <>
-struct WellFormed<Eps> : std::true_type {};
-template <class T, class P>
-struct WellFormed<Send<T, P>> : WellFormed<P> {};
-template <class T, class P>
-struct WellFormed<Recv<T, P>> : WellFormed<P> {};
-template <class... P>
-struct WellFormed<Choose<P...>> : std::bool_constant<(sizeof...(P) >= 2) && (WellFormed<P>::value && ...)> {};
-template <class... P>
-struct WellFormed<Offer<P...>> : std::bool_constant<(sizeof...(P) >= 2) && (WellFormed<P>::value && ...)> {};
-template <class P>
-struct WellFormed<Rec<P>> : std::bool_constant<kind_of<P> != Kind::var && WellFormed<P>::value> {};
-template <class N>
-struct WellFormed<Var<N>> : std::bool_constant<Nat<N>::valid> {};
-
-// Whether every Var in P jumps to a Rec that encloses it, given `depth`
-// Recs around P.
-template <class P, std::size_t depth>
-struct Scoped : std::true_type {};
-template <class T, class P, std::size_t depth>
-struct Scoped<Send<T, P>, depth> : Scoped<P, depth> {};
-template <class T, class P, std::size_t depth>
-struct Scoped<Recv<T, P>, depth> : Scoped<P, depth> {};
-template <class... P, std::size_t depth>
-struct Scoped<Choose<P...>, depth> : std::bool_constant<(Scoped<P, depth>::value && ...)> {};
-template <class... P, std::size_t depth>
-struct Scoped<Offer<P...>, depth> : std::bool_constant<(Scoped<P, depth>::value && ...)> {};
-template <class P, std::size_t depth>
-struct Scoped<Rec<P>, depth> : Scoped<P, depth + 1> {};
-template <class N, std::size_t depth>
-struct Scoped<Var<N>, depth> : std::bool_constant<(Nat<N>::value < depth)> {};
-
-// The dual: Send <-> Recv and Choose <-> Offer throughout.
-template <class P>
-struct DualOf {
-  using type = P;  // Eps, Var<N>, and anything that is not a protocol
-};
-template <class T, class P>
-struct DualOf<Send<T, P>> {
-  using type = Recv<T, typename DualOf<P>::type>;
-};
-template <class T, class P>
-struct DualOf<Recv<T, P>> {
-  using type = Send<T, typename DualOf<P>::type>;
-};
-template <class... P>
-struct DualOf<Choose<P...>> {
-  using type = Offer<typename DualOf<P>::type...>;
-};
-template <class... P>
-struct DualOf<Offer<P...>> {
-  using type = Choose<typename DualOf<P>::type...>;
-};
-template <class P>
-struct DualOf<Rec<P>> {
-  using type = Rec<typename DualOf<P>::type>;
-};
-
-}  // namespace detail
-
 /// The protocol the other side speaks.
 template <class P>
 using Dual = typename detail::DualOf<P>::type;
@@ -307,82 +177,6 @@ inline constexpr bool are_dual = detail::WellFormed<P>::value&& std::is_same_v<D
 template <class P>
 inline constexpr bool well_formed = detail::WellFormed<P>::value&& detail::Scoped<P, 0>::value;
 
-namespace detail {
-
-// --- the messages each direction carries -------------------------------------------------
-
-/// A choice on the wire: the index of the branch taken.
-struct Label {
-  std::uint8_t index;
-};
-
-template <class... T>
-struct List {};
-
-template <class L, class T>
-struct Add;
-template <class... Ts, class T>
-struct Add<List<Ts...>, T> {
-  using type = std::conditional_t<(std::is_same_v<T, Ts> || ...), List<Ts...>, List<Ts..., T>>;
-};
-
-// Collects, in order of first appearance, the types P sends (outgoing) or
-// receives (incoming), with Label for a choice made that way. The dual
-// protocol visits the same nodes in the same order, so one side's outgoing
-// list is exactly the other side's incoming list.
-template <bool outgoing, class P, class Acc>
-struct Collect {
-  using type = Acc;  // Eps, Var
-};
-template <bool outgoing, class T, class P, class Acc>
-struct Collect<outgoing, Send<T, P>, Acc> {
-  using type = typename Collect<outgoing, P, std::conditional_t<outgoing, typename Add<Acc, T>::type, Acc>>::type;
-};
-template <bool outgoing, class T, class P, class Acc>
-struct Collect<outgoing, Recv<T, P>, Acc> {
-  using type = typename Collect<outgoing, P, std::conditional_t<outgoing, Acc, typename Add<Acc, T>::type>>::type;
-};
-template <bool outgoing, class Acc, class... P>
-struct CollectAll {
-  using type = Acc;
-};
-template <bool outgoing, class Acc, class P, class... Rest>
-struct CollectAll<outgoing, Acc, P, Rest...> {
-  using type = typename CollectAll<outgoing, typename Collect<outgoing, P, Acc>::type, Rest...>::type;
-};
-template <bool outgoing, class... P, class Acc>
-struct Collect<outgoing, Choose<P...>, Acc> {
-  using type =
-      typename CollectAll<outgoing, std::conditional_t<outgoing, typename Add<Acc, Label>::type, Acc>, P...>::type;
-};
-template <bool outgoing, class... P, class Acc>
-struct Collect<outgoing, Offer<P...>, Acc> {
-  using type =
-      typename CollectAll<outgoing, std::conditional_t<outgoing, Acc, typename Add<Acc, Label>::type>, P...>::type;
-};
-template <bool outgoing, class P, class Acc>
-struct Collect<outgoing, Rec<P>, Acc> {
-  using type = typename Collect<outgoing, P, Acc>::type;
-};
-
-template <class L>
-struct VariantOf;
-template <class... Ts>
-struct VariantOf<List<Ts...>> {
-  // The list starts with monostate (unless a protocol sends one): it keeps
-  // the variant well-formed when a direction carries nothing at all.
-  using type = std::variant<Ts...>;
-};
-
-/// The message type of one direction of a session whose protocol (seen
-/// from one side) is Root.
-template <class Root, bool outgoing>
-using Message = typename VariantOf<typename Collect<outgoing, Root, List<std::monostate>>::type>::type;
-
-// --- the recursion environment -------------------------------------------------------------
-
-}  // namespace detail
-
 /// The environment of an endpoint: the whole protocol it started with
 /// (which fixes the session's message types) and the bodies of the Recs it
 /// is inside, innermost first. Chan<P> starts with Env<P>.
@@ -390,91 +184,6 @@ template <class Root, class... Bodies>
 struct Env {};
 
 namespace detail {
-
-template <class E>
-struct EnvTraits;
-template <class Root, class... Bodies>
-struct EnvTraits<Env<Root, Bodies...>> {
-  using root = Root;
-  template <class B>
-  using push = Env<Root, B, Bodies...>;
-};
-
-template <class E>
-struct Top;
-template <class Root, class B, class... Bodies>
-struct Top<Env<Root, B, Bodies...>> {
-  using body = B;
-  using pop = Env<Root, Bodies...>;
-};
-
-// --- diagnostics ---------------------------------------------------------------------------
-
-template <class T>
-inline constexpr bool always_false = false;
-
-enum class Op : std::uint8_t { send, recv, choose, offer, enter, zero, succ, close };
-
-// One static_assert per step the protocol may hold where `op` was called;
-// only the one that matches fires, and its message says what the protocol
-// expects there. A class, not a function: it is checked the moment a step
-// names it, so its message comes before any error in the caller.
-template <class P, Op op>
-struct ExpectStep {
-  static constexpr Kind k = kind_of<P>;
-  static_assert(k != Kind::none,
-                "spindle::session: this is not a protocol: build it from Eps, Send, Recv, Choose, Offer, Rec and Var");
-  static_assert(op == Op::send || k != Kind::send,
-                "spindle::session: protocol violation: the protocol says Send<T, P> here, so this side must send: "
-                "call send(value)");
-  static_assert(op == Op::recv || k != Kind::recv,
-                "spindle::session: protocol violation: the protocol says Recv<T, P> here, so this side must "
-                "receive: call recv()");
-  static_assert(op == Op::choose || k != Kind::choose,
-                "spindle::session: protocol violation: the protocol says Choose<...> here, so this side must pick "
-                "a branch: call sel1(), sel2() or select<I>()");
-  static_assert(op == Op::offer || k != Kind::offer,
-                "spindle::session: protocol violation: the protocol says Offer<...> here, so the peer picks the "
-                "branch: call offer()");
-  static_assert(op == Op::enter || k != Kind::rec,
-                "spindle::session: protocol violation: the protocol says Rec<P> here: call enter()");
-  static_assert(op == Op::zero || op == Op::succ || k != Kind::var,
-                "spindle::session: protocol violation: the protocol says Var<N> here: call zero() for Var<Z> or "
-                "succ() for Var<S<N>>");
-  static_assert(op == Op::close || k != Kind::eps,
-                "spindle::session: protocol violation: the protocol has ended here (Eps): call close()");
-  static constexpr bool ok = true;
-};
-
-[[noreturn]] inline void throw_moved_from(const char* step) {
-  throw ProtocolError(std::string("spindle::session: ") + step +
-                      " on an endpoint that was moved from or closed (each step consumes the endpoint: use the one "
-                      "it returned)");
-}
-
-// "spindle::session::Send<int, spindle::session::Eps>" -> "Send<int, Eps>".
-inline std::string without_namespace(std::string_view name) {
-  constexpr std::string_view prefix = "spindle::session::";
-  std::string out;
-  out.reserve(name.size());
-  for (std::size_t i = 0; i < name.size();) {
-    if (name.substr(i, prefix.size()) == prefix) {
-      i += prefix.size();
-    } else {
-      out += name[i++];
-    }
-  }
-  return out;
-}
-
-template <class P, class E>
-std::string describe_state() {
-  return "spindle::session: protocol violation: an endpoint was destroyed before its protocol ended.\n"
-         "  next step:  " +
-         without_namespace(spindle::detail::type_name<P>()) +
-         "\n  protocol:   " + without_namespace(spindle::detail::type_name<typename EnvTraits<E>::root>()) +
-         "\n  Finish the protocol and call close() on Eps, or move the endpoint on.";
-}
 
 template <class P, class E>
 struct Access;
@@ -722,7 +431,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
 
   void live_or_throw(const char* step) const {
     if (!live_) {
-      detail::throw_moved_from(step);
+      throw ProtocolError(detail::moved_from_message(step));
     }
   }
 
