@@ -18,18 +18,25 @@
 ///
 /// At run time:
 ///   - a step on a moved-from (or closed) endpoint throws ProtocolError;
-///   - destroying an endpoint that is neither closed nor moved-from is a
-///     protocol violation: the violation handler runs (by default it prints
-///     the endpoint's protocol state and aborts), and if it returns, the
-///     peer's pending or next step throws Disconnected instead of hanging.
-///     Messages still in flight are destroyed, never leaked;
+///   - an endpoint destroyed at Eps closes, as close() would;
+///   - an endpoint destroyed by unwinding (an exception thrown after the
+///     session began is on its way out) only disconnects: the peer's pending
+///     or next step throws Disconnected, and the exception is the report;
+///   - any other endpoint destroyed before its protocol ended is a protocol
+///     violation: the violation handler runs (by default it prints the
+///     endpoint's protocol state and the thread, and aborts), and if it
+///     returns, the peer's pending or next step throws Disconnected instead
+///     of hanging. Messages still in flight are destroyed, never leaked;
 ///   - a step that throws Disconnected leaves its endpoint spent, so
-///     destroying it afterwards is not a violation.
+///     destroying it afterwards is not a violation;
+///   - recv and offer have timed forms (recv_timeout, recv_deadline,
+///     offer_timeout, offer_deadline) that hand the same endpoint back when
+///     the peer says nothing in time.
 ///
-/// Transport: each direction is one spindle::mpsc bounded channel whose
-/// message type is a std::variant of exactly the types the protocol sends
-/// that way (and a one-byte choice label if it chooses that way), computed
-/// at compile time. Nothing is allocated per message; the two buffers are
+/// Transport (docs/internals.md has the layering): each direction is one
+/// spindle::mpsc bounded channel whose message type is a std::variant of
+/// exactly the types the protocol sends that way (and a one-byte choice
+/// label if it chooses that way), computed at compile time. Nothing is allocated per message; the two buffers are
 /// allocated once, when the session is made. A send waits only while
 /// SPINDLE_SESSION_BUFFER messages in its direction are still unread.
 /// Memory ordering: everything a thread did before a send is visible to the
@@ -37,11 +44,15 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -50,11 +61,15 @@
 #include <utility>
 #include <variant>
 
+#include "spindle/detail/poison.hpp"
 #include "spindle/detail/session/diagnostics.hpp"
 #include "spindle/detail/session/fwd.hpp"
+#include "spindle/detail/session/link.hpp"
 #include "spindle/detail/session/protocol.hpp"
 #include "spindle/detail/session/wire.hpp"
+#include "spindle/detail/time.hpp"
 #include "spindle/mpsc.hpp"
+#include "spindle/result.hpp"
 #include "spindle/thread.hpp"
 
 /// Messages each direction of a session buffers before a send waits.
@@ -175,7 +190,7 @@ inline constexpr bool are_dual = detail::WellFormed<P>::value&& std::is_same_v<D
 
 /// Whether P is a protocol in which every Var jumps to an enclosing Rec.
 template <class P>
-inline constexpr bool well_formed = detail::WellFormed<P>::value&& detail::Scoped<P, 0>::value;
+inline constexpr bool well_formed = detail::accepted<P>;
 
 /// The environment of an endpoint: the whole protocol it started with
 /// (which fixes the session's message types) and the bodies of the Recs it
@@ -188,6 +203,36 @@ namespace detail {
 template <class P, class E>
 struct Access;
 
+template <class T>
+struct IsChan : std::false_type {};
+template <class P, class E>
+struct IsChan<Chan<P, E>> : std::true_type {};
+
+// "\n  thread:     'name' (ThreadId(3))": which thread dropped an endpoint.
+inline std::string describe_thread() noexcept {
+#if defined(SPINDLE_MODEL_CHECK)
+  // The model checker's threads are fibers of one thread, which
+  // spindle::thread cannot tell apart.
+  return {};
+#else
+  try {
+    // The thread's own record, not a handle to it (which would count a
+    // reference in and out for nothing).
+    const auto& self = spindle::thread::detail::current_inner();
+    std::string line = "\n  thread:     ";
+    if (self.named) {
+      line.append(1, '\'').append(self.name).append(1, '\'');
+    } else {
+      line.append("unnamed");
+    }
+    line.append(" (ThreadId(").append(std::to_string(self.id.as_u64())).append("))");
+    return line;
+  } catch (...) {
+    return {};  // out of memory: the report goes without it
+  }
+#endif
+}
+
 }  // namespace detail
 
 // --- the endpoint ----------------------------------------------------------------------------
@@ -196,20 +241,14 @@ struct Access;
 /// &&-qualified, consumes it, and returns the endpoint for the rest.
 template <class P, class E = Env<P>>
 class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
-  // Checked where a session starts (Chan<P> = Chan<P, Env<P>>): every
-  // later endpoint speaks a part of that protocol.
-  static constexpr bool starts = std::is_same_v<E, Env<P>>;
-  static_assert(!starts || detail::WellFormed<P>::value,
-                "spindle::session: this is not a well-formed protocol: build it from Eps, Send<T, P>, Recv<T, P>, "
-                "Choose<P...> and Offer<P...> with two or more branches, Rec<P> (whose body is not just a Var) "
-                "and Var<N> with N = Z, S<Z>, S<S<Z>>, ...");
-  static_assert(!starts || detail::Scoped<P, 0>::value,
-                "spindle::session: a Var<N> jumps to a Rec that does not enclose it: Var<Z> names the nearest "
-                "enclosing Rec, Var<S<Z>> the one around that, and so on");
-
   using Root = typename detail::EnvTraits<E>::root;
+  // The protocol the session started with (Chan<P> = Chan<P, Env<P>>):
+  // every endpoint speaks a part of it. One check for all the endpoints of
+  // a session, both ends (see detail/session/diagnostics.hpp).
+  static_assert(detail::ExpectProtocol<detail::Checked<Root>>{});
   using Out = detail::Message<Root, true>;
   using In = detail::Message<Root, false>;
+  using Link = detail::Link<mpsc::SyncSender<Out>, mpsc::Receiver<In>>;
 
  public:
   /// The protocol still to run, and the environment.
@@ -217,103 +256,166 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   using environment = E;
 
   SPINDLE_SESSION_FRESH Chan(Chan&& other SPINDLE_SESSION_TAKEN) noexcept
-      : tx_(std::move(other.tx_)), rx_(std::move(other.rx_)), live_(std::exchange(other.live_, false)) {}
+      : link_(std::exchange(other.link_, nullptr)) {}
   SPINDLE_SESSION_REFILLED Chan& operator=(Chan&& other SPINDLE_SESSION_TAKEN) noexcept {
     if (this != &other) {
       abandon();
-      tx_ = std::move(other.tx_);
-      rx_ = std::move(other.rx_);
-      live_ = std::exchange(other.live_, false);
+      link_ = std::exchange(other.link_, nullptr);
     }
     return *this;
   }
   Chan(const Chan&) = delete;
   Chan& operator=(const Chan&) = delete;
+  // Only where the session's protocol was rejected (an error already):
+  // takes any endpoint, so that passing the one the program meant is not a
+  // second error. Never defined: such a program does not compile anyway.
+  template <class Q, class F>
+  requires(!detail::accepted<Root>)
+      // cppcheck-suppress noExplicitConstructor ; implicit on purpose, as the conversion the program meant
+      Chan(Chan<Q, F>&& meant)
+  noexcept;
   SPINDLE_SESSION_FINISHED ~Chan() { abandon(); }
 
   /// Whether this endpoint can still take a step (not moved from, closed,
   /// or spent by Disconnected).
-  [[nodiscard]] bool is_live() const noexcept { return live_; }
+  [[nodiscard]] bool is_live() const noexcept { return link_ != nullptr; }
 
   /// Send<T, Q>: sends `value` (anything T can be made from); returns Chan<Q>.
   template <class V>
   SPINDLE_SESSION_STEP auto send(V&& value) && {
-    static_assert(detail::ExpectStep<P, detail::Op::send>::ok);
+    static_assert(detail::ExpectStep<P, E, detail::Op::send>{});
     if constexpr (detail::kind_of<P> == detail::Kind::send) {
       using T = typename detail::Head<P>::value;
-      static_assert(std::is_constructible_v<T, V&&>,
-                    "spindle::session: protocol violation: send(value): the value's type is not the T of the "
-                    "protocol's Send<T, P>, nor convertible to it");
+      static_assert(detail::ExpectValue<T, V&&>{});
+      live_or_throw("send()");
       if constexpr (std::is_constructible_v<T, V&&>) {
-        live_or_throw("send()");
         put(Out(std::in_place_type<T>, std::forward<V>(value)));
-        return next<typename detail::Head<P>::next, E>();
-      }
+      }  // else the error above, and go on as if sent
+      return next<typename detail::Head<P>::next, E>();
     }
   }
 
   /// Recv<T, Q>: waits for the peer's value; returns {Chan<Q>, value}.
   SPINDLE_SESSION_STEP auto recv() && {
-    static_assert(detail::ExpectStep<P, detail::Op::recv>::ok);
+    static_assert(detail::ExpectStep<P, E, detail::Op::recv>{});
     if constexpr (detail::kind_of<P> == detail::Kind::recv) {
-      using T = typename detail::Head<P>::value;
       live_or_throw("recv()");
-      In message = take();
-      T* value = std::get_if<T>(&message);
-      if (value == nullptr) {
-        spend();
-        throw ProtocolError("spindle::session: recv(): the peer sent another type than the protocol's T");
-      }
-      auto rest = next<typename detail::Head<P>::next, E>();
-      try {
-        return std::pair<Chan<typename detail::Head<P>::next, E>, T>(std::move(rest), std::move(*value));
-      } catch (...) {
-        rest.spend();  // T's move threw: the message is lost, the session too
-        throw;
-      }
+      return received(take());
     }
+  }
+
+  /// Recv<T, Q>, waiting until `deadline` at most: Ok({Chan<Q>, value}),
+  /// or, if no value came by then, Err(this same endpoint), still at
+  /// Recv<T, Q>: retry, or give up (dropping it is then a violation like
+  /// any other endpoint left mid-protocol). A peer that is gone throws
+  /// Disconnected, as recv() does.
+  SPINDLE_SESSION_STEP auto recv_deadline(std::chrono::steady_clock::time_point deadline) && {
+    static_assert(detail::ExpectStep<P, E, detail::Op::recv>{});
+    if constexpr (detail::kind_of<P> == detail::Kind::recv) {
+      live_or_throw("recv_deadline()");
+      using Timed = Result<decltype(std::declval<Chan&>().received(std::declval<In>())), Chan>;
+      std::optional<In> message = take_until(deadline);
+      if (!message) {
+        return Timed(in_place_err, std::move(*this));
+      }
+      return Timed(in_place_ok, received(std::move(*message)));
+    }
+  }
+  /// recv_deadline(now + timeout).
+  template <class Rep, class Period>
+  SPINDLE_SESSION_STEP auto recv_timeout(std::chrono::duration<Rep, Period> timeout) && {
+    return std::move(*this).recv_deadline(spindle::detail::deadline_after(timeout));
   }
 
   /// Choose<P0, P1, ...>: picks branch I (0-based) and tells the peer;
   /// returns Chan<PI>.
   template <std::size_t I>
   SPINDLE_SESSION_STEP auto select() && {
-    static_assert(detail::ExpectStep<P, detail::Op::choose>::ok);
-    if constexpr (detail::kind_of<P> == detail::Kind::choose) {
+    static_assert(detail::ExpectStep<P, E, detail::Op::choose>{});
+    // On an Offer (the error above), go on in branch I all the same.
+    if constexpr (detail::kind_of<P> == detail::Kind::choose || detail::kind_of<P> == detail::Kind::offer) {
       static_assert(I < detail::Head<P>::branches,
                     "spindle::session: select<I>(): the protocol's Choose<...> has no branch I (I is 0-based)");
       static_assert(detail::Head<P>::branches <= 256, "spindle::session: a choice has at most 256 branches");
       if constexpr (I < detail::Head<P>::branches) {
         live_or_throw("select()");
-        put(Out(std::in_place_type<detail::Label>, detail::Label{static_cast<std::uint8_t>(I)}));
+        if constexpr (detail::kind_of<P> == detail::Kind::choose) {
+          put(Out(std::in_place_type<detail::Label>, detail::Label{static_cast<std::uint8_t>(I)}));
+        }
         return next<Branch<I>, E>();
       }
     }
   }
+  // sel1() and sel2() check before select<I>() does: one instantiation
+  // note less before the error.
   /// Choose<P0, P1, ...>: the first branch.
-  SPINDLE_SESSION_STEP auto sel1() && { return std::move(*this).template select<0>(); }
+  SPINDLE_SESSION_STEP auto sel1() && {
+    static_assert(detail::ExpectStep<P, E, detail::Op::choose>{});
+    return std::move(*this).template select<0>();
+  }
   /// Choose<P0, P1, ...>: the second branch.
-  SPINDLE_SESSION_STEP auto sel2() && { return std::move(*this).template select<1>(); }
+  SPINDLE_SESSION_STEP auto sel2() && {
+    static_assert(detail::ExpectStep<P, E, detail::Op::choose>{});
+    return std::move(*this).template select<1>();
+  }
 
   /// Offer<P0, P1, ...>: waits for the peer's choice; returns a
   /// std::variant<Chan<P0>, Chan<P1>, ...> holding the branch it picked.
   SPINDLE_SESSION_STEP auto offer() && {
-    static_assert(detail::ExpectStep<P, detail::Op::offer>::ok);
+    static_assert(detail::ExpectStep<P, E, detail::Op::offer>{});
     if constexpr (detail::kind_of<P> == detail::Kind::offer) {
       live_or_throw("offer()");
-      In message = take();
-      const detail::Label* label = std::get_if<detail::Label>(&message);
-      if (label == nullptr || label->index >= detail::Head<P>::branches) {
-        spend();
-        throw ProtocolError("spindle::session: offer(): the peer sent something other than a choice");
-      }
-      return branch_at(label->index, std::make_index_sequence<detail::Head<P>::branches>{});
+      const std::size_t index = chosen(take());
+      return branch_at(index, Branches{});
     }
+  }
+
+  /// Offer<P0, P1, ...> as Rust's offer!: waits for the peer's choice and
+  /// calls the handler of the branch it picked (f0 for P0, ...) with that
+  /// branch's endpoint; returns what the handler returns. One handler per
+  /// branch, in order; their results have a common type (or are all void).
+  /// This endpoint is spent before the handler runs, so a handler may store
+  /// the endpoint for the next round in the variable offer was called on.
+  template <class... F>
+  requires(sizeof...(F) > 0) SPINDLE_SESSION_STEP decltype(auto) offer(F&&... handlers) && {
+    static_assert(detail::ExpectStep<P, E, detail::Op::offer>{});
+    if constexpr (detail::kind_of<P> == detail::Kind::offer) {
+      using Check = detail::Handlers<typename Endpoints<Branches>::type, std::tuple<F...>>;
+      static_assert(detail::ExpectHandlers<Check::counted, Check::callable, Check::agree>{});
+      if constexpr (Check::counted && Check::callable && Check::agree) {
+        live_or_throw("offer()");
+        const std::size_t index = chosen(take());
+        std::tuple<F&&...> all(std::forward<F>(handlers)...);
+        return dispatch<typename Check::result>(index, all, Branches{});
+      }
+    }
+  }
+
+  /// Offer<P0, P1, ...>, waiting until `deadline` at most: Ok(the variant
+  /// offer() returns), or Err(this same endpoint) if the peer had not
+  /// chosen by then. A peer that is gone throws Disconnected.
+  SPINDLE_SESSION_STEP auto offer_deadline(std::chrono::steady_clock::time_point deadline) && {
+    static_assert(detail::ExpectStep<P, E, detail::Op::offer>{});
+    if constexpr (detail::kind_of<P> == detail::Kind::offer) {
+      live_or_throw("offer_deadline()");
+      using Timed = Result<decltype(std::declval<Chan&>().branch_at(0, Branches{})), Chan>;
+      std::optional<In> message = take_until(deadline);
+      if (!message) {
+        return Timed(in_place_err, std::move(*this));
+      }
+      const std::size_t index = chosen(std::move(*message));
+      return Timed(in_place_ok, branch_at(index, Branches{}));
+    }
+  }
+  /// offer_deadline(now + timeout).
+  template <class Rep, class Period>
+  SPINDLE_SESSION_STEP auto offer_timeout(std::chrono::duration<Rep, Period> timeout) && {
+    return std::move(*this).offer_deadline(spindle::detail::deadline_after(timeout));
   }
 
   /// Rec<Q>: enters the loop; returns Chan<Q> (Var<Z> inside jumps back here).
   SPINDLE_SESSION_STEP auto enter() && {
-    static_assert(detail::ExpectStep<P, detail::Op::enter>::ok);
+    static_assert(detail::ExpectStep<P, E, detail::Op::enter>{});
     if constexpr (detail::kind_of<P> == detail::Kind::rec) {
       using Body = typename detail::Head<P>::body;
       live_or_throw("enter()");
@@ -323,32 +425,31 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
 
   /// Var<Z>: jumps back to the start of the nearest loop.
   SPINDLE_SESSION_STEP auto zero() && {
-    static_assert(detail::ExpectStep<P, detail::Op::zero>::ok);
-    if constexpr (std::is_same_v<P, Var<Z>>) {
+    static_assert(detail::ExpectStep<P, E, detail::Op::zero>{});
+    // On Var<S<N>> (the error above), go on at the loop it names, as
+    // succ()...zero() would.
+    if constexpr (detail::kind_of<P> == detail::Kind::var && detail::EnvTraits<E>::loops > 0) {
+      using Loop = typename detail::LoopOf<P, E>::type;
       live_or_throw("zero()");
-      return next<typename detail::Top<E>::body, E>();
-    } else if constexpr (detail::kind_of<P> == detail::Kind::var) {
-      static_assert(std::is_same_v<P, Var<Z>>,
-                    "spindle::session: protocol violation: zero() needs Var<Z> here; for Var<S<N>> call succ()");
+      return next<typename detail::Top<Loop>::body, Loop>();
     }
   }
 
   /// Var<S<N>>: leaves the nearest loop; returns Chan<Var<N>> for the loop
   /// around it.
   SPINDLE_SESSION_STEP auto succ() && {
-    static_assert(detail::ExpectStep<P, detail::Op::succ>::ok);
-    if constexpr (detail::kind_of<P> == detail::Kind::var && !std::is_same_v<P, Var<Z>>) {
+    static_assert(detail::ExpectStep<P, E, detail::Op::succ>{});
+    if constexpr (std::is_same_v<P, Var<Z>>) {
+      return std::move(*this).zero();  // the error above, and go on as zero() would
+    } else if constexpr (detail::kind_of<P> == detail::Kind::var && detail::EnvTraits<E>::loops > 0) {
       live_or_throw("succ()");
       return next<Var<Predecessor<P>>, typename detail::Top<E>::pop>();
-    } else if constexpr (detail::kind_of<P> == detail::Kind::var) {
-      static_assert(!std::is_same_v<P, Var<Z>>,
-                    "spindle::session: protocol violation: succ() needs Var<S<N>> here; for Var<Z> call zero()");
     }
   }
 
   /// Eps: ends the session on this side.
   SPINDLE_SESSION_STEP void close() && {
-    static_assert(detail::ExpectStep<P, detail::Op::close>::ok);
+    static_assert(detail::ExpectStep<P, E, detail::Op::close>{});
     live_or_throw("close()");
     spend();
   }
@@ -380,9 +481,25 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   auto sel2() const& {
     static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("sel2()"));
   }
-  template <class Self = Chan>
-  auto offer() const& {
-    static_assert(detail::always_false<Self>, SPINDLE_SESSION_LVALUE_STEP("offer()"));
+  template <class... F>
+  auto offer(F&&... /*handlers*/) const& {
+    static_assert(detail::always_false<std::tuple<F...>>, SPINDLE_SESSION_LVALUE_STEP("offer()"));
+  }
+  template <class Clock = std::chrono::steady_clock>
+  auto recv_deadline(typename Clock::time_point /*deadline*/) const& {
+    static_assert(detail::always_false<Clock>, SPINDLE_SESSION_LVALUE_STEP("recv_deadline(deadline)"));
+  }
+  template <class Rep, class Period>
+  auto recv_timeout(std::chrono::duration<Rep, Period> /*timeout*/) const& {
+    static_assert(detail::always_false<Rep>, SPINDLE_SESSION_LVALUE_STEP("recv_timeout(timeout)"));
+  }
+  template <class Clock = std::chrono::steady_clock>
+  auto offer_deadline(typename Clock::time_point /*deadline*/) const& {
+    static_assert(detail::always_false<Clock>, SPINDLE_SESSION_LVALUE_STEP("offer_deadline(deadline)"));
+  }
+  template <class Rep, class Period>
+  auto offer_timeout(std::chrono::duration<Rep, Period> /*timeout*/) const& {
+    static_assert(detail::always_false<Rep>, SPINDLE_SESSION_LVALUE_STEP("offer_timeout(timeout)"));
   }
   template <class Self = Chan>
   auto enter() const& {
@@ -416,6 +533,13 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   };
   template <std::size_t I>
   using Branch = typename BranchOf<I>::type;
+  using Branches = std::make_index_sequence<detail::branches_of<P>>;
+  template <class Is>
+  struct Endpoints;
+  template <std::size_t... Is>
+  struct Endpoints<std::index_sequence<Is...>> {
+    using type = std::tuple<Chan<Branch<Is>, E>...>;
+  };
 
   template <class V>
   struct Pred;
@@ -426,42 +550,41 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   template <class V>
   using Predecessor = typename Pred<V>::type;
 
-  SPINDLE_SESSION_FRESH Chan(mpsc::SyncSender<Out>&& tx, mpsc::Receiver<In>&& rx) noexcept
-      : tx_(std::move(tx)), rx_(std::move(rx)), live_(true) {}
+  // Takes ownership of `link`.
+  SPINDLE_SESSION_FRESH explicit Chan(Link* link) noexcept : link_(link) {}
 
   void live_or_throw(const char* step) const {
-    if (!live_) {
+    if (link_ == nullptr) {
       throw ProtocolError(detail::moved_from_message(step));
     }
   }
 
   // Drops the transport: the peer sees Disconnected once it has read what
   // is still in flight.
-  void spend() noexcept {
-    live_ = false;
-    auto tx = std::move(tx_);
-    auto rx = std::move(rx_);
-  }
+  void spend() noexcept { delete std::exchange(link_, nullptr); }
 
   // Inlined in every step's temporaries: one test, the rest out of line.
   void abandon() noexcept {
-    // Every constructor sets live_ (and it has a default): clang-analyzer 14
-    // loses track of it through a pair returned from enter() and calls it
-    // uninitialized. NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Branch)
-    if (live_) [[unlikely]] {
-      violated();
+    // Every constructor sets link_ (and it has a default): clang-analyzer 14
+    // loses track of it through a pair moved from, and calls it garbage.
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
+    if (link_ != nullptr) [[unlikely]] {
+      dropped();
     }
   }
-  [[gnu::noinline, gnu::cold]] void violated() noexcept {
-    {
-      const std::string description = detail::describe_state<P, E>();
+  // A live endpoint destroyed: at Eps it closes; destroyed by unwinding it
+  // only disconnects (the exception is the report); otherwise it was
+  // abandoned mid-protocol, a violation.
+  [[gnu::noinline, gnu::cold]] void dropped() noexcept {
+    if (detail::kind_of<P> != detail::Kind::eps && !link_->unwinding()) {
+      const std::string description = detail::describe_state<P, E>() + detail::describe_thread();
       detail::violation_handler().load()(description);
     }
     spend();
   }
 
   void put(Out&& message) {
-    if (tx_.send(std::move(message)).is_err()) {
+    if (link_->tx.send(std::move(message)).is_err()) {
       spend();
       throw Disconnected();
     }
@@ -471,22 +594,80 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   // so the session cannot go on.
   In take() {
     try {
-      auto received = rx_.recv();
-      if (received.is_err()) {
+      auto got = link_->rx.recv();
+      if (got.is_err()) {
         spend();
         throw Disconnected();
       }
-      return std::move(received).unwrap();
+      return std::move(got).unwrap();
     } catch (...) {
       spend();
       throw;
     }
   }
 
+  // As take(), but nothing (and the endpoint untouched) once `deadline`
+  // has passed without a message.
+  std::optional<In> take_until(std::chrono::steady_clock::time_point deadline) {
+    try {
+      auto got = link_->rx.recv_deadline(deadline);
+      if (got.is_ok()) {
+        return std::optional<In>(std::in_place, std::move(got).unwrap());
+      }
+      if (got.unwrap_err() == mpsc::RecvTimeoutError::Timeout) {
+        return std::nullopt;
+      }
+      spend();
+      throw Disconnected();
+    } catch (...) {
+      spend();
+      throw;
+    }
+  }
+
+  // Recv<T, Q>: the rest of the protocol and the value, from the message.
+  auto received(In&& message) {
+    using T = typename detail::Head<P>::value;
+    T* value = std::get_if<T>(&message);
+    if (value == nullptr) {
+      spend();
+      throw ProtocolError("spindle::session: recv(): the peer sent another type than the protocol's T");
+    }
+    if constexpr (detail::IsChan<T>::value) {
+      value->rebase();  // a delegated endpoint: unwinding is now counted in this thread
+    }
+    auto rest = next<typename detail::Head<P>::next, E>();
+    try {
+      return std::pair<Chan<typename detail::Head<P>::next, E>, T>(std::move(rest), std::move(*value));
+    } catch (...) {
+      rest.spend();  // T's move threw: the message is lost, the session too
+      throw;
+    }
+  }
+
+  // Offer<...>: the index of the branch the peer chose, from the message.
+  std::size_t chosen(In&& message) {
+    const detail::Label* label = std::get_if<detail::Label>(&message);
+    if (label == nullptr || label->index >= detail::Head<P>::branches) {
+      spend();
+      throw ProtocolError("spindle::session: offer(): the peer sent something other than a choice");
+    }
+    return label->index;
+  }
+
   template <class Q, class F>
   Chan<Q, F> next() noexcept {
-    live_ = false;
-    return Chan<Q, F>(std::move(tx_), std::move(rx_));
+    return Chan<Q, F>(std::exchange(link_, nullptr));
+  }
+
+  // Calls handler `index` with the endpoint of branch `index`.
+  template <class R, class Handlers, std::size_t... Is>
+  R dispatch(std::size_t index, Handlers& handlers, std::index_sequence<Is...> /*branches*/) {
+    using Call = R (*)(Chan&, Handlers&);
+    static constexpr std::array<Call, sizeof...(Is)> call = {+[](Chan& self, Handlers& all) -> R {
+      return std::invoke(std::get<Is>(std::move(all)), self.template next<Branch<Is>, E>());
+    }...};
+    return call[index](*this, handlers);
   }
 
   template <std::size_t... Is>
@@ -498,20 +679,72 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     return make[index](*this);
   }
 
-  mpsc::SyncSender<Out> tx_;
-  mpsc::Receiver<In> rx_;
-  bool live_ = false;
+  // For an endpoint that has moved to another thread: unwinding there is
+  // counted from that thread's exceptions in flight.
+  void rebase() noexcept {
+    if (link_ != nullptr) {
+      link_->unwind_base = spindle::detail::uncaught_exceptions();
+      link_->base_thread = detail::this_thread_token();
+    }
+  }
+
+  // The transport, or null once the endpoint is spent (moved from, closed,
+  // or disconnected). One pointer, so that a step, which moves it into the
+  // next endpoint, costs a pointer's copy.
+  Link* link_ = nullptr;  // owned
 };
 
 namespace detail {
 
+template <class Root, class Here>
+struct ChanAt {
+  using At = EnvAt<Root, Here>;
+  static_assert(At::found, "spindle::session: ChanAt<Root, Here>: Here is not a part of the protocol Root");
+  static_assert(!At::found || At::unique,
+                "spindle::session: ChanAt<Root, Here>: Here occurs inside different loops of Root, so its endpoint "
+                "type is not one: write Chan<Here, Env<Root, Bodies...>> (the bodies of the enclosing Recs, "
+                "innermost first)");
+  using type = Chan<Here, typename At::type>;
+};
+
+}  // namespace detail
+
+/// The endpoint of protocol Root at the point Here of it (a part of Root),
+/// as the steps from Chan<Root> reach it: inside loops, an endpoint carries
+/// the bodies of the Recs around it (Chan<Here, Env<Root, Body>>), which
+/// this spells for you. ChanAt<Root> is Chan<Root>.
+///
+///   using Menu = Offer<Recv<int, Send<int, Var<Z>>>, Eps>;
+///   using Server = Rec<Menu>;
+///   void serve(ChanAt<Server, Menu> c);   // Chan<Menu, Env<Server, Menu>>
+template <class Root, class Here = Root>
+using ChanAt = typename detail::ChanAt<Root, Here>::type;
+
+namespace detail {
+
+#if defined(__clang_analyzer__)
+// clang's static analyzer (clang-tidy) loses track of an endpoint's Link as
+// the endpoint moves through containers, variants and threads, and then
+// reports a leak in the caller's code. Under the analyzer only, a new Link
+// passes through this function, which it cannot see into (it is never
+// defined: the analyzer does not link), so it stops tracking the Link.
+void* analyzer_loses_track(void* link) noexcept;
+#endif
+
 template <class P, class E>
 struct Access {
   static Chan<P, E> make(mpsc::SyncSender<Message<typename EnvTraits<E>::root, true>> tx,
-                         mpsc::Receiver<Message<typename EnvTraits<E>::root, false>> rx) {
-    return Chan<P, E>(std::move(tx), std::move(rx));
+                         mpsc::Receiver<Message<typename EnvTraits<E>::root, false>> rx, int unwind_base) {
+    using Root = typename EnvTraits<E>::root;
+    using Link = detail::Link<mpsc::SyncSender<Message<Root, true>>, mpsc::Receiver<Message<Root, false>>>;
+    auto* link = new Link(std::move(tx), std::move(rx), unwind_base, this_thread_token());
+#if defined(__clang_analyzer__)
+    link = static_cast<Link*>(analyzer_loses_track(link));
+#endif
+    return Chan<P, E>(link);
   }
   static void discard(Chan<P, E>& endpoint) noexcept { endpoint.spend(); }
+  static void rebase(Chan<P, E>& endpoint) noexcept { endpoint.rebase(); }
 };
 
 // Holds an endpoint and destroys it quietly unless it was taken out: for
@@ -570,18 +803,16 @@ struct ProtocolOfChan<Chan<P, Env<P>>> {
 /// A new session: the endpoint that speaks P and the one that speaks its dual.
 template <class P>
 [[nodiscard]] std::pair<Chan<P>, Chan<Dual<P>>> session_channel() {
-  static_assert(detail::WellFormed<P>::value,
-                "spindle::session: session_channel<P>(): P is not a well-formed protocol (see Chan)");
-  static_assert(detail::Scoped<P, 0>::value,
-                "spindle::session: session_channel<P>(): a Var<N> in P jumps to a Rec that does not enclose it");
+  // P is checked by Chan<P>, in the return type, before this body.
   using Forward = detail::Message<P, true>;
   using Backward = detail::Message<P, false>;
   static_assert(std::is_same_v<Forward, detail::Message<Dual<P>, false>> &&
                 std::is_same_v<Backward, detail::Message<Dual<P>, true>>);
   auto [forward_tx, forward_rx] = mpsc::sync_channel<Forward>(SPINDLE_SESSION_BUFFER);
   auto [backward_tx, backward_rx] = mpsc::sync_channel<Backward>(SPINDLE_SESSION_BUFFER);
-  return {detail::Access<P, Env<P>>::make(std::move(forward_tx), std::move(backward_rx)),
-          detail::Access<Dual<P>, Env<Dual<P>>>::make(std::move(backward_tx), std::move(forward_rx))};
+  const int unwinding = spindle::detail::uncaught_exceptions();
+  return {detail::Access<P, Env<P>>::make(std::move(forward_tx), std::move(backward_rx), unwinding),
+          detail::Access<Dual<P>, Env<Dual<P>>>::make(std::move(backward_tx), std::move(forward_rx), unwinding)};
 }
 
 /// As session_channel<P>(), for a pair of protocols that must be dual.
@@ -596,45 +827,107 @@ template <class P, class Q>
   }
 }
 
-/// Runs `server` on a new thread with one endpoint and `client` on this
-/// one with the other, then joins the server. P is the server's protocol
-/// (deduced from its parameter Chan<P> when it is not generic). An
-/// exception from either is rethrown here, the client's first.
-template <class P, class Server, class Client>
-void connect(Server&& server, Client&& client) {
-  auto [server_end, client_end] = session_channel<P>();
-  // If the thread cannot start, both endpoints go quietly (no violation:
-  // neither side ever ran) and spawn's error reaches the caller.
-  detail::Parcel<Chan<P>> parcel(std::move(server_end));
-  auto quiet_client = detail::Parcel<Chan<Dual<P>>>(std::move(client_end));
-  auto handle = spindle::thread::spawn(
-      [run = std::forward<Server>(server), end = std::move(parcel)]() mutable { run(end.take()); });
-  client_end = quiet_client.take();
-  std::exception_ptr client_error;
-  {
-    // The client's endpoint lives here, not in the client: one the client
-    // took by reference and left unfinished is destroyed (a violation,
-    // which disconnects the server) before the server is joined.
-    auto end = std::move(client_end);
-    try {
-      std::forward<Client>(client)(std::move(end));
-    } catch (...) {
-      client_error = std::current_exception();
-    }
-  }
-  auto joined = handle.join();
-  if (client_error) {
-    std::rethrow_exception(client_error);
-  }
-  if (joined.is_err()) {
-    joined.unwrap_err().rethrow();
+namespace detail {
+
+// Whether `error` holds a Disconnected: the peer's failure seen from this
+// side, a consequence rather than a cause.
+inline bool is_disconnect(const std::exception_ptr& error) noexcept {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Disconnected&) {
+    return true;
+  } catch (...) {
+    return false;
   }
 }
 
+// What one side of connect() returns, kept by value.
+template <class R>
+using Kept = std::conditional_t<std::is_void_v<R>, void, std::remove_cvref_t<R>>;
+
+}  // namespace detail
+
+/// Runs `server` on a new thread with one endpoint and `client` on this
+/// one with the other, joins the server, and returns what they returned:
+/// the client's result, the server's if only it returns one, both as
+/// std::pair{server's, client's} if both do, or nothing. P is the server's
+/// protocol (deduced from its parameter Chan<P> when it is not generic); the
+/// client must take Chan<Dual<P>>.
+///
+/// An exception from either side comes out of connect, after the server is
+/// joined. When one side threw Disconnected because the other failed, the
+/// other's exception (the cause) is the one rethrown; when both failed on
+/// their own, the client's.
+template <class P, class Server, class Client>
+auto connect(Server&& server, Client&& client) {
+  using ServerFn = std::decay_t<Server>;
+  constexpr bool server_fits = std::is_invocable_v<ServerFn&, Chan<P>>;
+  constexpr bool client_fits = std::is_invocable_v<Client, Chan<Dual<P>>>;
+  static_assert(server_fits,
+                "spindle::session: connect<P>(server, client): the server cannot take Chan<P>, the endpoint of its "
+                "protocol P");
+  static_assert(!server_fits || client_fits,
+                "spindle::session: connect(server, client): the two protocols are not dual: the client must take "
+                "Chan<Dual<P>> where the server takes Chan<P> (each Send in one a Recv of the same type in the "
+                "other at the same point, each Choose an Offer with the same branches)");
+  if constexpr (server_fits && client_fits) {
+    using S = detail::Kept<std::invoke_result_t<ServerFn&, Chan<P>>>;
+    using C = detail::Kept<std::invoke_result_t<Client, Chan<Dual<P>>>>;
+    auto [server_end, client_end] = session_channel<P>();
+    // If the thread cannot start, both endpoints go quietly (no violation:
+    // neither side ever ran) and spawn's error reaches the caller.
+    detail::Parcel<Chan<P>> parcel(std::move(server_end));
+    auto quiet_client = detail::Parcel<Chan<Dual<P>>>(std::move(client_end));
+    auto handle = spindle::thread::spawn([run = std::forward<Server>(server), end = std::move(parcel)]() mutable -> S {
+      auto endpoint = end.take();
+      detail::Access<P, Env<P>>::rebase(endpoint);  // unwinding is counted per thread
+      return run(std::move(endpoint));
+    });
+    std::conditional_t<std::is_void_v<C>, bool, std::optional<C>> client_result{};
+    std::exception_ptr client_error;
+    {
+      // The client's endpoint lives here, not in the client: one the client
+      // took by reference and left unfinished is destroyed (a violation,
+      // which disconnects the server) before the server is joined. One the
+      // client left because it threw goes quietly, as if unwound.
+      auto end = quiet_client.take();
+      try {
+        if constexpr (std::is_void_v<C>) {
+          std::forward<Client>(client)(std::move(end));
+        } else {
+          client_result.emplace(std::forward<Client>(client)(std::move(end)));
+        }
+      } catch (...) {
+        client_error = std::current_exception();
+        detail::Access<Dual<P>, Env<Dual<P>>>::discard(end);
+      }
+    }
+    auto joined = handle.join();
+    std::exception_ptr server_error = joined.is_err() ? joined.unwrap_err().exception() : nullptr;
+    if (client_error && server_error && detail::is_disconnect(client_error) && !detail::is_disconnect(server_error)) {
+      std::rethrow_exception(server_error);
+    }
+    if (client_error || server_error) {
+      std::rethrow_exception(client_error ? client_error : server_error);
+    }
+    if constexpr (std::is_void_v<S> && std::is_void_v<C>) {
+      return;
+    } else if constexpr (std::is_void_v<S>) {
+      return C(std::move(*client_result));
+    } else if constexpr (std::is_void_v<C>) {
+      return S(std::move(joined).unwrap());
+    } else {
+      return std::pair<S, C>(std::move(joined).unwrap(), std::move(*client_result));
+    }
+  }
+}
+
+/// connect<P>(server, client) with P deduced from the server's parameter
+/// Chan<P> (the server must not be generic).
 template <class Server, class Client>
-void connect(Server&& server, Client&& client) {
+auto connect(Server&& server, Client&& client) {
   using P = typename detail::ProtocolOfChan<typename detail::FirstParam<std::remove_cvref_t<Server>>::type>::type;
-  connect<P>(std::forward<Server>(server), std::forward<Client>(client));
+  return connect<P>(std::forward<Server>(server), std::forward<Client>(client));
 }
 
 }  // namespace spindle::session

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # cmake -D CXX=<compiler> -D INCLUDE_DIR=<dir> -D SOURCE=<file.cpp> [-D SHOULD_COMPILE=ON]
-#       -P check_compile.cmake
+#       [-D MAX_LINES=<n>] -P check_compile.cmake
 #
 # Compiles SOURCE with `CXX -std=c++20 -fsyntax-only -I INCLUDE_DIR` and
 # checks the result.
@@ -13,7 +13,10 @@
 #   1. fail (non-zero exit),
 #   2. print <text> somewhere, and
 #   3. print it on the FIRST line that holds "error:": the first error a
-#      user reads names the violation, not a consequence of it.
+#      user reads names the violation, not a consequence of it, and
+#   4. print no more than MAX_LINES lines in all (default 15): the
+#      violation, where it happened, and little else; not a page of
+#      follow-on errors and instantiation notes to dig it out of.
 #
 # With SHOULD_COMPILE=ON the program must compile without any error.
 
@@ -26,6 +29,12 @@ foreach(var IN ITEMS CXX INCLUDE_DIR SOURCE)
 endforeach()
 if(NOT EXISTS "${SOURCE}")
   message(FATAL_ERROR "no such source file: ${SOURCE}")
+endif()
+if(NOT DEFINED MAX_LINES OR "${MAX_LINES}" STREQUAL "")
+  set(MAX_LINES 15)
+endif()
+if(NOT MAX_LINES MATCHES "^[0-9]+$")
+  message(FATAL_ERROR "MAX_LINES must be a number of lines; it is '${MAX_LINES}'")
 endif()
 
 # The expected text, from the first line.
@@ -52,6 +61,17 @@ execute_process(
   RESULT_VARIABLE rc)
 set(output "${out}${err}")
 string(REPLACE ";" " " shown_command "${command}")
+
+# Its length in lines, as `wc -l` counts them (plus an unterminated last
+# line), by counting the newlines: the output is full of ';', which a CMake
+# list would split on.
+string(LENGTH "${output}" output_chars)
+string(REPLACE "\n" "" output_without_newlines "${output}")
+string(LENGTH "${output_without_newlines}" output_chars_without_newlines)
+math(EXPR output_lines "${output_chars} - ${output_chars_without_newlines}")
+if(NOT output STREQUAL "" AND NOT output MATCHES "\n$")
+  math(EXPR output_lines "${output_lines} + 1")
+endif()
 
 if(SHOULD_COMPILE)
   if(NOT rc STREQUAL "0")
@@ -90,7 +110,8 @@ endforeach()
 
 string(REPLACE ";" "\n  or: " wanted "${expected}")
 string(CONCAT report "  source:    ${SOURCE}\n  command:   ${shown_command}\n  exit code: ${rc}\n"
-       "  expected:  ${wanted}\n  first error line:\n    ${first_error}\n--- compiler output ---\n${output}")
+       "  expected:  ${wanted}\n  first error line:\n    ${first_error}\n"
+       "  output:    ${output_lines} lines (at most ${MAX_LINES})\n--- compiler output ---\n${output}")
 
 if(rc STREQUAL "0")
   message(FATAL_ERROR "this misuse COMPILED: the library no longer rejects it\n${report}")
@@ -102,4 +123,10 @@ if(NOT in_first_error)
   message(FATAL_ERROR "the expected text is there, but not on the first error line: "
                       "the first error does not name the violation\n${report}")
 endif()
-message("As expected: rejected, and the first error says so:\n  ${first_error}")
+if(output_lines GREATER MAX_LINES)
+  message(FATAL_ERROR "the first error names the violation, but the compiler printed ${output_lines} lines, "
+                      "more than MAX_LINES=${MAX_LINES}: the one mistake must make one short diagnostic, "
+                      "not a page of follow-on errors\n${report}")
+endif()
+message("As expected: rejected in ${output_lines} lines (at most ${MAX_LINES}), and the first error says so:\n"
+        "  ${first_error}")

@@ -7,7 +7,9 @@
 # (-std=c++20 -fsyntax-only) and prints a markdown table: how many lines of
 # diagnostics come before the first line that names the violation (the
 # text of the program's `// expect:` line), whether that line is the first
-# error, and how many lines the compiler printed in all.
+# error, and how many lines the compiler printed in all. A total over
+# $MAX_LINES (default 15, the bound check_compile.cmake enforces) is shown
+# in bold, with "> 15".
 #
 # Compilers: $GXX (default g++-12, else g++) and $CLANGXX (default
 # clang++-14, else clang++).
@@ -28,6 +30,7 @@ pick() {
 }
 gxx=${GXX:-$(pick g++-12 g++)}
 clangxx=${CLANGXX:-$(pick clang++-14 clang++)}
+max_lines=${MAX_LINES:-15}
 
 LC_ALL=C
 LANG=C
@@ -46,6 +49,9 @@ measure() {
     return
   fi
   total=$(wc -l <"$out" | tr -d ' ')
+  if [ "$total" -gt "$max_lines" ]; then
+    total="**$total** (> $max_lines)"
+  fi
   # the first line holding any of the expected texts (fixed strings)
   hit=$(grep -n -F -f "$3" "$out" | head -n 1 | cut -d: -f1)
   first_error=$(grep -n -F 'error:' "$out" | head -n 1 | cut -d: -f1)
@@ -72,3 +78,4 @@ for src in "$here"/*.cpp; do
 done
 echo
 echo "Compilers: $("$gxx" --version | head -n 1); $("$clangxx" --version | head -n 1)."
+echo "Bound on the total: $max_lines lines (check_compile.cmake's MAX_LINES)."

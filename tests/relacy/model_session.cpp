@@ -207,6 +207,50 @@ struct ServerAbandons : rl::test_suite<ServerAbandons, 2> {
   }
 };
 
+// A timed offer and a timed recv racing the client's choice and value: a
+// step that times out hands back the same endpoint, live, and loses
+// nothing; the blocking step after it gets what the client sent.
+struct TimedStepsRaceTheClient : rl::test_suite<TimedStepsRaceTheClient, 2> {
+  Endpoints<ChoiceServer> e;
+  rl::var<int> note;
+
+  void before() {
+    e.make();
+    note($) = 0;
+  }
+  void thread(unsigned index) {
+    if (index == 0) {
+      note($) = 1;
+      auto c1 = std::move(*e.client).sel1().send(5);
+      auto [c2, reply] = std::move(c1).recv();
+      RL_ASSERT(reply == 6);
+      std::move(c2).close();
+    } else {
+      auto picked = std::move(*e.server).offer_timeout(std::chrono::nanoseconds(0));
+      auto branch = picked.is_ok() ? std::move(picked).unwrap() : [&] {
+        auto same = std::move(picked).unwrap_err();
+        RL_ASSERT(same.is_live());
+        return std::move(same).offer();
+      }();
+      RL_ASSERT(branch.index() == 0);
+      RL_ASSERT(note($) == 1);
+      auto request = std::get<0>(std::move(branch));
+      auto got = std::move(request).recv_timeout(std::chrono::nanoseconds(0));
+      auto [s1, x] = got.is_ok() ? std::move(got).unwrap() : [&] {
+        auto same = std::move(got).unwrap_err();
+        RL_ASSERT(same.is_live());
+        return std::move(same).recv();
+      }();
+      RL_ASSERT(x == 5);
+      std::move(s1).send(x + 1).close();
+    }
+  }
+  void after() {
+    RL_ASSERT(!e.client->is_live() && !e.server->is_live());
+    e.reset();
+  }
+};
+
 }  // namespace
 
 int main() {
@@ -223,11 +267,13 @@ int main() {
   ok &= run<ChooseOffer<1>>("session: choose/offer, branch 1", rl::sched_random, random);
   ok &= run<ClientAbandons>("session: client drops mid-protocol", rl::sched_random, random);
   ok &= run<ServerAbandons>("session: server drops mid-protocol", rl::sched_random, random);
+  ok &= run<TimedStepsRaceTheClient>("session: timed offer and recv race the client", rl::sched_random, random);
   if (exhaustive) {
     ok &= run<SendSendRecv>("session: send, send, recv", rl::sched_bound, 20000);
     ok &= run<ChooseOffer<0>>("session: choose/offer, branch 0", rl::sched_bound, 20000);
     ok &= run<ClientAbandons>("session: client drops mid-protocol", rl::sched_bound, 20000);
     ok &= run<ServerAbandons>("session: server drops mid-protocol", rl::sched_bound, 20000);
+    ok &= run<TimedStepsRaceTheClient>("session: timed offer and recv race the client", rl::sched_bound, 20000);
   }
   ss::set_violation_handler(previous);
   return ok ? 0 : 1;

@@ -24,8 +24,8 @@
 
 namespace ss = spindle::session;
 namespace th = spindle::thread;
-using spindle::test::HeapCount;
 using spindle::test::heap_now;
+using spindle::test::HeapCount;
 using spindle::test::Watchdog;
 using spindle::test::session_support::spin_until;
 using ss::Chan;

@@ -82,13 +82,24 @@ class Arc {
   Arc(Arc&& other) noexcept : object_(std::exchange(other.object_, nullptr)) {}
   /// Shares a derived object as its base, which must have a virtual destructor.
   template <class U>
-    requires(!std::is_same_v<U, T> && std::is_convertible_v<U*, T*>)
-  // cppcheck-suppress noExplicitConstructor ; implicit on purpose, as for a pointer to a base
-  Arc(Arc<U> other) noexcept : object_(std::exchange(other.object_, nullptr)) {
+  requires(!std::is_same_v<U, T> && std::is_convertible_v<U*, T*>)
+      // cppcheck-suppress noExplicitConstructor ; implicit on purpose, as for a pointer to a base
+      Arc(Arc<U> other)
+  noexcept : object_(std::exchange(other.object_, nullptr)) {
     static_assert(std::has_virtual_destructor_v<T>, "spindle::detail::Arc<Base>: Base needs a virtual destructor");
   }
-  Arc& operator=(Arc other) noexcept {
-    std::swap(object_, other.object_);
+  Arc& operator=(const Arc& other) noexcept {
+    if (this != &other) {
+      Arc copy(other);
+      swap(copy);
+    }
+    return *this;
+  }
+  Arc& operator=(Arc&& other) noexcept {
+    if (this != &other) {
+      drop_owner();
+      object_ = std::exchange(other.object_, nullptr);
+    }
     return *this;
   }
   ~Arc() { drop_owner(); }

@@ -38,6 +38,7 @@ struct Head<Recv<T, P>> {
 template <class... P>
 struct Head<Choose<P...>> {
   static constexpr Kind kind = Kind::choose;
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as Head<P>::branches
   static constexpr std::size_t branches = sizeof...(P);
 };
 template <class... P>
@@ -58,6 +59,14 @@ struct Head<Var<N>> {
 
 template <class P>
 inline constexpr Kind kind_of = Head<P>::kind;
+
+// How many branches a Choose or an Offer has (0 for any other step).
+template <class P>
+inline constexpr std::size_t branches_of = 0;
+template <class... P>
+inline constexpr std::size_t branches_of<Choose<P...>> = sizeof...(P);
+template <class... P>
+inline constexpr std::size_t branches_of<Offer<P...>> = sizeof...(P);
 
 // Natural numbers Z, S<Z>, ...
 template <class N>
@@ -114,6 +123,10 @@ struct Scoped<Rec<P>, depth> : Scoped<P, depth + 1> {};
 template <class N, std::size_t depth>
 struct Scoped<Var<N>, depth> : std::bool_constant<(Nat<N>::value < depth)> {};
 
+// Whether P is a protocol a session can start with (well_formed<P>).
+template <class P>
+inline constexpr bool accepted = WellFormed<P>::value&& Scoped<P, 0>::value;
+
 // The dual: Send <-> Recv and Choose <-> Offer throughout.
 template <class P>
 struct DualOf {
@@ -140,6 +153,22 @@ struct DualOf<Rec<P>> {
   using type = Rec<typename DualOf<P>::type>;
 };
 
+// Whether P's first message (past any Rec) comes in: Recv or Offer.
+template <class P>
+struct ReceivesFirst : std::false_type {};
+template <class T, class P>
+struct ReceivesFirst<Recv<T, P>> : std::true_type {};
+template <class... P>
+struct ReceivesFirst<Offer<P...>> : std::true_type {};
+template <class P>
+struct ReceivesFirst<Rec<P>> : ReceivesFirst<P> {};
+
+// What a session whose protocol is P (seen from either end) is checked as:
+// P or its dual, whichever sends first. The two ends share one check, so a
+// protocol it rejects is reported once, not once per end.
+template <class P>
+using Checked = std::conditional_t<ReceivesFirst<P>::value, typename DualOf<P>::type, P>;
+
 // The recursion environment Env<Root, Bodies...>: the protocol a session
 // started with, and the bodies of the Recs an endpoint is inside.
 template <class E>
@@ -147,6 +176,8 @@ struct EnvTraits;
 template <class Root, class... Bodies>
 struct EnvTraits<Env<Root, Bodies...>> {
   using root = Root;
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as EnvTraits<E>::loops
+  static constexpr std::size_t loops = sizeof...(Bodies);
   template <class B>
   using push = Env<Root, B, Bodies...>;
 };
@@ -158,5 +189,69 @@ struct Top<Env<Root, B, Bodies...>> {
   using body = B;
   using pop = Env<Root, Bodies...>;
 };
+
+// The environment at the start of the loop Var<N> jumps to: N loops out of
+// E, but not past the outermost one (a Var of a rejected protocol may point
+// further out).
+template <class V, class E>
+struct LoopOf {
+  using type = E;  // Var<Z>, or no loop further out
+};
+template <class N, class Root, class B, class Outer, class... Bodies>
+struct LoopOf<Var<S<N>>, Env<Root, B, Outer, Bodies...>> : LoopOf<Var<N>, Env<Root, Outer, Bodies...>> {};
+
+// --- naming an endpoint in the middle of a protocol ---------------------------------------
+
+template <class... E>
+struct EnvList {};
+
+template <class... L>
+struct Concat {
+  using type = EnvList<>;
+};
+template <class... A>
+struct Concat<EnvList<A...>> {
+  using type = EnvList<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct Concat<EnvList<A...>, EnvList<B...>, Rest...> : Concat<EnvList<A..., B...>, Rest...> {};
+
+// The environments of the places where Here occurs in P, an endpoint of
+// which has environment E: one entry per place.
+template <class Here, class P, class E, bool = std::is_same_v<Here, P>>
+struct Places {
+  using type = EnvList<>;  // Eps, Var, or not a protocol
+};
+template <class Here, class P, class E>
+struct Places<Here, P, E, true> {
+  using type = EnvList<E>;
+};
+template <class Here, class T, class P, class E>
+struct Places<Here, Send<T, P>, E, false> : Places<Here, P, E> {};
+template <class Here, class T, class P, class E>
+struct Places<Here, Recv<T, P>, E, false> : Places<Here, P, E> {};
+template <class Here, class... P, class E>
+struct Places<Here, Choose<P...>, E, false> : Concat<typename Places<Here, P, E>::type...> {};
+template <class Here, class... P, class E>
+struct Places<Here, Offer<P...>, E, false> : Concat<typename Places<Here, P, E>::type...> {};
+template <class Here, class P, class E>
+struct Places<Here, Rec<P>, E, false> : Places<Here, P, typename EnvTraits<E>::template push<P>> {};
+
+template <class L>
+struct OneEnv {
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as At::found, At::unique
+  static constexpr bool found = false, unique = false;
+  using type = void;
+};
+template <class E, class... More>
+struct OneEnv<EnvList<E, More...>> {
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read as At::found, At::unique
+  static constexpr bool found = true, unique = (std::is_same_v<E, More> && ...);
+  using type = E;
+};
+
+/// The environment of protocol Root's endpoint at the point Here.
+template <class Root, class Here>
+using EnvAt = OneEnv<typename Places<Here, Root, Env<Root>>::type>;
 
 }  // namespace spindle::session::detail
