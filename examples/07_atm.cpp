@@ -16,8 +16,9 @@
 // In C++ the protocol types and their duals are the same. Choose and Offer
 // take any number of branches, so the menu is one Offer of four rather than
 // nested pairs, and select<I>() picks branch I (0-based). offer() returns a
-// std::variant holding the endpoint of the branch the peer picked; the ATM
-// switches on its index(). Every branch of the loop comes back, through
+// std::variant holding the endpoint of the branch the peer picked (the
+// client's withdrawal switches on its index()); offer(f0, f1, ...) calls the
+// handler of that branch instead, as Rust's offer! does (the ATM's menu). Every branch of the loop comes back, through
 // zero(), to an endpoint of the same type, so each side runs its loop as a
 // plain `for` that reassigns the endpoint. The ATM prints nothing: the
 // client prints each answer after receiving it, so the lines come out in
@@ -28,12 +29,14 @@
 #include <cstdint>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 using spindle::session::Chan;
+using spindle::session::ChanAt;
 using spindle::session::Choose;
 using spindle::session::Dual;
 using spindle::session::Env;
@@ -64,9 +67,11 @@ using Client = Dual<Atm>;
 static_assert(std::is_same_v<Client, Send<std::string, Offer<Rec<Dual<Menu>>, Eps>>>);
 
 // The client's endpoint at the top of the menu: its next step is Dual<Menu>
-// (a Choose of four), inside the Rec of the protocol Dual<Atm>. The Env
-// records which loop Var<Z> jumps back to.
-using ClientMenu = Chan<Dual<Menu>, Env<Client, Dual<Menu>>>;
+// (a Choose of four), inside the Rec of the protocol Dual<Atm>. Its type,
+// Chan<Dual<Menu>, Env<Client, Dual<Menu>>>, records which loop Var<Z> jumps
+// back to; ChanAt spells it from the protocol and the point in it.
+using ClientMenu = ChanAt<Client, Dual<Menu>>;
+static_assert(std::is_same_v<ClientMenu, Chan<Dual<Menu>, Env<Client, Dual<Menu>>>>);
 
 // --- the ATM ----------------------------------------------------------------
 
@@ -79,34 +84,30 @@ void atm(Chan<Atm> c, std::map<std::string, Money>& accounts) {
   }
   Money& balance = account->second;
 
-  auto menu = std::move(card).sel1().enter();  // the top of the loop
-  for (;;) {
-    auto request = std::move(menu).offer();
-    switch (request.index()) {
-      case 0: {  // deposit
-        auto [rest, amount] = std::get<0>(std::move(request)).recv();
-        balance += amount;
-        menu = std::move(rest).send(balance).zero();
-        break;
-      }
-      case 1: {  // withdraw
-        auto [rest, amount] = std::get<1>(std::move(request)).recv();
-        if (amount <= balance) {
-          balance -= amount;
-          menu = std::move(rest).sel1().send(balance).zero();
-        } else {
-          menu = std::move(rest).sel2().send(balance).zero();
-        }
-        break;
-      }
-      case 2:  // balance
-        // cppcheck-suppress accessMoved ; false positive (cppcheck 2.10): the other cases moved it
-        menu = std::get<2>(std::move(request)).send(balance).zero();
-        break;
-      default:  // quit
-        std::get<3>(std::move(request)).close();
-        return;
-    }
+  // offer() calls the handler of the branch the client picked, with that
+  // branch's endpoint, and returns what it returns: here, the endpoint back
+  // at the top of the menu, or nothing once the client quits.
+  using Top = std::optional<ChanAt<Atm, Menu>>;
+  for (Top menu = std::move(card).sel1().enter(); menu;) {
+    menu = std::move(*menu).offer(
+        [&](auto deposit) -> Top {
+          auto [rest, amount] = std::move(deposit).recv();
+          balance += amount;
+          return std::move(rest).send(balance).zero();
+        },
+        [&](auto withdrawal) -> Top {
+          auto [rest, amount] = std::move(withdrawal).recv();
+          if (amount <= balance) {
+            balance -= amount;
+            return std::move(rest).sel1().send(balance).zero();
+          }
+          return std::move(rest).sel2().send(balance).zero();
+        },
+        [&](auto statement) -> Top { return std::move(statement).send(balance).zero(); },
+        [](auto quit) -> Top {
+          std::move(quit).close();
+          return std::nullopt;
+        });
   }
 }
 
