@@ -43,25 +43,21 @@
 /// peer once the matching recv (or offer) returns.
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "spindle/detail/poison.hpp"
+#include "spindle/detail/session/connect.hpp"
 #include "spindle/detail/session/diagnostics.hpp"
 #include "spindle/detail/session/fwd.hpp"
 #include "spindle/detail/session/link.hpp"
@@ -156,23 +152,7 @@ class Disconnected : public std::runtime_error {
 
 /// Called with a description when an endpoint is destroyed in the middle
 /// of its protocol. It runs inside a destructor: it must not throw.
-using ViolationHandler = void (*)(std::string_view description);
-
-namespace detail {
-
-[[noreturn]] inline void default_violation(std::string_view description) noexcept {
-  // About to abort: a failed write has nowhere to be reported.
-  (void)std::fprintf(stderr, "%.*s\n", static_cast<int>(description.size()), description.data());
-  (void)std::fflush(stderr);
-  std::abort();
-}
-
-inline std::atomic<ViolationHandler>& violation_handler() noexcept {
-  static std::atomic<ViolationHandler> handler{&default_violation};
-  return handler;
-}
-
-}  // namespace detail
+using ViolationHandler = detail::ViolationHandler;
 
 /// Installs `handler` (nullptr: the default, which prints and aborts) and
 /// returns the one it replaces.
@@ -202,11 +182,6 @@ namespace detail {
 
 template <class P, class E>
 struct Access;
-
-template <class T>
-struct IsChan : std::false_type {};
-template <class P, class E>
-struct IsChan<Chan<P, E>> : std::true_type {};
 
 // "\n  thread:     'name' (ThreadId(3))": which thread dropped an endpoint.
 inline std::string describe_thread() noexcept {
@@ -694,21 +669,6 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   Link* link_ = nullptr;  // owned
 };
 
-namespace detail {
-
-template <class Root, class Here>
-struct ChanAt {
-  using At = EnvAt<Root, Here>;
-  static_assert(At::found, "spindle::session: ChanAt<Root, Here>: Here is not a part of the protocol Root");
-  static_assert(!At::found || At::unique,
-                "spindle::session: ChanAt<Root, Here>: Here occurs inside different loops of Root, so its endpoint "
-                "type is not one: write Chan<Here, Env<Root, Bodies...>> (the bodies of the enclosing Recs, "
-                "innermost first)");
-  using type = Chan<Here, typename At::type>;
-};
-
-}  // namespace detail
-
 /// The endpoint of protocol Root at the point Here of it (a part of Root),
 /// as the steps from Chan<Root> reach it: inside loops, an endpoint carries
 /// the bodies of the Recs around it (Chan<Here, Env<Root, Body>>), which
@@ -762,40 +722,6 @@ class Parcel {
   C endpoint_;
 };
 
-template <class F>
-struct FirstParam : FirstParam<decltype(&F::operator())> {};
-template <class R, class A, class... Rest>
-struct FirstParam<R (*)(A, Rest...)> {
-  using type = std::remove_cvref_t<A>;
-};
-template <class R, class A, class... Rest>
-struct FirstParam<R(A, Rest...)> {
-  using type = std::remove_cvref_t<A>;
-};
-template <class C, class R, class A>
-struct FirstParam<R (C::*)(A) const> {
-  using type = std::remove_cvref_t<A>;
-};
-template <class C, class R, class A>
-struct FirstParam<R (C::*)(A)> {
-  using type = std::remove_cvref_t<A>;
-};
-template <class C, class R, class A>
-struct FirstParam<R (C::*)(A) const noexcept> {
-  using type = std::remove_cvref_t<A>;
-};
-template <class C, class R, class A>
-struct FirstParam<R (C::*)(A) noexcept> {
-  using type = std::remove_cvref_t<A>;
-};
-
-template <class C>
-struct ProtocolOfChan;
-template <class P>
-struct ProtocolOfChan<Chan<P, Env<P>>> {
-  using type = P;
-};
-
 }  // namespace detail
 
 // --- making sessions ------------------------------------------------------------------------
@@ -826,26 +752,6 @@ template <class P, class Q>
     return session_channel<P>();
   }
 }
-
-namespace detail {
-
-// Whether `error` holds a Disconnected: the peer's failure seen from this
-// side, a consequence rather than a cause.
-inline bool is_disconnect(const std::exception_ptr& error) noexcept {
-  try {
-    std::rethrow_exception(error);
-  } catch (const Disconnected&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-// What one side of connect() returns, kept by value.
-template <class R>
-using Kept = std::conditional_t<std::is_void_v<R>, void, std::remove_cvref_t<R>>;
-
-}  // namespace detail
 
 /// Runs `server` on a new thread with one endpoint and `client` on this
 /// one with the other, joins the server, and returns what they returned:
@@ -904,7 +810,8 @@ auto connect(Server&& server, Client&& client) {
     }
     auto joined = handle.join();
     std::exception_ptr server_error = joined.is_err() ? joined.unwrap_err().exception() : nullptr;
-    if (client_error && server_error && detail::is_disconnect(client_error) && !detail::is_disconnect(server_error)) {
+    if (client_error && server_error && detail::holds<Disconnected>(client_error) &&
+        !detail::holds<Disconnected>(server_error)) {
       std::rethrow_exception(server_error);
     }
     if (client_error || server_error) {

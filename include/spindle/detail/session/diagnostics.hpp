@@ -6,7 +6,10 @@
 // when an endpoint is destroyed in the middle of its protocol
 // (describe_state, the violation handler).
 
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -17,6 +20,21 @@
 #include "spindle/detail/session/protocol.hpp"
 
 namespace spindle::session::detail {
+
+/// The type of spindle::session::ViolationHandler (see set_violation_handler).
+using ViolationHandler = void (*)(std::string_view description);
+
+[[noreturn]] inline void default_violation(std::string_view description) noexcept {
+  // About to abort: a failed write has nowhere to be reported.
+  (void)std::fprintf(stderr, "%.*s\n", static_cast<int>(description.size()), description.data());
+  (void)std::fflush(stderr);
+  std::abort();
+}
+
+inline std::atomic<ViolationHandler>& violation_handler() noexcept {
+  static std::atomic<ViolationHandler> handler{&default_violation};
+  return handler;
+}
 
 template <class T>
 inline constexpr bool always_false = false;

@@ -254,4 +254,22 @@ struct OneEnv<EnvList<E, More...>> {
 template <class Root, class Here>
 using EnvAt = OneEnv<typename Places<Here, Root, Env<Root>>::type>;
 
+// ChanAt<Root, Here>, with what it says when there is no one answer.
+template <class Root, class Here>
+struct ChanAt {
+  using At = EnvAt<Root, Here>;
+  static_assert(At::found, "spindle::session: ChanAt<Root, Here>: Here is not a part of the protocol Root");
+  static_assert(!At::found || At::unique,
+                "spindle::session: ChanAt<Root, Here>: Here occurs inside different loops of Root, so its endpoint "
+                "type is not one: write Chan<Here, Env<Root, Bodies...>> (the bodies of the enclosing Recs, "
+                "innermost first)");
+  using type = Chan<Here, typename At::type>;
+};
+
+// Whether T is an endpoint (a delegated one, when it is a message).
+template <class T>
+struct IsChan : std::false_type {};
+template <class P, class E>
+struct IsChan<Chan<P, E>> : std::true_type {};
+
 }  // namespace spindle::session::detail
