@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
-#include "fuzz/fuzz_support.hpp"
-
 #include <spindle/session/codec.hpp>
+
+#include "fuzz_support.hpp"
 
 namespace {
 
