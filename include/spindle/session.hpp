@@ -223,7 +223,8 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   static_assert(detail::ExpectProtocol<detail::Checked<Root>>{});
   using Out = detail::Message<Root, true>;
   using In = detail::Message<Root, false>;
-  using Link = detail::Link<mpsc::SyncSender<Out>, mpsc::Receiver<In>>;
+  using Link = detail::Link<Out, In>;
+  using LocalLink = detail::LocalLink<Out, In>;
 
  public:
   /// The protocol still to run, and the environment.
@@ -275,7 +276,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     static_assert(detail::ExpectStep<P, E, detail::Op::recv>{});
     if constexpr (detail::kind_of<P> == detail::Kind::recv) {
       live_or_throw("recv()");
-      return received(take());
+      return received(take(expect_value()));
     }
   }
 
@@ -289,7 +290,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     if constexpr (detail::kind_of<P> == detail::Kind::recv) {
       live_or_throw("recv_deadline()");
       using Timed = Result<decltype(std::declval<Chan&>().received(std::declval<In>())), Chan>;
-      std::optional<In> message = take_until(deadline);
+      std::optional<In> message = take_until(deadline, expect_value());
       if (!message) {
         return Timed(in_place_err, std::move(*this));
       }
@@ -340,7 +341,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     static_assert(detail::ExpectStep<P, E, detail::Op::offer>{});
     if constexpr (detail::kind_of<P> == detail::Kind::offer) {
       live_or_throw("offer()");
-      const std::size_t index = chosen(take());
+      const std::size_t index = chosen(take(expect_label()));
       return branch_at(index, Branches{});
     }
   }
@@ -359,7 +360,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
       static_assert(detail::ExpectHandlers<Check::counted, Check::callable, Check::agree>{});
       if constexpr (Check::counted && Check::callable && Check::agree) {
         live_or_throw("offer()");
-        const std::size_t index = chosen(take());
+        const std::size_t index = chosen(take(expect_label()));
         std::tuple<F&&...> all(std::forward<F>(handlers)...);
         return dispatch<typename Check::result>(index, all, Branches{});
       }
@@ -374,7 +375,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     if constexpr (detail::kind_of<P> == detail::Kind::offer) {
       live_or_throw("offer_deadline()");
       using Timed = Result<decltype(std::declval<Chan&>().branch_at(0, Branches{})), Chan>;
-      std::optional<In> message = take_until(deadline);
+      std::optional<In> message = take_until(deadline, expect_label());
       if (!message) {
         return Timed(in_place_err, std::move(*this));
       }
@@ -536,7 +537,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
 
   // Drops the transport: the peer sees Disconnected once it has read what
   // is still in flight.
-  void spend() noexcept { delete std::exchange(link_, nullptr); }
+  void spend() noexcept { detail::destroy(std::exchange(link_, nullptr)); }
 
   // Inlined in every step's temporaries: one test, the rest out of line.
   void abandon() noexcept {
@@ -558,8 +559,45 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     spend();
   }
 
+  // The in-process transport, or (rarely) a Wire to another process.
+  LocalLink& local() noexcept { return *static_cast<LocalLink*>(link_); }
+  [[nodiscard]] bool remote() const noexcept { return link_->wire != nullptr; }
+
+  // What recv and offer expect next: the index of T (or of a choice's
+  // Label) among the messages this side receives.
+  detail::Expect expect_value() const noexcept {
+    return {detail::index_in<typename detail::Head<P>::value, In>, 0};
+  }
+  detail::Expect expect_label() const noexcept {
+    return {detail::index_in<detail::Label, In>, detail::Head<P>::branches};
+  }
+
+  // The remote transport's steps, out of the in-process path.
+  [[gnu::noinline, gnu::cold]] void remote_put(Out&& message) {
+    try {
+      link_->wire->put(std::move(message));
+    } catch (...) {
+      spend();
+      throw;
+    }
+  }
+  [[gnu::noinline, gnu::cold]] std::optional<In> remote_take(
+      detail::Expect expected, std::optional<std::chrono::steady_clock::time_point> deadline) {
+    try {
+      return link_->wire->take(expected, deadline);
+    } catch (...) {
+      spend();
+      throw;
+    }
+  }
+
+  // Any failure spends the endpoint: the session cannot go on.
   void put(Out&& message) {
-    if (link_->tx.send(std::move(message)).is_err()) {
+    if (remote()) [[unlikely]] {
+      remote_put(std::move(message));
+      return;
+    }
+    if (local().tx.send(std::move(message)).is_err()) {
       spend();
       throw Disconnected();
     }
@@ -567,9 +605,12 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
 
   // Any failure spends the endpoint: a message it could not take is lost,
   // so the session cannot go on.
-  In take() {
+  In take(detail::Expect expected) {
+    if (remote()) [[unlikely]] {
+      return *remote_take(expected, std::nullopt);
+    }
     try {
-      auto got = link_->rx.recv();
+      auto got = local().rx.recv();
       if (got.is_err()) {
         spend();
         throw Disconnected();
@@ -583,9 +624,12 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
 
   // As take(), but nothing (and the endpoint untouched) once `deadline`
   // has passed without a message.
-  std::optional<In> take_until(std::chrono::steady_clock::time_point deadline) {
+  std::optional<In> take_until(std::chrono::steady_clock::time_point deadline, detail::Expect expected) {
+    if (remote()) [[unlikely]] {
+      return remote_take(expected, deadline);
+    }
     try {
-      auto got = link_->rx.recv_deadline(deadline);
+      auto got = local().rx.recv_deadline(deadline);
       if (got.is_ok()) {
         return std::optional<In>(std::in_place, std::move(got).unwrap());
       }
@@ -658,8 +702,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   // counted from that thread's exceptions in flight.
   void rebase() noexcept {
     if (link_ != nullptr) {
-      link_->unwind_base = spindle::detail::uncaught_exceptions();
-      link_->base_thread = detail::this_thread_token();
+      link_->rebase_here();
     }
   }
 
@@ -693,18 +736,27 @@ void* analyzer_loses_track(void* link) noexcept;
 
 template <class P, class E>
 struct Access {
-  static Chan<P, E> make(mpsc::SyncSender<Message<typename EnvTraits<E>::root, true>> tx,
-                         mpsc::Receiver<Message<typename EnvTraits<E>::root, false>> rx, int unwind_base) {
-    using Root = typename EnvTraits<E>::root;
-    using Link = detail::Link<mpsc::SyncSender<Message<Root, true>>, mpsc::Receiver<Message<Root, false>>>;
-    auto* link = new Link(std::move(tx), std::move(rx), unwind_base, this_thread_token());
+  using Root = typename EnvTraits<E>::root;
+  using Out = Message<Root, true>;
+  using In = Message<Root, false>;
+
+  // An in-process endpoint, over these channels.
+  static Chan<P, E> make(mpsc::SyncSender<Out> tx, mpsc::Receiver<In> rx) {
+    return adopt(new LocalLink<Out, In>(std::move(tx), std::move(rx)));
+  }
+  // An endpoint of a session with another process, over `wire`.
+  static Chan<P, E> make_remote(std::unique_ptr<Wire<Out, In>> wire) {
+    return adopt(new Link<Out, In>(std::move(wire)));
+  }
+  static void discard(Chan<P, E>& endpoint) noexcept { endpoint.spend(); }
+
+ private:
+  static Chan<P, E> adopt(Link<Out, In>* link) noexcept {
 #if defined(__clang_analyzer__)
-    link = static_cast<Link*>(analyzer_loses_track(link));
+    link = static_cast<Link<Out, In>*>(analyzer_loses_track(link));
 #endif
     return Chan<P, E>(link);
   }
-  static void discard(Chan<P, E>& endpoint) noexcept { endpoint.spend(); }
-  static void rebase(Chan<P, E>& endpoint) noexcept { endpoint.rebase(); }
 };
 
 // Holds an endpoint and destroys it quietly unless it was taken out: for
@@ -736,9 +788,8 @@ template <class P>
                 std::is_same_v<Backward, detail::Message<Dual<P>, true>>);
   auto [forward_tx, forward_rx] = mpsc::sync_channel<Forward>(SPINDLE_SESSION_BUFFER);
   auto [backward_tx, backward_rx] = mpsc::sync_channel<Backward>(SPINDLE_SESSION_BUFFER);
-  const int unwinding = spindle::detail::uncaught_exceptions();
-  return {detail::Access<P, Env<P>>::make(std::move(forward_tx), std::move(backward_rx), unwinding),
-          detail::Access<Dual<P>, Env<Dual<P>>>::make(std::move(backward_tx), std::move(forward_rx), unwinding)};
+  return {detail::Access<P, Env<P>>::make(std::move(forward_tx), std::move(backward_rx)),
+          detail::Access<Dual<P>, Env<Dual<P>>>::make(std::move(backward_tx), std::move(forward_rx))};
 }
 
 /// As session_channel<P>(), for a pair of protocols that must be dual.
@@ -785,9 +836,7 @@ auto connect(Server&& server, Client&& client) {
     detail::Parcel<Chan<P>> parcel(std::move(server_end));
     auto quiet_client = detail::Parcel<Chan<Dual<P>>>(std::move(client_end));
     auto handle = spindle::thread::spawn([run = std::forward<Server>(server), end = std::move(parcel)]() mutable -> S {
-      auto endpoint = end.take();
-      detail::Access<P, Env<P>>::rebase(endpoint);  // unwinding is counted per thread
-      return run(std::move(endpoint));
+      return run(end.take());
     });
     std::conditional_t<std::is_void_v<C>, bool, std::optional<C>> client_result{};
     std::exception_ptr client_error;

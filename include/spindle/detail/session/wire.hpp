@@ -5,6 +5,7 @@
 // std::variant of exactly the types the protocol sends that way, and a
 // one-byte Label for each choice made that way.
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <variant>
@@ -77,6 +78,25 @@ struct VariantOf<List<Ts...>> {
   // the variant well-formed when a direction carries nothing at all.
   using type = std::variant<Ts...>;
 };
+
+// The index of T among the alternatives of the variant V.
+template <class T, class V>
+struct IndexIn;
+template <class T, class... Ts>
+struct IndexIn<T, std::variant<Ts...>> {
+  static constexpr std::size_t value = [] {
+    std::size_t index = 0;
+    for (const bool same : {std::is_same_v<T, Ts>...}) {
+      if (same) {
+        return index;
+      }
+      ++index;
+    }
+    return index;
+  }();
+};
+template <class T, class V>
+inline constexpr std::size_t index_in = IndexIn<T, V>::value;
 
 /// The message type of one direction of a session whose protocol (seen
 /// from one side) is Root.
