@@ -148,6 +148,10 @@ class ProtocolError : public std::logic_error {
 class Disconnected : public std::runtime_error {
  public:
   Disconnected() : std::runtime_error("spindle::session: the peer's endpoint is gone (disconnected)") {}
+  /// With the reason, where the transport knows more (a session with
+  /// another process: the peer vanished, went silent, or broke the protocol).
+  explicit Disconnected(const std::string& why)
+      : std::runtime_error(std::string("spindle::session: the session with the peer is over (disconnected): ").append(why)) {}
 };
 
 /// Called with a description when an endpoint is destroyed in the middle
@@ -427,6 +431,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   SPINDLE_SESSION_STEP void close() && {
     static_assert(detail::ExpectStep<P, E, detail::Op::close>{});
     live_or_throw("close()");
+    finish();
     spend();
   }
 
@@ -552,7 +557,9 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   // only disconnects (the exception is the report); otherwise it was
   // abandoned mid-protocol, a violation.
   [[gnu::noinline, gnu::cold]] void dropped() noexcept {
-    if (detail::kind_of<P> != detail::Kind::eps && !link_->unwinding()) {
+    if constexpr (detail::kind_of<P> == detail::Kind::eps) {
+      finish();
+    } else if (!link_->unwinding()) {
       const std::string description = detail::describe_state<P, E>() + detail::describe_thread();
       detail::violation_handler().load()(description);
     }
@@ -581,13 +588,20 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
       throw;
     }
   }
-  [[gnu::noinline, gnu::cold]] std::optional<In> remote_take(
-      detail::Expect expected, std::optional<std::chrono::steady_clock::time_point> deadline) {
+  [[gnu::noinline, gnu::cold]] std::optional<In> remote_take(detail::Expect expected,
+                                                             spindle::detail::Deadline deadline) {
     try {
       return link_->wire->take(expected, deadline);
     } catch (...) {
       spend();
       throw;
+    }
+  }
+
+  // At Eps: a remote transport delivers what is in flight before it goes.
+  void finish() noexcept {
+    if (remote()) [[unlikely]] {
+      link_->wire->finish();
     }
   }
 
@@ -607,7 +621,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
   // so the session cannot go on.
   In take(detail::Expect expected) {
     if (remote()) [[unlikely]] {
-      return *remote_take(expected, std::nullopt);
+      return *remote_take(expected, spindle::detail::forever);
     }
     try {
       auto got = local().rx.recv();

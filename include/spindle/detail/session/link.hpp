@@ -7,13 +7,13 @@
 // in-process channels) or, for a session with another process, a Link
 // whose Wire is the transport (<spindle/session/zmq.hpp>).
 
-#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <utility>
 
 #include "spindle/detail/poison.hpp"
+#include "spindle/detail/time.hpp"
 #include "spindle/mpsc.hpp"
 
 namespace spindle::session::detail {
@@ -49,9 +49,12 @@ class Wire {
 
   virtual void put(Out&& message) = 0;
   // The next message, which must be the one expected; nothing if
-  // `deadline` passed first (no deadline: waits as long as the peer lives).
-  virtual std::optional<In> take(Expect expected,
-                                 std::optional<std::chrono::steady_clock::time_point> deadline) = 0;
+  // `deadline` passed first (spindle::detail::forever: waits as long as
+  // the peer lives).
+  virtual std::optional<In> take(Expect expected, spindle::detail::Deadline deadline) = 0;
+  // The protocol ended (Eps): everything sent so far must reach the peer
+  // before the transport goes.
+  virtual void finish() noexcept {}
 };
 
 // What every endpoint owns, whatever the transport: how many exceptions

@@ -1,0 +1,1072 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// spindle::session across processes and machines, over ZeroMQ (libzmq and
+/// its header-only C++ binding cppzmq; Debian: libzmq3-dev cppzmq-dev).
+/// Optional: the rest of spindle needs neither; link the CMake target
+/// spindle::zmq (or -lzmq) to use this header.
+///
+///   // the server: one endpoint per client, as many clients as it likes
+///   spindle::session::remote::Listener<Atm> listener("tcp://127.0.0.1:5555");
+///   Chan<Atm> c = listener.accept();
+///
+///   // the client, in another process
+///   Chan<Dual<Atm>> c = spindle::session::remote::dial<Dual<Atm>>("tcp://127.0.0.1:5555");
+///
+/// The endpoints are the same Chan<P> as in-process sessions, with the
+/// same steps: code written against an endpoint serves both. What differs:
+///   - every message type needs a codec (<spindle/session/codec.hpp>), and
+///     an endpoint cannot be sent to another process (a compile error);
+///   - at connect, each side's protocol is checked against the other's by
+///     its fingerprint (<spindle/session/fingerprint.hpp>): a client whose
+///     protocol is not the dual of the listener's is refused before any
+///     step, and both sides say why (dial throws Refused; the listener
+///     reports it through Options::on_refused);
+///   - a peer that dies, goes silent, or breaks the protocol (a malformed,
+///     oversized or unexpected message) ends the session: the next step
+///     throws Disconnected, within Options::heartbeat + Options::timeout
+///     of the peer's death, never later;
+///   - a send waits while Options::window messages (or window_bytes bytes)
+///     it sent are still unread by the peer: the memory a session holds is
+///     bounded on both sides, whatever the peer does.
+///
+/// Each message is one ZeroMQ frame: one byte saying what it is (the index
+/// of its type among what that direction carries, or a control frame),
+/// then the codec's bytes. docs/remote.md has the wire format and the
+/// fault model.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <zmq.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "spindle/session.hpp"
+#include "spindle/session/codec.hpp"
+#include "spindle/session/fingerprint.hpp"
+
+namespace spindle::session::remote {
+
+/// How a listener or a dialer runs its sessions.
+struct Options {
+  /// How often an idle connection is pinged (ZeroMQ's own heartbeats), and
+  /// how often a step that waits checks that its peer is still there.
+  std::chrono::milliseconds heartbeat{250};
+  /// A peer that answers nothing for this long is gone: the connection is
+  /// dropped and the session's next step throws Disconnected.
+  std::chrono::milliseconds timeout{3000};
+  /// The largest message accepted, in bytes (its codec's bytes). A peer that
+  /// sends a bigger one ends its session; a send of a bigger one than the
+  /// peer accepts throws std::length_error, and ends the session.
+  std::size_t max_message = std::size_t{1} << 20;
+  /// How many messages, and how many bytes, the peer may send that this
+  /// side has not read yet. A peer that sends more ends its session.
+  std::size_t window = 1024;
+  std::size_t window_bytes = std::size_t{16} << 20;
+  /// dial(): how long to wait for the listener to accept (or refuse).
+  std::chrono::milliseconds connect_timeout{5000};
+  /// Listener: how many clients may wait for accept() at once; more are
+  /// refused as busy.
+  std::size_t backlog = 128;
+  /// Listener: called (from accept, on the thread that called it) with a
+  /// description of each client refused since the last call: a protocol
+  /// that is not the dual of the listener's, a busy listener, a malformed
+  /// hello. Unset: the description is written to std::cerr.
+  std::function<void(const std::string&)> on_refused;
+  /// The ZeroMQ context to use; null: one shared by the whole process.
+  ::zmq::context_t* context = nullptr;
+};
+
+/// dial() could not open a session: nothing answered in time, or the
+/// endpoint is not one ZeroMQ can use.
+class ConnectError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// dial()'s peer refused the session: its protocol is not the dual of this
+/// side's (what() shows both), or it is not accepting.
+class Refused : public ConnectError {
+ public:
+  using ConnectError::ConnectError;
+};
+
+namespace detail {
+
+using spindle::detail::Clock;
+using spindle::detail::Deadline;
+using spindle::detail::forever;
+
+// --- the wire ------------------------------------------------------------------------------
+
+// The first byte of a frame: below `control`, a message of the protocol
+// (the index of its type in the direction's variant); from `control` up,
+// the transport's own frames.
+enum Kind : std::uint8_t {
+  control = 0xF0,
+  hello = 0xF0,    // dialer: magic, version, its limits, its protocol's fingerprint
+  welcome = 0xF1,  // listener: magic, version, its limits
+  refuse = 0xF2,   // listener: its protocol's fingerprint, why
+  credit = 0xF3,   // the messages and bytes read so far, in all
+  ping = 0xF4,     // nothing: is the peer there?
+  bye = 0xF5,      // this side's endpoint is gone (closed, dropped, or the session broke)
+};
+inline constexpr std::uint32_t magic = 0x53504e44;  // "SPND"
+inline constexpr std::uint8_t version = 1;
+// The routing id a dialer gives its one peer, the listener.
+inline constexpr std::string_view listener_id = "L";
+
+// What a receiver lets a sender do, told at connect.
+struct Limits {
+  std::uint64_t window;
+  std::uint64_t window_bytes;
+  std::uint64_t max_message;
+};
+inline Limits limits_of(const Options& options) {
+  return {std::max<std::uint64_t>(options.window, 1), std::max<std::uint64_t>(options.window_bytes, 1),
+          options.max_message};
+}
+
+template <class... T>
+::zmq::message_t frame(Kind kind, const T&... fields) {
+  std::string bytes(1, static_cast<char>(kind));
+  Writer out(bytes);
+  (encode(out, fields), ...);
+  return {bytes.data(), bytes.size()};
+}
+
+// ThreadSanitizer cannot see libzmq's own hand-offs (it is not built with
+// it): over inproc, a frame's bytes written by one thread are read by
+// another with nothing between them that it knows of. These say what
+// libzmq guarantees: sending a frame happens before receiving it.
+#if defined(__SANITIZE_THREAD__)
+#define SPINDLE_REMOTE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SPINDLE_REMOTE_TSAN 1
+#endif
+#endif
+#if defined(SPINDLE_REMOTE_TSAN)
+extern "C" void __tsan_acquire(void* address);  // NOLINT(bugprone-reserved-identifier): ThreadSanitizer's
+extern "C" void __tsan_release(void* address);  // NOLINT(bugprone-reserved-identifier): ThreadSanitizer's
+inline void handing_over(::zmq::message_t& message) noexcept { __tsan_release(message.data()); }
+inline void taking_over(::zmq::message_t& message) noexcept { __tsan_acquire(message.data()); }
+#else
+inline void handing_over(::zmq::message_t& /*message*/) noexcept {}
+inline void taking_over(::zmq::message_t& /*message*/) noexcept {}
+#endif
+
+inline std::string_view view(const ::zmq::message_t& message) noexcept {
+  return {static_cast<const char*>(message.data()), message.size()};
+}
+
+// ZeroMQ's context for the whole process: created on first use and never
+// destroyed, so that no static destructor waits on a socket still open.
+inline ::zmq::context_t& shared_context() {
+  static auto* context = new ::zmq::context_t();  // NOLINT(cppcoreguidelines-owning-memory): on purpose
+  return *context;
+}
+
+// A self-pipe: wakes the thread that waits in poll() on the socket.
+class WakePipe {
+ public:
+  WakePipe() {
+    if (::pipe(fds_) != 0) {
+      throw std::system_error(errno, std::generic_category(), "spindle::session::remote: pipe");
+    }
+    for (const int fd : fds_) {
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+  }
+  WakePipe(const WakePipe&) = delete;
+  WakePipe& operator=(const WakePipe&) = delete;
+  ~WakePipe() {
+    ::close(fds_[0]);
+    ::close(fds_[1]);
+  }
+  [[nodiscard]] int fd() const noexcept { return fds_[0]; }
+  void wake() const noexcept {
+    const char byte = 1;
+    [[maybe_unused]] const auto written = ::write(fds_[1], &byte, 1);  // full: already awake
+  }
+  void drain() const noexcept {
+    char bytes[64];
+    while (::read(fds_[0], bytes, sizeof bytes) > 0) {
+    }
+  }
+
+ private:
+  int fds_[2] = {-1, -1};
+};
+
+// A thread waiting on a Hub: for a message of its session (or a client to
+// accept), or, as the leader, on the socket itself.
+struct Waiter {
+  std::condition_variable cv;
+};
+
+// One session as the Hub sees it. Guarded by the Hub's mutex.
+struct Peer {
+  // dialing: hello sent, no answer yet; open; refused; closing: this side
+  // said bye at Eps and waits for the peer's; closed: the peer said bye;
+  // gone: over.
+  enum class State : std::uint8_t { dialing, open, refused, closing, closed, gone };
+
+  std::string id;  // the ZeroMQ routing id
+  State state = State::open;
+  std::string why;  // refused or gone: the reason
+  Limits theirs{};  // what the peer lets this side send
+  std::deque<::zmq::message_t> inbox;
+  // What this side sent, and what the peer said it has read.
+  std::uint64_t sent = 0;
+  std::uint64_t sent_bytes = 0;
+  std::uint64_t acked = 0;
+  std::uint64_t acked_bytes = 0;
+  // What the peer sent, what this side has read, and what it last told.
+  std::uint64_t received = 0;
+  std::uint64_t received_bytes = 0;
+  std::uint64_t read = 0;
+  std::uint64_t read_bytes = 0;
+  std::uint64_t granted = 0;
+  std::uint64_t granted_bytes = 0;
+  Waiter* waiter = nullptr;
+
+  [[nodiscard]] bool over() const noexcept { return state == State::closed || state == State::gone; }
+};
+
+// A client waiting to be accepted.
+struct Pending {
+  std::string id;
+  Limits theirs;
+};
+
+// A ZeroMQ ROUTER socket and the sessions on it: all of a listener's, or a
+// dialer's one. Any thread may use it; a mutex guards it all. A thread
+// that waits either leads (polls the socket, with the mutex released, and
+// hands what arrives to the session it is for) or follows (sleeps until
+// the leader hands it something, or leaves the lead to it). Whoever uses
+// the socket drains it before letting go of the mutex, so that the socket's
+// file descriptor signals again when the next frame arrives.
+class Hub {
+ public:
+  Hub(const Options& options, bool listening)
+      : options_(options),
+        ours_(limits_of(options)),
+        listening_(listening),
+        socket_(options.context != nullptr ? *options.context : shared_context(), ::zmq::socket_type::router) {
+    socket_.set(::zmq::sockopt::router_mandatory, 1);
+    socket_.set(::zmq::sockopt::linger, static_cast<int>(options.timeout.count()));
+    socket_.set(::zmq::sockopt::heartbeat_ivl, static_cast<int>(options.heartbeat.count()));
+    socket_.set(::zmq::sockopt::heartbeat_timeout, static_cast<int>(options.timeout.count()));
+    socket_.set(::zmq::sockopt::heartbeat_ttl, static_cast<int>(options.timeout.count()));
+    socket_.set(::zmq::sockopt::handshake_ivl, static_cast<int>(options.timeout.count()));
+    // A frame is one byte and the codec's bytes; a hello also carries a
+    // fingerprint, which a protocol of sane size keeps well under 64 KiB.
+    socket_.set(::zmq::sockopt::maxmsgsize,
+                static_cast<std::int64_t>(std::max<std::size_t>(options.max_message, 65536) + 1));
+    fd_ = socket_.get(::zmq::sockopt::fd);
+    if (!listening) {
+      // A dialer's socket has one connection, whose end is its session's:
+      // its monitor says when it drops (the peer's process died, or it
+      // stopped answering heartbeats).
+      static std::atomic<std::uint64_t> monitors{0};
+      const std::string address = "inproc://spindle.session.remote.monitor." + std::to_string(++monitors);
+      if (::zmq_socket_monitor(socket_.handle(), address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+        throw ::zmq::error_t();
+      }
+      monitor_.emplace(options.context != nullptr ? *options.context : shared_context(), ::zmq::socket_type::pair);
+      monitor_->connect(address);
+      monitor_fd_ = monitor_->get(::zmq::sockopt::fd);
+    }
+  }
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+  ~Hub() {
+    if (monitor_) {
+      ::zmq_socket_monitor(socket_.handle(), nullptr, 0);
+    }
+  }
+
+  std::mutex& mutex() noexcept { return mutex_; }
+  ::zmq::socket_t& socket() noexcept { return socket_; }
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+  [[nodiscard]] const Limits& ours() const noexcept { return ours_; }
+
+  // --- the listener's side ---
+
+  void expect(std::string theirs, std::string mine) {
+    expected_ = std::move(theirs);
+    mine_ = std::move(mine);
+  }
+  void stop_accepting(std::unique_lock<std::mutex>& lock) {
+    accepting_ = false;
+    while (!pending_.empty()) {
+      send_control(pending_.front().id, frame(refuse, mine_, std::string("the listener is closed")));
+      pending_.pop_front();
+    }
+    drain_if_led(lock);
+  }
+  std::optional<Pending> next_pending() {
+    if (pending_.empty()) {
+      return std::nullopt;
+    }
+    Pending next = std::move(pending_.front());
+    pending_.pop_front();
+    return next;
+  }
+  [[nodiscard]] bool has_pending() const noexcept { return !pending_.empty(); }
+  std::vector<std::string> take_refusals() { return std::exchange(refusals_, {}); }
+  void set_acceptor(Waiter* waiter) noexcept { acceptor_ = waiter; }
+
+  // --- sessions ---
+
+  std::shared_ptr<Peer> add_peer(std::string id, Peer::State state, Limits theirs) {
+    auto peer = std::make_shared<Peer>();
+    peer->id = std::move(id);
+    peer->state = state;
+    peer->theirs = theirs;
+    peers_[peer->id] = peer;
+    return peer;
+  }
+  void remove_peer(const Peer& peer) { peers_.erase(peer.id); }
+
+  // Sends a frame of the protocol (or a hello). False: the peer's queue is
+  // full for now. The peer unreachable: it is gone.
+  bool send_to(Peer& peer, ::zmq::message_t& message, std::unique_lock<std::mutex>& lock) {
+    const auto sent = send(peer.id, message);
+    drain_if_led(lock);
+    if (!sent) {
+      end(peer, "the peer's process or connection is gone");
+      return true;
+    }
+    return *sent;
+  }
+  // A frame of the transport's, best effort.
+  void send_control(const std::string& id, ::zmq::message_t&& message) noexcept {
+    try {
+      (void)send(id, message);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort
+    }
+  }
+
+  // Ends a session from this side: it is gone, the peer is told (best
+  // effort), whatever it still had to read is dropped.
+  void end(Peer& peer, std::string why) {
+    if (peer.state != Peer::State::gone) {
+      if (peer.state == Peer::State::open || peer.state == Peer::State::dialing) {
+        send_control(peer.id, frame(bye));
+      }
+      peer.state = Peer::State::gone;
+      peer.why = std::move(why);
+    }
+    peer.inbox.clear();
+    wake(peer.waiter);
+  }
+
+  // Waits, with `lock` held around each test, until done() or `deadline`
+  // (false then); meanwhile checks every heartbeat that `probed` (if any)
+  // is still there.
+  template <class Done>
+  bool wait(std::unique_lock<std::mutex>& lock, Waiter& self, Peer* probed, Deadline deadline, Done done) {
+    Deadline next_probe = Clock::now() + options_.heartbeat;
+    for (;;) {
+      if (done()) {
+        return true;
+      }
+      const Deadline now = Clock::now();
+      if (now >= deadline) {
+        return false;
+      }
+      if (probed != nullptr && now >= next_probe) {
+        probe(*probed, lock);
+        next_probe = now + options_.heartbeat;
+        continue;
+      }
+      const Deadline until = probed != nullptr ? std::min(deadline, next_probe) : deadline;
+      if (leader_ == nullptr) {
+        lead(lock, self, until);
+      } else {
+        waiting_.push_back(&self);
+        self.cv.wait_until(lock, std::min(until, now + std::chrono::seconds(60)));
+        waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &self));
+      }
+    }
+  }
+
+  // Reads everything the socket (and its monitor) has, with the mutex held.
+  void drain() {
+    drain_monitor();
+    for (;;) {
+      ::zmq::message_t id;
+      ::zmq::message_t body;
+      if (!socket_.recv(id, ::zmq::recv_flags::dontwait)) {
+        return;
+      }
+      bool well_formed = id.more();
+      if (well_formed) {
+        (void)socket_.recv(body, ::zmq::recv_flags::dontwait);  // a message's parts arrive together
+        taking_over(body);
+        well_formed = !body.more() && body.size() > 0;
+        while (body.more()) {
+          ::zmq::message_t extra;
+          (void)socket_.recv(extra, ::zmq::recv_flags::dontwait);
+          body.swap(extra);
+        }
+      }
+      deliver(std::string(static_cast<const char*>(id.data()), id.size()), std::move(body), well_formed);
+    }
+  }
+
+ private:
+  // Sends [id, message]: nothing if the peer is unreachable, false if its
+  // queue is full for now.
+  std::optional<bool> send(const std::string& id, ::zmq::message_t& message) {
+    try {
+      if (!socket_.send(::zmq::buffer(id), ::zmq::send_flags::sndmore | ::zmq::send_flags::dontwait)) {
+        return false;
+      }
+      // The routing frame went out: the body follows it at once (ROUTER
+      // sends a message's parts together).
+      handing_over(message);
+      (void)socket_.send(message, ::zmq::send_flags::dontwait);
+      return true;
+    } catch (const ::zmq::error_t& error) {
+      if (error.num() == EHOSTUNREACH) {
+        return std::nullopt;
+      }
+      throw;
+    }
+  }
+
+  // A dialer's connection dropped: once its session began, that ends it
+  // (before, the hello is sent again on the next connection).
+  void drain_monitor() {
+    if (!monitor_) {
+      return;
+    }
+    for (;;) {
+      ::zmq::message_t event;
+      if (!monitor_->recv(event, ::zmq::recv_flags::dontwait)) {
+        return;
+      }
+      while (event.more()) {
+        ::zmq::message_t address;
+        (void)monitor_->recv(address, ::zmq::recv_flags::dontwait);
+        event.swap(address);
+      }
+      for (auto& entry : peers_) {
+        Peer& peer = *entry.second;
+        if (peer.state == Peer::State::open || peer.state == Peer::State::closing) {
+          end(peer, "the connection to the peer dropped (its process died, or it stopped answering heartbeats)");
+        }
+      }
+    }
+  }
+
+  void probe(Peer& peer, std::unique_lock<std::mutex>& lock) {
+    if (peer.state != Peer::State::open && peer.state != Peer::State::closing) {
+      return;
+    }
+    ::zmq::message_t message = frame(ping);
+    if (!send(peer.id, message)) {
+      end(peer, "the peer's process or connection is gone (no answer to heartbeats)");
+    }
+    drain_if_led(lock);
+  }
+
+  // Polls the socket until `until` or a wake-up, with the mutex released.
+  void lead(std::unique_lock<std::mutex>& lock, Waiter& self, Deadline until) {
+    leader_ = &self;
+    drain();
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left > 0 && !woken_) {
+      pollfd fds[3] = {{fd_, POLLIN, 0}, {wake_.fd(), POLLIN, 0}, {monitor_fd_, POLLIN, 0}};
+      lock.unlock();
+      ::poll(fds, monitor_ ? 3 : 2, static_cast<int>(std::min<long long>(left, 60'000)));
+      lock.lock();
+    }
+    woken_ = false;
+    wake_.drain();
+    drain();
+    leader_ = nullptr;
+    // Someone else may lead now.
+    if (!waiting_.empty()) {
+      waiting_.front()->cv.notify_one();
+    }
+  }
+
+  // After using the socket while another thread leads: that thread polls
+  // the socket's descriptor, which this use may have quieted, so drain here.
+  void drain_if_led(std::unique_lock<std::mutex>& /*lock*/) {
+    if (leader_ != nullptr) {
+      drain();
+    }
+  }
+
+  void wake(Waiter* waiter) {
+    if (waiter == nullptr) {
+      return;
+    }
+    if (waiter == leader_) {
+      woken_ = true;
+      wake_.wake();
+    } else {
+      waiter->cv.notify_one();
+    }
+  }
+
+  void deliver(std::string id, ::zmq::message_t body, bool well_formed) {
+    const auto found = peers_.find(id);
+    if (found == peers_.end()) {
+      const bool waits = std::any_of(pending_.begin(), pending_.end(), [&](const Pending& p) { return p.id == id; });
+      if (listening_ && well_formed && static_cast<std::uint8_t>(view(body)[0]) == hello) {
+        if (!waits) {
+          greet(id, body);
+        }
+      } else if (well_formed && !waits &&
+                 (static_cast<std::uint8_t>(view(body)[0]) < control || static_cast<std::uint8_t>(view(body)[0]) == ping)) {
+        // A session this side no longer has (or never had): say so, so that
+        // a peer that lost its connection and reconnected learns it.
+        send_control(id, frame(bye));
+      }
+      return;
+    }
+    Peer& peer = *found->second;
+    if (peer.over()) {
+      return;  // late frames of a session that ended
+    }
+    if (!well_formed) {
+      end(peer, "the peer sent a malformed frame");
+      return;
+    }
+    const std::string_view bytes = view(body);
+    const auto kind = static_cast<std::uint8_t>(bytes[0]);
+    try {
+      if (kind < control) {
+        accept_data(peer, std::move(body));
+      } else if (kind == credit) {
+        const auto [read, read_bytes] = decode_all<std::tuple<std::uint64_t, std::uint64_t>>(bytes.substr(1));
+        if (read < peer.acked || read > peer.sent || read_bytes < peer.acked_bytes || read_bytes > peer.sent_bytes) {
+          end(peer, "the peer sent a credit for messages never sent");
+          return;
+        }
+        peer.acked = read;
+        peer.acked_bytes = read_bytes;
+        wake(peer.waiter);
+      } else if (kind == ping) {
+        // Only the transport's question.
+      } else if (kind == bye) {
+        if (peer.state == Peer::State::dialing) {
+          end(peer, "the listener closed the connection");
+          return;
+        }
+        peer.state = Peer::State::closed;
+        peer.why = "the peer's endpoint is gone";
+        wake(peer.waiter);
+      } else if (kind == welcome && peer.state == Peer::State::dialing) {
+        const auto [their_magic, their_version, window, window_bytes, max_message] =
+            decode_all<std::tuple<std::uint32_t, std::uint8_t, std::uint64_t, std::uint64_t, std::uint64_t>>(
+                bytes.substr(1));
+        if (their_magic != magic || their_version != version || window == 0 || window_bytes == 0) {
+          end(peer, "the listener's welcome is malformed");
+          return;
+        }
+        peer.theirs = {window, window_bytes, max_message};
+        peer.state = Peer::State::open;
+        wake(peer.waiter);
+      } else if (kind == refuse && peer.state == Peer::State::dialing) {
+        auto [theirs, why] = decode_all<std::tuple<std::string, std::string>>(bytes.substr(1));
+        peer.state = Peer::State::refused;
+        peer.why = why + "; the listener's protocol is " + theirs;
+        wake(peer.waiter);
+      } else {
+        end(peer, "the peer sent a frame of an unknown kind, or out of turn");
+      }
+    } catch (const DecodeError&) {
+      end(peer, "the peer sent a malformed control frame");
+    }
+  }
+
+  void accept_data(Peer& peer, ::zmq::message_t&& body) {
+    const std::uint64_t size = body.size() - 1;
+    if (peer.state != Peer::State::open) {
+      end(peer, "the peer sent a message before the session began");
+      return;
+    }
+    if (size > ours_.max_message) {
+      end(peer, "the peer sent a message over the size limit (Options::max_message)");
+      return;
+    }
+    const std::uint64_t unread = peer.received - peer.read;
+    if (unread >= ours_.window || (unread > 0 && peer.received_bytes - peer.read_bytes + size > ours_.window_bytes)) {
+      end(peer, "the peer sent more than its window of unread messages (Options::window)");
+      return;
+    }
+    ++peer.received;
+    peer.received_bytes += size;
+    peer.inbox.push_back(std::move(body));
+    wake(peer.waiter);
+  }
+
+  // A hello from a client not yet known.
+  void greet(const std::string& id, const ::zmq::message_t& body) {
+    std::string refusal;
+    try {
+      const auto [their_magic, their_version, window, window_bytes, max_message, theirs] =
+          decode_all<std::tuple<std::uint32_t, std::uint8_t, std::uint64_t, std::uint64_t, std::uint64_t, std::string>>(
+              view(body).substr(1));
+      if (their_magic != magic || their_version != version || window == 0 || window_bytes == 0) {
+        refusal = "a client sent a hello of another wire format or version";
+      } else if (theirs != expected_) {
+        refusal = "a client's protocol is not the dual of this listener's: the client speaks " + theirs +
+                  ", the listener speaks " + mine_ + " and so expects " + expected_;
+        send_control(id, frame(refuse, mine_, "the protocols are not dual: the listener accepts clients that speak " +
+                                                  expected_));
+      } else if (!accepting_) {
+        send_control(id, frame(refuse, mine_, std::string("the listener is closed")));
+        return;
+      } else if (pending_.size() >= options_.backlog) {
+        refusal = "a client was refused: too many clients wait for accept() (Options::backlog)";
+        send_control(id, frame(refuse, mine_, std::string("the listener is busy")));
+      } else {
+        pending_.push_back({id, {window, window_bytes, max_message}});
+        wake(acceptor_);
+        return;
+      }
+    } catch (const DecodeError&) {
+      refusal = "a client sent a malformed hello";
+    }
+    if (refusals_.size() < 64) {
+      refusals_.push_back(std::move(refusal));
+    }
+    wake(acceptor_);
+  }
+
+  Options options_;
+  Limits ours_;
+  bool listening_;
+  std::mutex mutex_;
+  ::zmq::socket_t socket_;
+  int fd_ = -1;
+  std::optional<::zmq::socket_t> monitor_;  // a dialer's
+  int monitor_fd_ = -1;
+  WakePipe wake_;
+  Waiter* leader_ = nullptr;
+  bool woken_ = false;
+  std::vector<Waiter*> waiting_;
+  std::unordered_map<std::string, std::shared_ptr<Peer>> peers_;
+  // The listener's: what a client must speak (the dual of its protocol),
+  // what it speaks, and the clients waiting for accept().
+  std::string expected_;
+  std::string mine_;
+  bool accepting_ = true;
+  std::deque<Pending> pending_;
+  std::vector<std::string> refusals_;
+  Waiter* acceptor_ = nullptr;
+};
+
+// Whether the message list L names an endpoint (delegation).
+template <class V>
+struct CarriesEndpoint;
+template <class... T>
+struct CarriesEndpoint<std::variant<T...>> : std::bool_constant<(session::detail::IsChan<T>::value || ...)> {};
+
+// The session's transport to its peer on a Hub: an endpoint's Wire.
+template <class Root>
+class ZmqWire final : public session::detail::Wire<session::detail::Message<Root, true>,
+                                                   session::detail::Message<Root, false>> {
+  using Out = session::detail::Message<Root, true>;
+  using In = session::detail::Message<Root, false>;
+
+ public:
+  ZmqWire(std::shared_ptr<Hub> hub, std::shared_ptr<Peer> peer) noexcept
+      : hub_(std::move(hub)), peer_(std::move(peer)) {}
+  ZmqWire(const ZmqWire&) = delete;
+  ZmqWire& operator=(const ZmqWire&) = delete;
+  ZmqWire(ZmqWire&&) = delete;
+  ZmqWire& operator=(ZmqWire&&) = delete;
+
+  ~ZmqWire() override {
+    try {
+      const std::lock_guard<std::mutex> lock(hub_->mutex());
+      if (!peer_->over()) {
+        hub_->send_control(peer_->id, frame(bye));
+      }
+      hub_->remove_peer(*peer_);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; the peer learns from the connection
+    }
+  }
+
+  // Both sides at Eps: each says so and waits (for its timeout at most)
+  // to hear the peer say so too. The peer at Eps has read every message
+  // this side sent, so the socket may go (and the process exit) without
+  // losing any.
+  void finish() noexcept override {
+    try {
+      std::unique_lock<std::mutex> lock(hub_->mutex());
+      Peer& peer = *peer_;
+      if (peer.state == Peer::State::gone) {
+        return;
+      }
+      hub_->send_control(peer.id, frame(bye));
+      if (peer.state == Peer::State::closed) {
+        peer.state = Peer::State::gone;  // the peer said so first
+        return;
+      }
+      peer.state = Peer::State::closing;
+      Waiter self;
+      const Registered registered(peer, self);
+      hub_->wait(lock, self, &peer, spindle::detail::deadline_after(hub_->options().timeout),
+                 [&] { return peer.state != Peer::State::closing; });
+      peer.state = Peer::State::gone;
+    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; the peer learns from the connection
+    }
+  }
+
+  void put(Out&& message) override {
+    std::string& bytes = buffer();
+    bytes.assign(1, static_cast<char>(message.index()));
+    Writer out(bytes);
+    std::visit(
+        [&](const auto& value) {
+          using T = std::remove_cvref_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, session::detail::Label>) {
+            encode(out, value.index);
+          } else if constexpr (!std::is_same_v<T, std::monostate>) {
+            encode(out, value);
+          }
+        },
+        message);
+    const std::uint64_t size = bytes.size() - 1;
+    std::unique_lock<std::mutex> lock(hub_->mutex());
+    Peer& peer = *peer_;
+    if (size > peer.theirs.max_message) {
+      hub_->end(peer, "this side sent a message over the peer's size limit");
+      throw std::length_error("spindle::session::remote: a message of " + std::to_string(size) +
+                              " bytes is over the peer's limit of " + std::to_string(peer.theirs.max_message) +
+                              " bytes (its Options::max_message); the session is over");
+    }
+    ::zmq::message_t frame_out(bytes.data(), bytes.size());
+    Waiter self;
+    const Registered registered(peer, self);
+    for (;;) {
+      const auto room = [&] {
+        const std::uint64_t unsent = peer.sent - peer.acked;
+        return peer.over() || (unsent < peer.theirs.window &&
+                               (unsent == 0 || peer.sent_bytes - peer.acked_bytes + size <= peer.theirs.window_bytes));
+      };
+      hub_->wait(lock, self, &peer, forever, room);
+      if (peer.over()) {
+        throw Disconnected(peer.why);
+      }
+      if (hub_->send_to(peer, frame_out, lock)) {
+        break;
+      }
+      // The peer's queue is full for now (it reads slowly): try again soon.
+      hub_->wait(lock, self, &peer, Clock::now() + std::chrono::milliseconds(1), [&] { return peer.over(); });
+    }
+    if (peer.over()) {
+      throw Disconnected(peer.why);
+    }
+    ++peer.sent;
+    peer.sent_bytes += size;
+  }
+
+  std::optional<In> take(session::detail::Expect expected, Deadline deadline) override {
+    ::zmq::message_t message;
+    {
+      std::unique_lock<std::mutex> lock(hub_->mutex());
+      Peer& peer = *peer_;
+      Waiter self;
+      const Registered registered(peer, self);
+      const bool arrived = hub_->wait(lock, self, &peer, deadline, [&] {
+        return !peer.inbox.empty() || peer.over();
+      });
+      if (!arrived) {
+        return std::nullopt;
+      }
+      if (peer.inbox.empty()) {
+        throw Disconnected(peer.why);
+      }
+      message = std::move(peer.inbox.front());
+      peer.inbox.pop_front();
+      ++peer.read;
+      peer.read_bytes += message.size() - 1;
+      // Tell the peer how much it may send again, every half window.
+      if (peer.read - peer.granted >= std::max<std::uint64_t>(hub_->ours().window / 2, 1) ||
+          peer.read_bytes - peer.granted_bytes >= hub_->ours().window_bytes / 2) {
+        peer.granted = peer.read;
+        peer.granted_bytes = peer.read_bytes;
+        ::zmq::message_t grant = frame(credit, peer.read, peer.read_bytes);
+        (void)hub_->send_to(peer, grant, lock);
+      }
+    }
+    // Decoded outside the lock: the bytes are this thread's now.
+    const std::string_view bytes = view(message);
+    const auto tag = static_cast<std::size_t>(static_cast<std::uint8_t>(bytes[0]));
+    if (tag != expected.index) {
+      broken("the peer sent a message of another type than this step's");
+    }
+    try {
+      In value = decode_at(tag, bytes.substr(1));
+      constexpr std::size_t label = session::detail::index_in<session::detail::Label, In>;
+      if constexpr (label < std::variant_size_v<In>) {
+        if (expected.branches != 0 && std::get<label>(value).index >= expected.branches) {
+          broken("the peer chose a branch the protocol does not have");
+        }
+      }
+      return value;
+    } catch (const DecodeError& error) {
+      broken(std::string("the peer sent a malformed message: ").append(error.what()));
+    }
+  }
+
+ private:
+  // Registers a thread waiting for this session, for the time it waits.
+  class Registered {
+   public:
+    Registered(Peer& peer, Waiter& self) noexcept : peer_(peer) { peer_.waiter = &self; }
+    Registered(const Registered&) = delete;
+    Registered& operator=(const Registered&) = delete;
+    ~Registered() { peer_.waiter = nullptr; }
+
+   private:
+    Peer& peer_;
+  };
+
+  [[noreturn]] void broken(const std::string& why) {
+    {
+      const std::lock_guard<std::mutex> lock(hub_->mutex());
+      hub_->end(*peer_, why);
+    }
+    throw Disconnected(why);
+  }
+
+  static In decode_at(std::size_t tag, std::string_view bytes) {
+    using Decode = In (*)(std::string_view);
+    static constexpr auto table = []<std::size_t... I>(std::index_sequence<I...>) {
+      return std::array<Decode, sizeof...(I)>{+[](std::string_view body) -> In {
+        using T = std::variant_alternative_t<I, In>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
+          throw DecodeError("spindle::session: decode: no message has tag 0");
+        } else if constexpr (std::is_same_v<T, session::detail::Label>) {
+          return In(std::in_place_index<I>, session::detail::Label{decode_all<std::uint8_t>(body)});
+        } else {
+          return In(std::in_place_index<I>, decode_all<T>(body));
+        }
+      }...};
+    }(std::make_index_sequence<std::variant_size_v<In>>{});
+    return table.at(tag)(bytes);
+  }
+
+  // Each thread's frame under construction, reused.
+  static std::string& buffer() {
+    thread_local std::string bytes;
+    return bytes;
+  }
+
+  std::shared_ptr<Hub> hub_;
+  std::shared_ptr<Peer> peer_;
+};
+
+// What a protocol must be to cross processes.
+template <class P>
+constexpr bool check_remote() {
+  using Out = session::detail::Message<P, true>;
+  using In = session::detail::Message<P, false>;
+  static_assert(!CarriesEndpoint<Out>::value && !CarriesEndpoint<In>::value,
+                "spindle::session::remote: an endpoint (a Chan) cannot be sent to another process: delegation works "
+                "between threads of one process only");
+  static_assert(std::variant_size_v<Out> <= control && std::variant_size_v<In> <= control,
+                "spindle::session::remote: a protocol sends at most 240 different types each way");
+  return true;
+}
+
+template <class P>
+Chan<P> endpoint(std::shared_ptr<Hub> hub, std::shared_ptr<Peer> peer) {
+  using Root = P;
+  auto wire = std::make_unique<ZmqWire<Root>>(std::move(hub), std::move(peer));
+  return session::detail::Access<P, Env<P>>::make_remote(std::move(wire));
+}
+
+inline void report(const Options& options, const std::vector<std::string>& refusals) {
+  for (const std::string& refusal : refusals) {
+    if (options.on_refused) {
+      options.on_refused(refusal);
+    } else {
+      std::cerr << "spindle::session::remote: refused: " << refusal << '\n';
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Accepts sessions of protocol P on one ZeroMQ endpoint: "tcp://host:port"
+/// ("tcp://127.0.0.1:*" picks a free port: see endpoint()),
+/// "ipc:///path", "inproc://name". Each client that dials with the dual
+/// protocol gets its own endpoint, from accept(). Move-only; destroying it
+/// stops accepting (waiting clients are refused), while the sessions
+/// already accepted go on.
+template <class P>
+class Listener {
+  static_assert(detail::check_remote<P>());
+
+ public:
+  explicit Listener(const std::string& endpoint, Options options = {})
+      : hub_(std::make_shared<detail::Hub>(options, true)) {
+    hub_->expect(fingerprint<Dual<P>>(), fingerprint<P>());
+    try {
+      hub_->socket().bind(endpoint);
+      endpoint_ = hub_->socket().get(::zmq::sockopt::last_endpoint);
+    } catch (const ::zmq::error_t& error) {
+      throw ConnectError("spindle::session::remote: cannot listen on " + endpoint + ": " + error.what());
+    }
+  }
+  Listener(Listener&&) noexcept = default;
+  Listener& operator=(Listener&& other) noexcept {
+    if (this != &other) {
+      stop();
+      hub_ = std::move(other.hub_);
+      endpoint_ = std::move(other.endpoint_);
+    }
+    return *this;
+  }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener() { stop(); }
+
+  /// The endpoint bound, with the port ZeroMQ chose for "tcp://host:*".
+  [[nodiscard]] const std::string& endpoint() const noexcept { return endpoint_; }
+
+  /// Waits for the next client whose protocol is Dual<P>, and returns its
+  /// endpoint. Clients refused meanwhile are reported (Options::on_refused).
+  Chan<P> accept() {
+    std::optional<Chan<P>> client = accept_deadline(spindle::detail::forever);
+    return std::move(*client);
+  }
+
+  /// accept(), waiting until `deadline` at most: nothing if no client came.
+  std::optional<Chan<P>> accept_deadline(std::chrono::steady_clock::time_point deadline) {
+    if (!hub_) {
+      throw std::logic_error("spindle::session::remote: accept() on a Listener that was moved from");
+    }
+    for (;;) {
+      std::unique_lock<std::mutex> lock(hub_->mutex());
+      detail::Waiter self;
+      hub_->set_acceptor(&self);
+      std::vector<std::string> refusals;
+      const bool came = hub_->wait(lock, self, nullptr, deadline, [&] {
+        refusals = hub_->take_refusals();
+        return !refusals.empty() || hub_->has_pending();
+      });
+      hub_->set_acceptor(nullptr);
+      std::optional<detail::Pending> client = hub_->next_pending();
+      std::shared_ptr<detail::Peer> peer;
+      if (client) {
+        peer = hub_->add_peer(client->id, detail::Peer::State::open, client->theirs);
+        const detail::Limits& ours = hub_->ours();
+        ::zmq::message_t welcome = detail::frame(detail::welcome, detail::magic, detail::version, ours.window,
+                                                 ours.window_bytes, ours.max_message);
+        (void)hub_->send_to(*peer, welcome, lock);
+      }
+      lock.unlock();
+      detail::report(hub_->options(), refusals);
+      if (peer) {
+        return detail::endpoint<P>(hub_, std::move(peer));  // gone already: its first step says so
+      }
+      if (!came) {
+        return std::nullopt;
+      }
+    }
+  }
+  /// accept_deadline(now + timeout).
+  template <class Rep, class Period>
+  std::optional<Chan<P>> accept_timeout(std::chrono::duration<Rep, Period> timeout) {
+    return accept_deadline(spindle::detail::deadline_after(timeout));
+  }
+
+ private:
+  void stop() noexcept {
+    if (hub_) {
+      try {
+        std::unique_lock<std::mutex> lock(hub_->mutex());
+        hub_->stop_accepting(lock);
+      } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; waiting clients time out
+      }
+    }
+  }
+
+  std::shared_ptr<detail::Hub> hub_;
+  std::string endpoint_;
+};
+
+/// Opens a session of protocol P with the listener at `endpoint`, which
+/// must speak Dual<P>. Throws Refused if it does not (or is not accepting),
+/// ConnectError if nothing accepted within Options::connect_timeout.
+template <class P>
+Chan<P> dial(const std::string& endpoint, Options options = {}) {
+  static_assert(detail::check_remote<P>());
+  auto hub = std::make_shared<detail::Hub>(options, false);
+  const auto deadline = spindle::detail::deadline_after(options.connect_timeout);
+  try {
+    hub->socket().set(::zmq::sockopt::connect_routing_id, detail::listener_id);
+    hub->socket().connect(endpoint);
+  } catch (const ::zmq::error_t& error) {
+    throw ConnectError("spindle::session::remote: cannot dial " + endpoint + ": " + error.what());
+  }
+  std::unique_lock<std::mutex> lock(hub->mutex());
+  auto peer = hub->add_peer(std::string(detail::listener_id), detail::Peer::State::dialing, {});
+  const detail::Limits& ours = hub->ours();
+  detail::Waiter self;
+  peer->waiter = &self;
+  // The hello waits in the socket until the connection is made (ZeroMQ
+  // retries a connection refused every 100 ms by itself).
+  ::zmq::message_t hello = detail::frame(detail::hello, detail::magic, detail::version, ours.window, ours.window_bytes,
+                                         ours.max_message, fingerprint<P>());
+  if (hub->send_to(*peer, hello, lock)) {
+    hub->wait(lock, self, nullptr, deadline, [&] { return peer->state != detail::Peer::State::dialing; });
+  }
+  peer->waiter = nullptr;
+  switch (peer->state) {
+    case detail::Peer::State::open:
+      break;
+    case detail::Peer::State::refused:
+      throw Refused("spindle::session::remote: " + endpoint + " refused the session: " + peer->why +
+                    "; this side speaks " + fingerprint<P>());  // why ends with the listener's protocol
+    case detail::Peer::State::dialing:
+      throw ConnectError("spindle::session::remote: no listener at " + endpoint + " accepted within " +
+                         std::to_string(options.connect_timeout.count()) + " ms (Options::connect_timeout)");
+    default:
+      throw ConnectError("spindle::session::remote: the connection to " + endpoint + " broke: " + peer->why);
+  }
+  lock.unlock();
+  return detail::endpoint<P>(std::move(hub), std::move(peer));
+}
+
+}  // namespace spindle::session::remote
