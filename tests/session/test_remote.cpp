@@ -21,7 +21,12 @@
 #include <variant>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <zmq.hpp>
 
 #include "session/common.hpp"
 #include "support/bounded.hpp"
@@ -350,7 +355,8 @@ TEST_CASE("session remote: a sender waits while its window of unread messages is
     CHECK(x == i);
     c = std::move(rest).zero();
   }
-  CHECK(sent.load() >= 100);
+  // Reading let the client go on (its counter moves just after each send).
+  CHECK(spindle::test::session_support::eventually([&] { return sent.load() >= 100; }));
   {
     const spindle::test::session_support::RecordViolations violations;  // c is dropped mid-protocol
     { auto dropped = std::move(c); }
@@ -392,4 +398,214 @@ TEST_CASE("session remote: one listener serves many clients at once", "[session]
     FAIL(served.unwrap_err().what());
   }
   CHECK(std::move(served).unwrap() == clients * 50);
+}
+
+TEST_CASE("session remote: choices travel with the next message, or alone when this side waits", "[session][remote]") {
+  Watchdog watchdog("choices");
+  // Two choices before a send (one frame), two before a recv (sent alone
+  // when the client waits), one before Eps (sent at close).
+  using Server = Rec<Offer<Offer<Recv<std::uint8_t, Var<Z>>, Send<std::uint8_t, Var<Z>>>, Eps>>;
+  remote::Listener<Server> listener("inproc://spindle-test-choices", quick());
+  auto server = spindle::thread::spawn([&listener] {
+    auto menu = listener.accept().enter();
+    std::string seen;
+    for (;;) {
+      auto outer = std::move(menu).offer();
+      if (outer.index() == 1) {
+        std::get<1>(std::move(outer)).close();
+        return seen + "end";
+      }
+      auto inner = std::get<0>(std::move(outer)).offer();
+      if (inner.index() == 0) {
+        auto [rest, x] = std::get<0>(std::move(inner)).recv();
+        seen += "recv " + std::to_string(x) + ", ";
+        menu = std::move(rest).zero();
+      } else {
+        seen += "send, ";
+        menu = std::get<1>(std::move(inner)).send(std::uint8_t{7}).zero();
+      }
+    }
+  });
+  auto menu = remote::dial<Dual<Server>>(listener.endpoint(), quick()).enter();
+  menu = std::move(menu).sel1().sel1().send(std::uint8_t{1}).zero();
+  auto [rest, y] = std::move(menu).sel1().sel2().recv();
+  CHECK(y == 7);
+  menu = std::move(rest).zero().sel1().sel1().send(std::uint8_t{2}).zero();
+  std::move(menu).sel2().close();
+  auto seen = server.join();
+  REQUIRE(seen.is_ok());
+  CHECK(std::move(seen).unwrap() == "recv 1, send, recv 2, end");
+}
+
+namespace {
+
+// A ZeroMQ DEALER that speaks spindle's wire by hand: the hostile client.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& endpoint)
+      : socket_(remote::detail::shared_context(), zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint);
+  }
+
+  void send(const std::string& bytes) { socket_.send(zmq::buffer(bytes), zmq::send_flags::none); }
+
+  // The next frame, or nothing within `limit`.
+  std::optional<std::string> recv(std::chrono::milliseconds limit) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, limit) == 0) {
+      return std::nullopt;
+    }
+    zmq::message_t message;
+    (void)socket_.recv(message, zmq::recv_flags::none);
+    return message.to_string();
+  }
+
+  // Says hello as a dialer of `protocol` would; true once welcomed.
+  bool handshake(const std::string& protocol) {
+    send(frame(remote::detail::hello, remote::detail::magic, remote::detail::version, std::uint64_t{1024},
+               std::uint64_t{1} << 24, std::uint64_t{1} << 20, protocol));
+    const auto answer = recv(10s);
+    return answer && !answer->empty() && static_cast<std::uint8_t>((*answer)[0]) == remote::detail::welcome;
+  }
+
+  template <class... T>
+  static std::string frame(std::uint8_t kind, const T&... fields) {
+    std::string bytes(1, static_cast<char>(kind));
+    spindle::session::Writer out(bytes);
+    (spindle::session::encode(out, fields), ...);
+    return bytes;
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+// What Adder's server receives, as tags: a choice, and a number.
+using AdderIn = spindle::session::detail::Message<Adder, false>;
+constexpr auto label_tag = static_cast<std::uint8_t>(spindle::session::detail::index_in<spindle::session::detail::Label, AdderIn>);
+constexpr auto number_tag = static_cast<std::uint8_t>(spindle::session::detail::index_in<std::uint64_t, AdderIn>);
+
+}  // namespace
+
+TEST_CASE("session remote: hostile input ends that session only, and the listener goes on", "[session][remote]") {
+  Watchdog watchdog("hostile input", 60s);
+  remote::Options options = quick();
+  options.max_message = 4096;
+  options.window = 16;
+  std::mutex mutex;
+  std::vector<std::string> outcomes;  // each accepted session's end, in order
+  std::vector<std::string> refusals;
+  options.on_refused = [&](const std::string& refusal) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    refusals.push_back(refusal);
+  };
+  remote::Listener<Adder> listener("tcp://127.0.0.1:*", options);
+  std::atomic<bool> stop{false};
+  auto acceptor = spindle::thread::spawn([&] {
+    while (!stop.load()) {
+      std::optional<Chan<Adder>> c = listener.accept_timeout(20ms);
+      if (!c) {
+        continue;
+      }
+      std::string outcome;
+      try {
+        outcome = "served " + std::to_string(serve_adder(std::move(*c)));
+      } catch (const Disconnected& error) {
+        outcome = error.what();
+      }
+      const std::lock_guard<std::mutex> lock(mutex);
+      outcomes.push_back(outcome);
+    }
+  });
+  const spindle::test::SetOnExit release(stop);
+  const auto ended = [&](std::size_t n) {
+    return spindle::test::session_support::eventually([&] {
+      const std::lock_guard<std::mutex> lock(mutex);
+      return outcomes.size() >= n;
+    });
+  };
+  const std::string protocol = spindle::session::fingerprint<Dual<Adder>>();
+  const std::string number = RawClient::frame(number_tag, std::uint64_t{5});
+  const std::string choose_first = RawClient::frame(label_tag, std::uint8_t{0});
+
+  // Before any hello: junk, an empty frame, a hello that is not one, a
+  // session that never began. None is accepted; the malformed hello and
+  // the wrong protocol are reported.
+  {
+    RawClient junk(listener.endpoint());
+    junk.send("");
+    junk.send(std::string("\xF0\x01", 2));
+    junk.send(number);
+    junk.send(RawClient::frame(remote::detail::hello, remote::detail::magic, remote::detail::version,
+                               std::uint64_t{1}, std::uint64_t{1}, std::uint64_t{1}, std::string("Eps")));
+    // A message of no session is answered with a bye, the other hello
+    // with a refusal.
+    std::string kinds;
+    for (auto answer = junk.recv(10s); answer; answer = junk.recv(200ms)) {
+      kinds += std::to_string(static_cast<std::uint8_t>((*answer)[0])) + " ";
+    }
+    CHECK(kinds == std::to_string(remote::detail::bye) + " " + std::to_string(remote::detail::refuse) + " ");
+  }
+  // A plain TCP client that sends random bytes never gets past ZeroMQ's
+  // handshake.
+  {
+    const std::string address = listener.endpoint();
+    const auto port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
+    std::string noise(4096, '\0');
+    std::uint32_t state = 12345;
+    for (char& byte : noise) {
+      state = state * 1103515245U + 12345U;
+      byte = static_cast<char>(state >> 24);
+    }
+    CHECK(::write(fd, noise.data(), noise.size()) > 0);
+    ::close(fd);
+  }
+
+  // Welcomed, then out of the protocol: each ends its own session.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> hostile = {
+      {"another type than this step's", {number}},
+      {"malformed", {std::string(1, static_cast<char>(label_tag))}},
+      {"branch the protocol does not have", {RawClient::frame(label_tag, std::uint8_t{9})}},
+      {"malformed", {choose_first, number + "junk"}},
+      {"another type than this step's", {RawClient::frame(0)}},
+      {"another type than this step's", {RawClient::frame(0xEF)}},
+      {"unknown kind", {RawClient::frame(0xFE)}},
+      {"size limit", {choose_first, RawClient::frame(number_tag, std::string(5000, 'x'))}},
+      // Over what the socket takes at all: ZeroMQ drops the connection.
+      {"connection is gone", {choose_first, RawClient::frame(number_tag, std::string(100'000, 'x'))}},
+      {"window", std::vector<std::string>(40, choose_first)},
+      {"credit for messages never sent", {RawClient::frame(remote::detail::credit, std::uint64_t{5}, std::uint64_t{5})}},
+  };
+  std::size_t expected = 0;
+  for (const auto& [why, frames] : hostile) {
+    RawClient client(listener.endpoint());
+    REQUIRE(client.handshake(protocol));
+    for (const std::string& bytes : frames) {
+      client.send(bytes);
+    }
+    REQUIRE(ended(++expected));
+    const std::lock_guard<std::mutex> lock(mutex);
+    INFO("expected an end for: " << why);
+    CHECK(outcomes.back().find("disconnected") != std::string::npos);
+    CHECK(outcomes.back().find(why) != std::string::npos);
+  }
+
+  // The listener still serves a client that keeps to the protocol.
+  CHECK(use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), quick()), 3) == 6);
+  REQUIRE(ended(++expected));
+  stop.store(true);
+  REQUIRE(acceptor.join().is_ok());
+  const std::lock_guard<std::mutex> lock(mutex);
+  CHECK(outcomes.back() == "served 3");
+  REQUIRE(refusals.size() == 2);
+  CHECK(refusals[0].find("malformed hello") != std::string::npos);
+  CHECK(refusals[1].find("not the dual") != std::string::npos);
 }

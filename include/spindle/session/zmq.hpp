@@ -243,6 +243,7 @@ struct Peer {
   std::string why;  // refused or gone: the reason
   Limits theirs{};  // what the peer lets this side send
   std::deque<::zmq::message_t> inbox;
+  std::size_t offset = 0;  // where the front frame's next record starts
   // What this side sent, and what the peer said it has read.
   std::uint64_t sent = 0;
   std::uint64_t sent_bytes = 0;
@@ -356,16 +357,22 @@ class Hub {
   }
   void remove_peer(const Peer& peer) { peers_.erase(peer.id); }
 
-  // Sends a frame of the protocol (or a hello). False: the peer's queue is
-  // full for now. The peer unreachable: it is gone.
-  bool send_to(Peer& peer, ::zmq::message_t& message, std::unique_lock<std::mutex>& lock) {
+  enum class Sent : std::uint8_t { yes, full, unreachable };
+
+  // Sends a frame of the protocol (or a hello). Full: the peer's queue is
+  // full for now. Unreachable: the peer is gone, and its session ends.
+  Sent send_to(Peer& peer, ::zmq::message_t& message, std::unique_lock<std::mutex>& lock) {
     const auto sent = send(peer.id, message);
-    drain_if_led(lock);
     if (!sent) {
       end(peer, "the peer's process or connection is gone");
-      return true;
     }
-    return *sent;
+    // Whatever arrives meanwhile is the peer's next move, not this send's
+    // outcome.
+    drain_if_led(lock);
+    if (!sent) {
+      return Sent::unreachable;
+    }
+    return *sent ? Sent::yes : Sent::full;
   }
   // A frame of the transport's, best effort.
   void send_control(const std::string& id, ::zmq::message_t&& message) noexcept {
@@ -386,6 +393,7 @@ class Hub {
       peer.why = std::move(why);
     }
     peer.inbox.clear();
+    peer.offset = 0;
     wake(peer.waiter);
   }
 
@@ -729,6 +737,10 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
   // losing any.
   void finish() noexcept override {
     try {
+      flush_labels();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the peer is gone; it needs no more
+    }
+    try {
       std::unique_lock<std::mutex> lock(hub_->mutex());
       Peer& peer = *peer_;
       if (peer.state == Peer::State::gone) {
@@ -749,20 +761,114 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
     }
   }
 
+  // A choice travels with the message after it: a Label waits here and
+  // goes in the same frame as the next message, or alone when this side
+  // next waits, or at Eps. (The peer, waiting in offer(), learns of the
+  // choice no later than this side's next step.)
   void put(Out&& message) override {
     std::string& bytes = buffer();
-    bytes.assign(1, static_cast<char>(message.index()));
+    bytes.assign(labels_);
+    bytes.push_back(static_cast<char>(message.index()));
     Writer out(bytes);
+    bool label = false;
     std::visit(
         [&](const auto& value) {
           using T = std::remove_cvref_t<decltype(value)>;
           if constexpr (std::is_same_v<T, session::detail::Label>) {
             encode(out, value.index);
+            label = true;
           } else if constexpr (!std::is_same_v<T, std::monostate>) {
             encode(out, value);
           }
         },
         message);
+    if (label) {
+      labels_.assign(bytes);
+      return;
+    }
+    labels_.clear();
+    send_frame(bytes);
+  }
+
+  std::optional<In> take(session::detail::Expect expected, Deadline deadline) override {
+    flush_labels();
+    ::zmq::message_t message;
+    std::size_t offset = 0;
+    std::array<char, 2> label_record{};
+    bool label_only = false;
+    {
+      std::unique_lock<std::mutex> lock(hub_->mutex());
+      Peer& peer = *peer_;
+      Waiter self;
+      const Registered registered(peer, self);
+      const bool arrived = hub_->wait(lock, self, &peer, deadline, [&] {
+        return !peer.inbox.empty() || peer.over();
+      });
+      if (!arrived) {
+        return std::nullopt;
+      }
+      if (peer.inbox.empty()) {
+        throw Disconnected(peer.why);
+      }
+      // A frame is labels (a tag and an index each), then at most one
+      // message, which runs to its end.
+      const std::string_view rest = view(peer.inbox.front()).substr(peer.offset);
+      if (label_tag < std::variant_size_v<In> && rest.size() > 2 &&
+          static_cast<std::uint8_t>(rest[0]) == label_tag) {
+        label_record = {rest[0], rest[1]};
+        label_only = true;
+        peer.offset += 2;
+      } else {
+        message = std::move(peer.inbox.front());
+        offset = peer.offset;
+        peer.inbox.pop_front();
+        peer.offset = 0;
+        ++peer.read;
+        peer.read_bytes += message.size() - 1;
+      }
+      // Tell the peer how much it may send again, every half window.
+      if (peer.read - peer.granted >= std::max<std::uint64_t>(hub_->ours().window / 2, 1) ||
+          peer.read_bytes - peer.granted_bytes >= hub_->ours().window_bytes / 2) {
+        peer.granted = peer.read;
+        peer.granted_bytes = peer.read_bytes;
+        ::zmq::message_t grant = frame(credit, peer.read, peer.read_bytes);
+        (void)hub_->send_to(peer, grant, lock);
+      }
+    }
+    // Decoded outside the lock: the bytes are this thread's now.
+    if (label_only) {
+      return take_record(expected, std::string_view(label_record.data(), label_record.size()));
+    }
+    return take_record(expected, view(message).substr(offset));
+  }
+
+ private:
+  // The tag of a choice among what this side receives (the variant's size
+  // if it receives none).
+  static constexpr std::size_t label_tag = session::detail::index_in<session::detail::Label, In>;
+
+  // One record of a frame: the message this step expects, or the end of
+  // the session.
+  In take_record(session::detail::Expect expected, std::string_view bytes) {
+    const auto tag = static_cast<std::size_t>(static_cast<std::uint8_t>(bytes[0]));
+    if (tag != expected.index) {
+      broken("the peer sent a message of another type than this step's");
+    }
+    try {
+      In value = decode_at(tag, bytes.substr(1));
+      if constexpr (label_tag < std::variant_size_v<In>) {
+        if (expected.branches != 0 && std::get<label_tag>(value).index >= expected.branches) {
+          broken("the peer chose a branch the protocol does not have");
+        }
+      }
+      return value;
+    } catch (const DecodeError& error) {
+      broken(std::string("the peer sent a malformed message: ").append(error.what()));
+    }
+  }
+
+  // Sends one frame: waits while the peer's window is full.
+  void send_frame(const std::string& bytes) {
     const std::uint64_t size = bytes.size() - 1;
     std::unique_lock<std::mutex> lock(hub_->mutex());
     Peer& peer = *peer_;
@@ -785,69 +891,28 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
       if (peer.over()) {
         throw Disconnected(peer.why);
       }
-      if (hub_->send_to(peer, frame_out, lock)) {
+      const Hub::Sent sent = hub_->send_to(peer, frame_out, lock);
+      if (sent == Hub::Sent::unreachable) {
+        throw Disconnected(peer.why);
+      }
+      if (sent == Hub::Sent::yes) {
         break;
       }
       // The peer's queue is full for now (it reads slowly): try again soon.
       hub_->wait(lock, self, &peer, Clock::now() + std::chrono::milliseconds(1), [&] { return peer.over(); });
     }
-    if (peer.over()) {
-      throw Disconnected(peer.why);
-    }
     ++peer.sent;
     peer.sent_bytes += size;
   }
 
-  std::optional<In> take(session::detail::Expect expected, Deadline deadline) override {
-    ::zmq::message_t message;
-    {
-      std::unique_lock<std::mutex> lock(hub_->mutex());
-      Peer& peer = *peer_;
-      Waiter self;
-      const Registered registered(peer, self);
-      const bool arrived = hub_->wait(lock, self, &peer, deadline, [&] {
-        return !peer.inbox.empty() || peer.over();
-      });
-      if (!arrived) {
-        return std::nullopt;
-      }
-      if (peer.inbox.empty()) {
-        throw Disconnected(peer.why);
-      }
-      message = std::move(peer.inbox.front());
-      peer.inbox.pop_front();
-      ++peer.read;
-      peer.read_bytes += message.size() - 1;
-      // Tell the peer how much it may send again, every half window.
-      if (peer.read - peer.granted >= std::max<std::uint64_t>(hub_->ours().window / 2, 1) ||
-          peer.read_bytes - peer.granted_bytes >= hub_->ours().window_bytes / 2) {
-        peer.granted = peer.read;
-        peer.granted_bytes = peer.read_bytes;
-        ::zmq::message_t grant = frame(credit, peer.read, peer.read_bytes);
-        (void)hub_->send_to(peer, grant, lock);
-      }
-    }
-    // Decoded outside the lock: the bytes are this thread's now.
-    const std::string_view bytes = view(message);
-    const auto tag = static_cast<std::size_t>(static_cast<std::uint8_t>(bytes[0]));
-    if (tag != expected.index) {
-      broken("the peer sent a message of another type than this step's");
-    }
-    try {
-      In value = decode_at(tag, bytes.substr(1));
-      constexpr std::size_t label = session::detail::index_in<session::detail::Label, In>;
-      if constexpr (label < std::variant_size_v<In>) {
-        if (expected.branches != 0 && std::get<label>(value).index >= expected.branches) {
-          broken("the peer chose a branch the protocol does not have");
-        }
-      }
-      return value;
-    } catch (const DecodeError& error) {
-      broken(std::string("the peer sent a malformed message: ").append(error.what()));
+  // The choices not sent yet, alone.
+  void flush_labels() {
+    if (!labels_.empty()) {
+      const std::string bytes = std::exchange(labels_, {});
+      send_frame(bytes);
     }
   }
 
- private:
   // Registers a thread waiting for this session, for the time it waits.
   class Registered {
    public:
@@ -893,6 +958,7 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
 
   std::shared_ptr<Hub> hub_;
   std::shared_ptr<Peer> peer_;
+  std::string labels_;  // choices made, not sent yet
 };
 
 // What a protocol must be to cross processes.
@@ -1049,7 +1115,7 @@ Chan<P> dial(const std::string& endpoint, Options options = {}) {
   // retries a connection refused every 100 ms by itself).
   ::zmq::message_t hello = detail::frame(detail::hello, detail::magic, detail::version, ours.window, ours.window_bytes,
                                          ours.max_message, fingerprint<P>());
-  if (hub->send_to(*peer, hello, lock)) {
+  if (hub->send_to(*peer, hello, lock) == detail::Hub::Sent::yes) {
     hub->wait(lock, self, nullptr, deadline, [&] { return peer->state != detail::Peer::State::dialing; });
   }
   peer->waiter = nullptr;
