@@ -5,8 +5,8 @@
 #
 #   tests/fuzz/run.sh [--minimize] [seconds] [target...]
 #
-# seconds: per target (default 60). targets: mpsc, session, select, codec (default
-# all four).
+# seconds: per target (default 60). targets: mpsc, session, select, codec,
+# remote (default all five).
 # --minimize: rebuild the corpus from scratch (the smallest set of the old
 # corpus and the new finds that reaches the same edges and model states)
 # instead of adding to it.
@@ -52,7 +52,7 @@ if [ $# -gt 0 ]; then
       ;;
   esac
 fi
-targets=${*:-mpsc session select codec}
+targets=${*:-mpsc session select codec remote}
 
 # Inputs up to 256 bytes, for the run and the merge. One thread runs an
 # input in well under a millisecond: one that takes 10 s is stuck, which is

@@ -66,6 +66,7 @@
 #include <variant>
 #include <vector>
 
+#include "spindle/detail/session/frames.hpp"
 #include "spindle/session.hpp"
 #include "spindle/session/codec.hpp"
 #include "spindle/session/fingerprint.hpp"
@@ -768,21 +769,8 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
   void put(Out&& message) override {
     std::string& bytes = buffer();
     bytes.assign(labels_);
-    bytes.push_back(static_cast<char>(message.index()));
-    Writer out(bytes);
-    bool label = false;
-    std::visit(
-        [&](const auto& value) {
-          using T = std::remove_cvref_t<decltype(value)>;
-          if constexpr (std::is_same_v<T, session::detail::Label>) {
-            encode(out, value.index);
-            label = true;
-          } else if constexpr (!std::is_same_v<T, std::monostate>) {
-            encode(out, value);
-          }
-        },
-        message);
-    if (label) {
+    session::detail::encode_record(bytes, message);
+    if (message.index() == session::detail::label_tag<Out>) {
       labels_.assign(bytes);
       return;
     }
@@ -810,11 +798,10 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
       if (peer.inbox.empty()) {
         throw Disconnected(peer.why);
       }
-      // A frame is labels (a tag and an index each), then at most one
+      // A frame is records: choices (two bytes each), then at most one
       // message, which runs to its end.
       const std::string_view rest = view(peer.inbox.front()).substr(peer.offset);
-      if (label_tag < std::variant_size_v<In> && rest.size() > 2 &&
-          static_cast<std::uint8_t>(rest[0]) == label_tag) {
+      if (session::detail::record_length<In>(rest) < rest.size()) {
         label_record = {rest[0], rest[1]};
         label_only = true;
         peer.offset += 2;
@@ -843,27 +830,13 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
   }
 
  private:
-  // The tag of a choice among what this side receives (the variant's size
-  // if it receives none).
-  static constexpr std::size_t label_tag = session::detail::index_in<session::detail::Label, In>;
-
   // One record of a frame: the message this step expects, or the end of
   // the session.
-  In take_record(session::detail::Expect expected, std::string_view bytes) {
-    const auto tag = static_cast<std::size_t>(static_cast<std::uint8_t>(bytes[0]));
-    if (tag != expected.index) {
-      broken("the peer sent a message of another type than this step's");
-    }
+  In take_record(session::detail::Expect expected, std::string_view record) {
     try {
-      In value = decode_at(tag, bytes.substr(1));
-      if constexpr (label_tag < std::variant_size_v<In>) {
-        if (expected.branches != 0 && std::get<label_tag>(value).index >= expected.branches) {
-          broken("the peer chose a branch the protocol does not have");
-        }
-      }
-      return value;
-    } catch (const DecodeError& error) {
-      broken(std::string("the peer sent a malformed message: ").append(error.what()));
+      return session::detail::decode_record<In>(expected, record);
+    } catch (const session::detail::BrokenRecord& error) {
+      broken(error.what());
     }
   }
 
@@ -931,23 +904,6 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
       hub_->end(*peer_, why);
     }
     throw Disconnected(why);
-  }
-
-  static In decode_at(std::size_t tag, std::string_view bytes) {
-    using Decode = In (*)(std::string_view);
-    static constexpr auto table = []<std::size_t... I>(std::index_sequence<I...>) {
-      return std::array<Decode, sizeof...(I)>{+[](std::string_view body) -> In {
-        using T = std::variant_alternative_t<I, In>;
-        if constexpr (std::is_same_v<T, std::monostate>) {
-          throw DecodeError("spindle::session: decode: no message has tag 0");
-        } else if constexpr (std::is_same_v<T, session::detail::Label>) {
-          return In(std::in_place_index<I>, session::detail::Label{decode_all<std::uint8_t>(body)});
-        } else {
-          return In(std::in_place_index<I>, decode_all<T>(body));
-        }
-      }...};
-    }(std::make_index_sequence<std::variant_size_v<In>>{});
-    return table.at(tag)(bytes);
   }
 
   // Each thread's frame under construction, reused.

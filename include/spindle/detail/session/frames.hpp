@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// How the messages of a session with another process become frames and
+// back (<spindle/session/zmq.hpp> sends the frames; this part needs no
+// ZeroMQ, so that it can be fuzzed and tested alone).
+//
+// A frame is a run of records. A record is one message of the protocol:
+// one byte, the index of its type in the direction's message variant (its
+// tag), then the codec's bytes. A choice's record (the Label's tag and the
+// branch's index, two bytes) may be followed by more records in the same
+// frame; any other record runs to the frame's end. So a choice travels in
+// one frame with the message after it.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "spindle/detail/session/link.hpp"
+#include "spindle/detail/session/wire.hpp"
+#include "spindle/session/codec.hpp"
+
+namespace spindle::session::detail {
+
+/// A record that is not the message the step expects, or not a message at
+/// all: the session cannot go on. what() says why.
+class BrokenRecord : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The tag of a choice in the message variant V (V's size if it has none).
+template <class V>
+inline constexpr std::size_t label_tag = index_in<Label, V>;
+
+/// Appends the record of `message` to `frame`.
+template <class V>
+void encode_record(std::string& frame, const V& message) {
+  frame.push_back(static_cast<char>(message.index()));
+  Writer out(frame);
+  std::visit(
+      [&](const auto& value) {
+        using T = std::remove_cvref_t<decltype(value)>;
+        if constexpr (std::is_same_v<T, Label>) {
+          encode(out, value.index);
+        } else if constexpr (!std::is_same_v<T, std::monostate>) {
+          encode(out, value);
+        }
+      },
+      message);
+}
+
+/// How long the next record of `rest` (the frame's bytes not taken yet,
+/// at least one) is: a choice's two bytes when more follow, else all of it.
+template <class V>
+std::size_t record_length(std::string_view rest) noexcept {
+  if constexpr (label_tag<V> < std::variant_size_v<V>) {
+    if (rest.size() > 2 && static_cast<std::uint8_t>(rest[0]) == label_tag<V>) {
+      return 2;
+    }
+  }
+  return rest.size();
+}
+
+/// The message in `record`, which must be the one `expected`: its type,
+/// and for a choice a branch the protocol has.
+template <class V>
+V decode_record(Expect expected, std::string_view record) {
+  if (record.empty()) {
+    throw BrokenRecord("the peer sent an empty message");
+  }
+  const auto tag = static_cast<std::size_t>(static_cast<std::uint8_t>(record[0]));
+  if (tag != expected.index || tag == 0 || tag >= std::variant_size_v<V>) {
+    throw BrokenRecord("the peer sent a message of another type than this step's");
+  }
+  using Decode = V (*)(std::string_view);
+  static constexpr auto decoders = []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<Decode, sizeof...(I)>{+[](std::string_view body) -> V {
+      using T = std::variant_alternative_t<I, V>;
+      if constexpr (std::is_same_v<T, std::monostate>) {
+        return V();  // tag 0: refused above
+      } else if constexpr (std::is_same_v<T, Label>) {
+        return V(std::in_place_index<I>, Label{decode_all<std::uint8_t>(body)});
+      } else {
+        return V(std::in_place_index<I>, decode_all<T>(body));
+      }
+    }...};
+  }(std::make_index_sequence<std::variant_size_v<V>>{});
+  try {
+    V value = decoders[tag](record.substr(1));
+    if constexpr (label_tag<V> < std::variant_size_v<V>) {
+      if (tag == label_tag<V> && std::get<label_tag<V>>(value).index >= expected.branches) {
+        throw BrokenRecord("the peer chose a branch the protocol does not have");
+      }
+    }
+    return value;
+  } catch (const DecodeError& error) {
+    throw BrokenRecord(std::string("the peer sent a malformed message: ").append(error.what()));
+  }
+}
+
+}  // namespace spindle::session::detail
