@@ -151,7 +151,8 @@ class Disconnected : public std::runtime_error {
   /// With the reason, where the transport knows more (a session with
   /// another process: the peer vanished, went silent, or broke the protocol).
   explicit Disconnected(const std::string& why)
-      : std::runtime_error(std::string("spindle::session: the session with the peer is over (disconnected): ").append(why)) {}
+      : std::runtime_error(
+            std::string("spindle::session: the session with the peer is over (disconnected): ").append(why)) {}
 };
 
 /// Called with a description when an endpoint is destroyed in the middle
@@ -572,9 +573,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
 
   // What recv and offer expect next: the index of T (or of a choice's
   // Label) among the messages this side receives.
-  detail::Expect expect_value() const noexcept {
-    return {detail::index_in<typename detail::Head<P>::value, In>, 0};
-  }
+  detail::Expect expect_value() const noexcept { return {detail::index_in<typename detail::Head<P>::value, In>, 0}; }
   detail::Expect expect_label() const noexcept {
     return {detail::index_in<detail::Label, In>, detail::Head<P>::branches};
   }
@@ -849,9 +848,8 @@ auto connect(Server&& server, Client&& client) {
     // neither side ever ran) and spawn's error reaches the caller.
     detail::Parcel<Chan<P>> parcel(std::move(server_end));
     auto quiet_client = detail::Parcel<Chan<Dual<P>>>(std::move(client_end));
-    auto handle = spindle::thread::spawn([run = std::forward<Server>(server), end = std::move(parcel)]() mutable -> S {
-      return run(end.take());
-    });
+    auto handle = spindle::thread::spawn(
+        [run = std::forward<Server>(server), end = std::move(parcel)]() mutable -> S { return run(end.take()); });
     std::conditional_t<std::is_void_v<C>, bool, std::optional<C>> client_result{};
     std::exception_ptr client_error;
     {

@@ -135,9 +135,9 @@ namespace {
 
 // A protocol with the codec's types, a choice each way and a loop.
 using Words = std::vector<std::string>;
-using Shouter = Rec<Offer<Recv<std::tuple<Words, std::optional<std::int32_t>, bool>,
-                               Choose<Send<Words, Var<Z>>, Send<std::string, Var<Z>>>>,
-                          Eps>>;
+using Shouter = Rec<Offer<
+    Recv<std::tuple<Words, std::optional<std::int32_t>, bool>, Choose<Send<Words, Var<Z>>, Send<std::string, Var<Z>>>>,
+    Eps>>;
 
 void serve_shouter(Chan<Shouter> c) {
   auto menu = std::move(c).enter();
@@ -174,8 +174,8 @@ TEST_CASE("session remote: strings, vectors, optionals and choices both ways", "
   auto server = spindle::thread::spawn([&listener] { serve_shouter(listener.accept()); });
   auto menu = remote::dial<Dual<Shouter>>(listener.endpoint(), quick()).enter();
 
-  auto answer = std::move(menu).sel1().send(std::tuple{Words{"hello", "world"}, std::optional<std::int32_t>(2), false})
-                    .offer();
+  auto answer =
+      std::move(menu).sel1().send(std::tuple{Words{"hello", "world"}, std::optional<std::int32_t>(2), false}).offer();
   REQUIRE(answer.index() == 0);
   auto [rest, loud] = std::get<0>(std::move(answer)).recv();
   CHECK(loud == Words{"HELLO", "WORLD", "HELLO", "WORLD"});
@@ -374,7 +374,8 @@ TEST_CASE("session remote: one listener serves many clients at once", "[session]
   auto acceptor = spindle::thread::spawn([&listener] {
     std::vector<spindle::thread::JoinHandle<std::uint64_t>> servers;
     for (int i = 0; i < clients; ++i) {
-      servers.push_back(spindle::thread::spawn([c = listener.accept()]() mutable { return serve_adder(std::move(c)); }));
+      servers.push_back(
+          spindle::thread::spawn([c = listener.accept()]() mutable { return serve_adder(std::move(c)); }));
     }
     std::uint64_t served = 0;
     for (auto& server : servers) {
@@ -384,9 +385,8 @@ TEST_CASE("session remote: one listener serves many clients at once", "[session]
   });
   std::vector<spindle::thread::JoinHandle<std::uint64_t>> users;
   for (int i = 0; i < clients; ++i) {
-    users.push_back(spindle::thread::spawn([&listener] {
-      return use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), quick()), 50);
-    }));
+    users.push_back(spindle::thread::spawn(
+        [&listener] { return use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), quick()), 50); }));
   }
   for (auto& user : users) {
     auto sum = user.join();
@@ -483,7 +483,8 @@ class RawClient {
 
 // What Adder's server receives, as tags: a choice, and a number.
 using AdderIn = spindle::session::detail::Message<Adder, false>;
-constexpr auto label_tag = static_cast<std::uint8_t>(spindle::session::detail::index_in<spindle::session::detail::Label, AdderIn>);
+constexpr auto label_tag =
+    static_cast<std::uint8_t>(spindle::session::detail::index_in<spindle::session::detail::Label, AdderIn>);
 constexpr auto number_tag = static_cast<std::uint8_t>(spindle::session::detail::index_in<std::uint64_t, AdderIn>);
 
 }  // namespace
@@ -537,8 +538,8 @@ TEST_CASE("session remote: hostile input ends that session only, and the listene
     junk.send("");
     junk.send(std::string("\xF0\x01", 2));
     junk.send(number);
-    junk.send(RawClient::frame(remote::detail::hello, remote::detail::magic, remote::detail::version,
-                               std::uint64_t{1}, std::uint64_t{1}, std::uint64_t{1}, std::string("Eps")));
+    junk.send(RawClient::frame(remote::detail::hello, remote::detail::magic, remote::detail::version, std::uint64_t{1},
+                               std::uint64_t{1}, std::uint64_t{1}, std::string("Eps")));
     // A message of no session is answered with a bye, the other hello
     // with a refusal.
     std::string kinds;
@@ -582,7 +583,8 @@ TEST_CASE("session remote: hostile input ends that session only, and the listene
       // Over what the socket takes at all: ZeroMQ drops the connection.
       {"connection is gone", {choose_first, RawClient::frame(number_tag, std::string(100'000, 'x'))}},
       {"window", std::vector<std::string>(40, choose_first)},
-      {"credit for messages never sent", {RawClient::frame(remote::detail::credit, std::uint64_t{5}, std::uint64_t{5})}},
+      {"credit for messages never sent",
+       {RawClient::frame(remote::detail::credit, std::uint64_t{5}, std::uint64_t{5})}},
   };
   std::size_t expected = 0;
   for (const auto& [why, frames] : hostile) {

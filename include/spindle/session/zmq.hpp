@@ -50,6 +50,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -559,7 +560,8 @@ class Hub {
           greet(id, body);
         }
       } else if (well_formed && !waits &&
-                 (static_cast<std::uint8_t>(view(body)[0]) < control || static_cast<std::uint8_t>(view(body)[0]) == ping)) {
+                 (static_cast<std::uint8_t>(view(body)[0]) < control ||
+                  static_cast<std::uint8_t>(view(body)[0]) == ping)) {
         // A session this side no longer has (or never had): say so, so that
         // a peer that lost its connection and reconnected learns it.
         send_control(id, frame(bye));
@@ -655,8 +657,8 @@ class Hub {
       } else if (theirs != expected_) {
         refusal = "a client's protocol is not the dual of this listener's: the client speaks " + theirs +
                   ", the listener speaks " + mine_ + " and so expects " + expected_;
-        send_control(id, frame(refuse, mine_, "the protocols are not dual: the listener accepts clients that speak " +
-                                                  expected_));
+        send_control(id, frame(refuse, mine_,
+                               "the protocols are not dual: the listener accepts clients that speak " + expected_));
       } else if (!accepting_) {
         send_control(id, frame(refuse, mine_, std::string("the listener is closed")));
         return;
@@ -708,8 +710,8 @@ struct CarriesEndpoint<std::variant<T...>> : std::bool_constant<(session::detail
 
 // The session's transport to its peer on a Hub: an endpoint's Wire.
 template <class Root>
-class ZmqWire final : public session::detail::Wire<session::detail::Message<Root, true>,
-                                                   session::detail::Message<Root, false>> {
+class ZmqWire final
+    : public session::detail::Wire<session::detail::Message<Root, true>, session::detail::Message<Root, false>> {
   using Out = session::detail::Message<Root, true>;
   using In = session::detail::Message<Root, false>;
 
@@ -789,9 +791,7 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
       Peer& peer = *peer_;
       Waiter self;
       const Registered registered(peer, self);
-      const bool arrived = hub_->wait(lock, self, &peer, deadline, [&] {
-        return !peer.inbox.empty() || peer.over();
-      });
+      const bool arrived = hub_->wait(lock, self, &peer, deadline, [&] { return !peer.inbox.empty() || peer.over(); });
       if (!arrived) {
         return std::nullopt;
       }
@@ -917,16 +917,22 @@ class ZmqWire final : public session::detail::Wire<session::detail::Message<Root
   std::string labels_;  // choices made, not sent yet
 };
 
-// What a protocol must be to cross processes.
+// What a protocol must be to cross processes: no endpoint among its
+// messages, and at most 240 message types each way (a tag is one byte).
+template <class P>
+inline constexpr bool delegates = CarriesEndpoint<session::detail::Message<P, true>>::value ||
+                                  CarriesEndpoint<session::detail::Message<P, false>>::value;
+template <class P>
+inline constexpr bool tags_fit = std::variant_size_v<session::detail::Message<P, true>> <=
+                                 control&& std::variant_size_v<session::detail::Message<P, false>> <= control;
+template <class P>
+inline constexpr bool crosses_processes = !delegates<P> && tags_fit<P>;
 template <class P>
 constexpr bool check_remote() {
-  using Out = session::detail::Message<P, true>;
-  using In = session::detail::Message<P, false>;
-  static_assert(!CarriesEndpoint<Out>::value && !CarriesEndpoint<In>::value,
+  static_assert(!delegates<P>,
                 "spindle::session::remote: an endpoint (a Chan) cannot be sent to another process: delegation works "
                 "between threads of one process only");
-  static_assert(std::variant_size_v<Out> <= control && std::variant_size_v<In> <= control,
-                "spindle::session::remote: a protocol sends at most 240 different types each way");
+  static_assert(tags_fit<P>, "spindle::session::remote: a protocol sends at most 240 different types each way");
   return true;
 }
 
@@ -962,7 +968,9 @@ class Listener {
  public:
   explicit Listener(const std::string& endpoint, Options options = {})
       : hub_(std::make_shared<detail::Hub>(options, true)) {
-    hub_->expect(fingerprint<Dual<P>>(), fingerprint<P>());
+    if constexpr (detail::crosses_processes<P>) {  // else the error above, and no more
+      hub_->expect(fingerprint<Dual<P>>(), fingerprint<P>());
+    }
     try {
       hub_->socket().bind(endpoint);
       endpoint_ = hub_->socket().get(::zmq::sockopt::last_endpoint);
@@ -1054,41 +1062,45 @@ class Listener {
 template <class P>
 Chan<P> dial(const std::string& endpoint, Options options = {}) {
   static_assert(detail::check_remote<P>());
-  auto hub = std::make_shared<detail::Hub>(options, false);
-  const auto deadline = spindle::detail::deadline_after(options.connect_timeout);
-  try {
-    hub->socket().set(::zmq::sockopt::connect_routing_id, detail::listener_id);
-    hub->socket().connect(endpoint);
-  } catch (const ::zmq::error_t& error) {
-    throw ConnectError("spindle::session::remote: cannot dial " + endpoint + ": " + error.what());
+  if constexpr (!detail::crosses_processes<P>) {
+    std::terminate();  // never runs: the error above, and no more
+  } else {
+    auto hub = std::make_shared<detail::Hub>(options, false);
+    const auto deadline = spindle::detail::deadline_after(options.connect_timeout);
+    try {
+      hub->socket().set(::zmq::sockopt::connect_routing_id, detail::listener_id);
+      hub->socket().connect(endpoint);
+    } catch (const ::zmq::error_t& error) {
+      throw ConnectError("spindle::session::remote: cannot dial " + endpoint + ": " + error.what());
+    }
+    std::unique_lock<std::mutex> lock(hub->mutex());
+    auto peer = hub->add_peer(std::string(detail::listener_id), detail::Peer::State::dialing, {});
+    const detail::Limits& ours = hub->ours();
+    detail::Waiter self;
+    peer->waiter = &self;
+    // The hello waits in the socket until the connection is made (ZeroMQ
+    // retries a connection refused every 100 ms by itself).
+    ::zmq::message_t hello = detail::frame(detail::hello, detail::magic, detail::version, ours.window,
+                                           ours.window_bytes, ours.max_message, fingerprint<P>());
+    if (hub->send_to(*peer, hello, lock) == detail::Hub::Sent::yes) {
+      hub->wait(lock, self, nullptr, deadline, [&] { return peer->state != detail::Peer::State::dialing; });
+    }
+    peer->waiter = nullptr;
+    switch (peer->state) {
+      case detail::Peer::State::open:
+        break;
+      case detail::Peer::State::refused:
+        throw Refused("spindle::session::remote: " + endpoint + " refused the session: " + peer->why +
+                      "; this side speaks " + fingerprint<P>());  // why ends with the listener's protocol
+      case detail::Peer::State::dialing:
+        throw ConnectError("spindle::session::remote: no listener at " + endpoint + " accepted within " +
+                           std::to_string(options.connect_timeout.count()) + " ms (Options::connect_timeout)");
+      default:
+        throw ConnectError("spindle::session::remote: the connection to " + endpoint + " broke: " + peer->why);
+    }
+    lock.unlock();
+    return detail::endpoint<P>(std::move(hub), std::move(peer));
   }
-  std::unique_lock<std::mutex> lock(hub->mutex());
-  auto peer = hub->add_peer(std::string(detail::listener_id), detail::Peer::State::dialing, {});
-  const detail::Limits& ours = hub->ours();
-  detail::Waiter self;
-  peer->waiter = &self;
-  // The hello waits in the socket until the connection is made (ZeroMQ
-  // retries a connection refused every 100 ms by itself).
-  ::zmq::message_t hello = detail::frame(detail::hello, detail::magic, detail::version, ours.window, ours.window_bytes,
-                                         ours.max_message, fingerprint<P>());
-  if (hub->send_to(*peer, hello, lock) == detail::Hub::Sent::yes) {
-    hub->wait(lock, self, nullptr, deadline, [&] { return peer->state != detail::Peer::State::dialing; });
-  }
-  peer->waiter = nullptr;
-  switch (peer->state) {
-    case detail::Peer::State::open:
-      break;
-    case detail::Peer::State::refused:
-      throw Refused("spindle::session::remote: " + endpoint + " refused the session: " + peer->why +
-                    "; this side speaks " + fingerprint<P>());  // why ends with the listener's protocol
-    case detail::Peer::State::dialing:
-      throw ConnectError("spindle::session::remote: no listener at " + endpoint + " accepted within " +
-                         std::to_string(options.connect_timeout.count()) + " ms (Options::connect_timeout)");
-    default:
-      throw ConnectError("spindle::session::remote: the connection to " + endpoint + " broke: " + peer->why);
-  }
-  lock.unlock();
-  return detail::endpoint<P>(std::move(hub), std::move(peer));
 }
 
 }  // namespace spindle::session::remote

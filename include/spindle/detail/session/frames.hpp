@@ -91,7 +91,8 @@ V decode_record(Expect expected, std::string_view record) {
         return V(std::in_place_index<I>, decode_all<T>(body));
       }
     }...};
-  }(std::make_index_sequence<std::variant_size_v<V>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<V>>{});
   try {
     V value = decoders[tag](record.substr(1));
     if constexpr (label_tag<V> < std::variant_size_v<V>) {
