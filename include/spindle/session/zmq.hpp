@@ -429,9 +429,8 @@ class Hub {
     }
   }
 
-  // Reads everything the socket (and its monitor) has, with the mutex held.
+  // Reads everything the socket has, with the mutex held.
   void drain() {
-    drain_monitor();
     for (;;) {
       ::zmq::message_t id;
       ::zmq::message_t body;
@@ -515,14 +514,25 @@ class Hub {
     leader_ = &self;
     drain();
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+    bool pipe_ready = false;
+    bool monitor_ready = false;
     if (left > 0 && !woken_) {
       pollfd fds[3] = {{fd_, POLLIN, 0}, {wake_.fd(), POLLIN, 0}, {monitor_fd_, POLLIN, 0}};
       lock.unlock();
       ::poll(fds, monitor_ ? 3 : 2, static_cast<int>(std::min<long long>(left, 60'000)));
       lock.lock();
+      pipe_ready = fds[1].revents != 0;
+      monitor_ready = monitor_ && fds[2].revents != 0;
+    }
+    // Only what poll() found ready is read: each read of an empty pipe or
+    // socket is a system call.
+    if (woken_ || pipe_ready) {
+      wake_.drain();
     }
     woken_ = false;
-    wake_.drain();
+    if (monitor_ready) {
+      drain_monitor();
+    }
     drain();
     leader_ = nullptr;
     // Someone else may lead now.
