@@ -43,8 +43,14 @@ namespace detail {
 
 template <class... T>
 std::string wire_names() {
+  const std::array<std::string, sizeof...(T)> each{wire_name<T>()...};
   std::string names;
-  ((names.append(names.empty() ? "" : ",").append(wire_name<T>())), ...);
+  for (const std::string& name : each) {
+    if (!names.empty()) {
+      names.push_back(',');
+    }
+    names.append(name);
+  }
   return names;
 }
 
@@ -73,7 +79,10 @@ struct WireName {
 
 template <class T>
 requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>) struct WireName<T> {
-  static std::string get() { return (std::is_signed_v<T> ? "i" : "u") + std::to_string(8 * sizeof(T)); }
+  static std::string get() {
+    std::string name(1, std::is_signed<T>::value ? 'i' : 'u');
+    return name.append(std::to_string(8 * sizeof(T)));
+  }
 };
 template <>
 struct WireName<bool> {
@@ -147,10 +156,14 @@ struct Spell<Recv<T, P>> {
 };
 template <class... P>
 struct SpellBranches {
+  // Each branch and a comma; the last comma becomes the closing bracket.
   static void to(std::string& out) {
-    bool first = true;
-    ((out.append(first ? "" : ","), first = false, Spell<P>::to(out)), ...);
-    out.append(">");
+    ((Spell<P>::to(out), out.push_back(',')), ...);
+    if constexpr (sizeof...(P) > 0) {
+      out.back() = '>';
+    } else {
+      out.push_back('>');
+    }
   }
 };
 template <class... P>

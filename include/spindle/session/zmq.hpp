@@ -43,6 +43,7 @@
 #include <zmq.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -201,9 +202,9 @@ class WakePipe {
     if (::pipe(fds_) != 0) {
       throw std::system_error(errno, std::generic_category(), "spindle::session::remote: pipe");
     }
-    for (const int fd : fds_) {
-      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    for (const int end : fds_) {
+      ::fcntl(end, F_SETFL, ::fcntl(end, F_GETFL) | O_NONBLOCK);
+      ::fcntl(end, F_SETFD, FD_CLOEXEC);
     }
   }
   WakePipe(const WakePipe&) = delete;
@@ -266,6 +267,7 @@ struct Peer {
 // A client waiting to be accepted.
 struct Pending {
   std::string id;
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read by Listener::accept_deadline
   Limits theirs;
 };
 
@@ -489,7 +491,7 @@ class Hub {
         (void)monitor_->recv(address, ::zmq::recv_flags::dontwait);
         event.swap(address);
       }
-      for (auto& entry : peers_) {
+      for (const auto& entry : peers_) {
         Peer& peer = *entry.second;
         if (peer.state == Peer::State::open || peer.state == Peer::State::closing) {
           end(peer, "the connection to the peer dropped (its process died, or it stopped answering heartbeats)");
@@ -561,7 +563,7 @@ class Hub {
     }
   }
 
-  void deliver(std::string id, ::zmq::message_t body, bool well_formed) {
+  void deliver(const std::string& id, ::zmq::message_t body, bool well_formed) {
     const auto found = peers_.find(id);
     if (found == peers_.end()) {
       const bool waits = std::any_of(pending_.begin(), pending_.end(), [&](const Pending& p) { return p.id == id; });
@@ -976,7 +978,7 @@ class Listener {
   static_assert(detail::check_remote<P>());
 
  public:
-  explicit Listener(const std::string& endpoint, Options options = {})
+  explicit Listener(const std::string& endpoint, const Options& options = {})
       : hub_(std::make_shared<detail::Hub>(options, true)) {
     if constexpr (detail::crosses_processes<P>) {  // else the error above, and no more
       hub_->expect(fingerprint<Dual<P>>(), fingerprint<P>());
@@ -1070,7 +1072,7 @@ class Listener {
 /// must speak Dual<P>. Throws Refused if it does not (or is not accepting),
 /// ConnectError if nothing accepted within Options::connect_timeout.
 template <class P>
-Chan<P> dial(const std::string& endpoint, Options options = {}) {
+Chan<P> dial(const std::string& endpoint, const Options& options = {}) {
   static_assert(detail::check_remote<P>());
   if constexpr (!detail::crosses_processes<P>) {
     std::terminate();  // never runs: the error above, and no more

@@ -68,6 +68,29 @@ std::size_t record_length(std::string_view rest) noexcept {
   return rest.size();
 }
 
+// One decoder per alternative of V, by tag (tag 0, std::monostate, is
+// refused before).
+template <class V, class Tags = std::make_index_sequence<std::variant_size_v<V>>>
+struct Decoders;
+template <class V, std::size_t... I>
+struct Decoders<V, std::index_sequence<I...>> {
+  using Decode = V (*)(std::string_view);
+
+  template <std::size_t Tag>
+  static V decode(std::string_view body) {
+    using T = std::variant_alternative_t<Tag, V>;
+    if constexpr (std::is_same_v<T, std::monostate>) {
+      return V();
+    } else if constexpr (std::is_same_v<T, Label>) {
+      return V(std::in_place_index<Tag>, Label{decode_all<std::uint8_t>(body)});
+    } else {
+      return V(std::in_place_index<Tag>, decode_all<T>(body));
+    }
+  }
+
+  static constexpr std::array<Decode, sizeof...(I)> table{&decode<I>...};
+};
+
 /// The message in `record`, which must be the one `expected`: its type,
 /// and for a choice a branch the protocol has.
 template <class V>
@@ -79,22 +102,8 @@ V decode_record(Expect expected, std::string_view record) {
   if (tag != expected.index || tag == 0 || tag >= std::variant_size_v<V>) {
     throw BrokenRecord("the peer sent a message of another type than this step's");
   }
-  using Decode = V (*)(std::string_view);
-  static constexpr auto decoders = []<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<Decode, sizeof...(I)>{+[](std::string_view body) -> V {
-      using T = std::variant_alternative_t<I, V>;
-      if constexpr (std::is_same_v<T, std::monostate>) {
-        return V();  // tag 0: refused above
-      } else if constexpr (std::is_same_v<T, Label>) {
-        return V(std::in_place_index<I>, Label{decode_all<std::uint8_t>(body)});
-      } else {
-        return V(std::in_place_index<I>, decode_all<T>(body));
-      }
-    }...};
-  }
-  (std::make_index_sequence<std::variant_size_v<V>>{});
   try {
-    V value = decoders[tag](record.substr(1));
+    V value = Decoders<V>::table[tag](record.substr(1));
     if constexpr (label_tag<V> < std::variant_size_v<V>) {
       if (tag == label_tag<V> && std::get<label_tag<V>>(value).index >= expected.branches) {
         throw BrokenRecord("the peer chose a branch the protocol does not have");

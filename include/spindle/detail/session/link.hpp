@@ -29,7 +29,9 @@ inline const void* this_thread_token() noexcept {
 // the direction's message variant, and for a choice how many branches
 // there are.
 struct Expect {
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read by decode_record (frames.hpp)
   std::size_t index;
+  // cppcheck-suppress unusedStructMember ; false positive (cppcheck 2.10): read by decode_record (frames.hpp)
   std::size_t branches;
 };
 
