@@ -244,18 +244,33 @@ struct Codec<std::string> {
 template <class T, class A>
 struct Codec<std::vector<T, A>> {
   static constexpr std::size_t min_size = 4;
+  // Bytes (one-byte integers) are copied at once: their encoding is themselves.
+  static constexpr bool bytes = std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) == 1;
+
   static void encode(Writer& out, const std::vector<T, A>& value) {
     detail::write_count(out, value.size());
-    for (const auto& element : value) {
-      Codec<T>::encode(out, element);
+    if constexpr (bytes) {
+      out.bytes(value.data(), value.size());
+    } else {
+      for (const auto& element : value) {
+        Codec<T>::encode(out, element);
+      }
     }
   }
   static std::vector<T, A> decode(Reader& in) {
     const std::uint32_t count = detail::read_count(in, detail::min_size<T>());
     std::vector<T, A> value;
-    value.reserve(count);
-    for (std::uint32_t i = 0; i < count; ++i) {
-      value.push_back(Codec<T>::decode(in));
+    if constexpr (bytes) {
+      const std::string_view raw = in.bytes(count);
+      value.resize(count);
+      if (count != 0) {
+        std::memcpy(value.data(), raw.data(), count);
+      }
+    } else {
+      value.reserve(count);
+      for (std::uint32_t i = 0; i < count; ++i) {
+        value.push_back(Codec<T>::decode(in));
+      }
     }
     return value;
   }

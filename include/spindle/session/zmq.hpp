@@ -286,6 +286,9 @@ class Hub {
         listening_(listening),
         socket_(options.context != nullptr ? *options.context : shared_context(), ::zmq::socket_type::router) {
     socket_.set(::zmq::sockopt::router_mandatory, 1);
+    // No limit of ZeroMQ's on what this side queues to send: the peer's
+    // window bounds it (and a full queue would cost a retry).
+    socket_.set(::zmq::sockopt::sndhwm, 0);
     socket_.set(::zmq::sockopt::linger, static_cast<int>(options.timeout.count()));
     socket_.set(::zmq::sockopt::heartbeat_ivl, static_cast<int>(options.heartbeat.count()));
     socket_.set(::zmq::sockopt::heartbeat_timeout, static_cast<int>(options.timeout.count()));
@@ -406,6 +409,9 @@ class Hub {
   // is still there.
   template <class Done>
   bool wait(std::unique_lock<std::mutex>& lock, Waiter& self, Peer* probed, Deadline deadline, Done done) {
+    if (done()) {
+      return true;  // without reading the clock
+    }
     Deadline next_probe = Clock::now() + options_.heartbeat;
     for (;;) {
       if (done()) {
@@ -520,22 +526,24 @@ class Hub {
     bool monitor_ready = false;
     if (left > 0 && !woken_) {
       pollfd fds[3] = {{fd_, POLLIN, 0}, {wake_.fd(), POLLIN, 0}, {monitor_fd_, POLLIN, 0}};
+      polling_ = true;
       lock.unlock();
       ::poll(fds, monitor_ ? 3 : 2, static_cast<int>(std::min<long long>(left, 60'000)));
       lock.lock();
+      polling_ = false;
       pipe_ready = fds[1].revents != 0;
       monitor_ready = monitor_ && fds[2].revents != 0;
     }
     // Only what poll() found ready is read: each read of an empty pipe or
     // socket is a system call.
-    if (woken_ || pipe_ready) {
+    if (pipe_ready) {
       wake_.drain();
     }
-    woken_ = false;
     if (monitor_ready) {
       drain_monitor();
     }
     drain();
+    woken_ = false;  // the caller tests its condition next anyway
     leader_ = nullptr;
     // Someone else may lead now.
     if (!waiting_.empty()) {
@@ -556,8 +564,12 @@ class Hub {
       return;
     }
     if (waiter == leader_) {
+      // The pipe only for a leader inside poll(); otherwise it holds the
+      // mutex (this very thread, draining) and looks next.
       woken_ = true;
-      wake_.wake();
+      if (polling_) {
+        wake_.wake();
+      }
     } else {
       waiter->cv.notify_one();
     }
@@ -701,7 +713,8 @@ class Hub {
   int monitor_fd_ = -1;
   WakePipe wake_;
   Waiter* leader_ = nullptr;
-  bool woken_ = false;
+  bool woken_ = false;    // the leader has something to look at
+  bool polling_ = false;  // the leader is inside poll(), without the mutex
   std::vector<Waiter*> waiting_;
   std::unordered_map<std::string, std::shared_ptr<Peer>> peers_;
   // The listener's: what a client must speak (the dual of its protocol),
