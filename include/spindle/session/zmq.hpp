@@ -141,7 +141,7 @@ enum Kind : std::uint8_t {
 };
 inline constexpr std::uint32_t magic = 0x53504e44;  // "SPND"
 inline constexpr std::uint8_t version = 1;
-// The routing id a dialer gives its one peer, the listener.
+// The name a dialer knows its one peer, the listener, by.
 inline constexpr std::string_view listener_id = "L";
 
 // What a receiver lets a sender do, told at connect.
@@ -271,8 +271,9 @@ struct Pending {
   Limits theirs;
 };
 
-// A ZeroMQ ROUTER socket and the sessions on it: all of a listener's, or a
-// dialer's one. Any thread may use it; a mutex guards it all. A thread
+// A ZeroMQ socket and the sessions on it: a listener's ROUTER with all its
+// sessions (by the routing id of each client), or a dialer's DEALER with its
+// one session. Any thread may use it; a mutex guards it all. A thread
 // that waits either leads (polls the socket, with the mutex released, and
 // hands what arrives to the session it is for) or follows (sleeps until
 // the leader hands it something, or leaves the lead to it). Whoever uses
@@ -284,8 +285,11 @@ class Hub {
       : options_(options),
         ours_(limits_of(options)),
         listening_(listening),
-        socket_(options.context != nullptr ? *options.context : shared_context(), ::zmq::socket_type::router) {
-    socket_.set(::zmq::sockopt::router_mandatory, 1);
+        socket_(options.context != nullptr ? *options.context : shared_context(),
+                listening ? ::zmq::socket_type::router : ::zmq::socket_type::dealer) {
+    if (listening) {
+      socket_.set(::zmq::sockopt::router_mandatory, 1);  // a client gone: its sends fail at once
+    }
     // No limit of ZeroMQ's on what this side queues to send: the peer's
     // window bounds it (and a full queue would cost a retry).
     socket_.set(::zmq::sockopt::sndhwm, 0);
@@ -439,6 +443,10 @@ class Hub {
 
   // Reads everything the socket has, with the mutex held.
   void drain() {
+    if (!listening_) {
+      drain_dealer();
+      return;
+    }
     for (;;) {
       ::zmq::message_t id;
       ::zmq::message_t body;
@@ -465,6 +473,10 @@ class Hub {
   // queue is full for now.
   std::optional<bool> send(const std::string& id, ::zmq::message_t& message) {
     try {
+      if (!listening_) {  // a dialer's DEALER: one peer, one frame
+        handing_over(message);
+        return socket_.send(message, ::zmq::send_flags::dontwait).has_value();
+      }
       if (!socket_.send(::zmq::buffer(id), ::zmq::send_flags::sndmore | ::zmq::send_flags::dontwait)) {
         return false;
       }
@@ -478,6 +490,25 @@ class Hub {
         return std::nullopt;
       }
       throw;
+    }
+  }
+
+  // A dialer's frames: all from its one peer, the listener.
+  void drain_dealer() {
+    for (;;) {
+      ::zmq::message_t body;
+      if (!socket_.recv(body, ::zmq::recv_flags::dontwait)) {
+        return;
+      }
+      taking_over(body);
+      bool well_formed = body.size() > 0;
+      while (body.more()) {
+        well_formed = false;
+        ::zmq::message_t extra;
+        (void)socket_.recv(extra, ::zmq::recv_flags::dontwait);
+        body.swap(extra);
+      }
+      deliver(std::string(listener_id), std::move(body), well_formed);
     }
   }
 
@@ -1093,7 +1124,6 @@ Chan<P> dial(const std::string& endpoint, const Options& options = {}) {
     auto hub = std::make_shared<detail::Hub>(options, false);
     const auto deadline = spindle::detail::deadline_after(options.connect_timeout);
     try {
-      hub->socket().set(::zmq::sockopt::connect_routing_id, detail::listener_id);
       hub->socket().connect(endpoint);
     } catch (const ::zmq::error_t& error) {
       throw ConnectError("spindle::session::remote: cannot dial " + endpoint + ": " + error.what());
