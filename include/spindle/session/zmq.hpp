@@ -315,6 +315,10 @@ class Hub {
       monitor_.emplace(options.context != nullptr ? *options.context : shared_context(), ::zmq::socket_type::pair);
       monitor_->connect(address);
       monitor_fd_ = monitor_->get(::zmq::sockopt::fd);
+      // Read once now: ZeroMQ signals the descriptor only for a message to
+      // a reader that found nothing last time, and the leader polls the
+      // descriptor before it reads (the socket itself it reads first).
+      drain_monitor();
     }
   }
   Hub(const Hub&) = delete;
