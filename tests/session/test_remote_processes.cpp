@@ -391,8 +391,8 @@ spindle::thread::JoinHandle<Ended> test_waits_for_child_dialer(remote::Listener<
 
 // The child listens; this process dials, plays one round, and blocks in
 // the next: a recv.
-spindle::thread::JoinHandle<Ended> test_waits_for_child_listener(const std::string& bound, const remote::Options& options,
-                                                                 Child& child) {
+spindle::thread::JoinHandle<Ended> test_waits_for_child_listener(const std::string& bound,
+                                                                 const remote::Options& options, Child& child) {
   auto menu = remote::dial<Dual<Adder>>(bound, options).enter();
   auto [rest, y] = std::move(menu).sel1().send(std::uint64_t{41}).recv();
   if (y != 42) {
@@ -590,8 +590,7 @@ struct Served {
 
 }  // namespace
 
-TEST_CASE("session remote processes: 100 clients from 4 processes at once against one listener",
-          "[session][remote]") {
+TEST_CASE("session remote processes: 100 clients from 4 processes at once against one listener", "[session][remote]") {
   Watchdog watchdog("100 clients");
   constexpr int children = 4;
   constexpr int clients_each = 25;
@@ -624,8 +623,8 @@ TEST_CASE("session remote processes: 100 clients from 4 processes at once agains
 
   std::deque<Child> clients;  // a Child does not move
   for (int i = 0; i < children; ++i) {
-    clients.emplace_back(std::vector<std::string>{"dial", listener.endpoint(), std::to_string(each),
-                                                  std::to_string(clients_each)});
+    clients.emplace_back(
+        std::vector<std::string>{"dial", listener.endpoint(), std::to_string(each), std::to_string(clients_each)});
   }
   const std::string expected = "sum " + std::to_string(sum_of_answers(each));
   int answered = 0;
