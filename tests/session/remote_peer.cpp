@@ -27,6 +27,7 @@
 // no orphan outlives a test.
 
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -79,8 +80,8 @@ using Wrong = Rec<Choose<Send<std::uint32_t, Recv<std::uint64_t, Var<Z>>>, Eps>>
 void say(const std::string& line) {
   static std::mutex mutex;
   const std::lock_guard<std::mutex> lock(mutex);
-  std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
+  (void)std::printf("%s\n", line.c_str());
+  (void)std::fflush(stdout);
 }
 
 std::uint64_t serve_adder(Chan<Adder> c) {
@@ -108,10 +109,11 @@ std::uint64_t use_adder(Chan<Dual<Adder>> c, std::uint64_t rounds) {
   return sum;
 }
 
-// Mid-protocol, the session held open: waits for the test's signal. Ends
-// the process without unwinding (the endpoint is not at Eps), should none
-// come.
-[[noreturn]] void wait_to_be_killed() {
+// Mid-protocol, with the session `held` open: waits for the test's signal.
+// Ends the process without unwinding (the endpoint is not at Eps), should
+// none come.
+template <class Held>
+[[noreturn]] void wait_to_be_killed(Held /*held*/) {
   say("ready-to-die");
   for (int i = 0; i < 250; ++i) {
     std::this_thread::sleep_for(100ms);
@@ -145,6 +147,7 @@ int serve(const std::string& endpoint, int sessions, const remote::Options& opti
 int dial(const std::string& endpoint, std::uint64_t rounds, int clients, const remote::Options& options) {
   std::latch start(clients);  // the clients dial at once
   std::vector<spindle::thread::JoinHandle<std::uint64_t>> threads;
+  threads.reserve(static_cast<std::size_t>(clients));
   for (int i = 0; i < clients; ++i) {
     threads.push_back(spindle::thread::spawn([&] {
       start.arrive_and_wait();
@@ -183,8 +186,7 @@ int dial_wrong(const std::string& endpoint, const remote::Options& options) {
     say("error the listener answered " + std::to_string(y) + " to 41");
     std::_Exit(1);
   }
-  auto next = std::move(rest).zero();  // the session goes on: the listener waits for a choice
-  wait_to_be_killed();
+  wait_to_be_killed(std::move(rest).zero());  // the listener waits for a choice
 }
 
 [[noreturn]] void hold_serve(const std::string& endpoint, const remote::Options& options) {
@@ -195,15 +197,14 @@ int dial_wrong(const std::string& endpoint, const remote::Options& options) {
     std::_Exit(1);
   }
   auto [rest, x] = std::get<0>(std::move(choice)).recv();
-  auto next = std::move(rest).send(x + 1).zero();  // the client's turn
-  wait_to_be_killed();
+  wait_to_be_killed(std::move(rest).send(x + 1).zero());  // the client's turn
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: remote_peer [--heartbeat MS] [--timeout MS] serve <endpoint> <sessions>\n"
-               "       | dial <endpoint> <rounds> [<clients>] | wrong <endpoint>\n"
-               "       | hold-dial <endpoint> | hold-serve <endpoint>\n");
+  (void)std::fprintf(stderr,
+                     "usage: remote_peer [--heartbeat MS] [--timeout MS] serve <endpoint> <sessions>\n"
+                     "       | dial <endpoint> <rounds> [<clients>] | wrong <endpoint>\n"
+                     "       | hold-dial <endpoint> | hold-serve <endpoint>\n");
   return 2;
 }
 

@@ -94,6 +94,7 @@ class Child {
     std::vector<std::string> argv_strings{SPINDLE_REMOTE_PEER};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(argv_strings.size() + 1);
     for (std::string& arg : argv_strings) {
       argv.push_back(arg.data());
     }
@@ -288,7 +289,7 @@ class IpcPath {
       : path_("/tmp/spindle-test-" + std::to_string(::getpid()) + "-" + name + ".ipc") {}
   IpcPath(const IpcPath&) = delete;
   IpcPath& operator=(const IpcPath&) = delete;
-  ~IpcPath() { std::remove(path_.c_str()); }
+  ~IpcPath() { (void)std::remove(path_.c_str()); }
   [[nodiscard]] std::string endpoint() const { return "ipc://" + path_; }
 
  private:
@@ -428,8 +429,9 @@ std::chrono::milliseconds detection(spindle::thread::JoinHandle<Ended> waiting, 
     CHECK(child.wait(0ms) == Child::running);  // stopped, not gone: its silence told
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(outcome.at - sent);
-  std::printf("%s: Disconnected %lld ms after the signal\n", what.c_str(), static_cast<long long>(elapsed.count()));
-  std::fflush(stdout);
+  (void)std::printf("%s: Disconnected %lld ms after the signal\n", what.c_str(),
+                    static_cast<long long>(elapsed.count()));
+  (void)std::fflush(stdout);
   return elapsed;
 }
 
@@ -568,7 +570,7 @@ TEST_CASE("session remote processes: a child whose protocol is not the dual is r
   CHECK(good.wait() == 0);
   auto served = acceptor.join();
   REQUIRE(served.is_ok());
-  CHECK(std::move(served).unwrap() == 3);
+  CHECK(served.unwrap() == 3);
 
   const std::lock_guard<std::mutex> lock(mutex);
   REQUIRE(refusals.size() == 1);
