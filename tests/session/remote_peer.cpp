@@ -52,6 +52,8 @@
 #include <spindle/session/zmq.hpp>
 #include <spindle/thread.hpp>
 
+#include "session/remote_common.hpp"
+
 namespace remote = spindle::session::remote;
 using spindle::session::Chan;
 using spindle::session::Choose;
@@ -64,15 +66,14 @@ using spindle::session::Send;
 using spindle::session::Var;
 using spindle::session::Z;
 using namespace std::chrono_literals;
+using spindle::test::remote_support::Adder;
+using spindle::test::remote_support::serve_adder;
+using spindle::test::remote_support::use_adder;
 
 namespace {
 
 constexpr unsigned lifetime_seconds = 30;
 
-// The protocol of test_remote_processes.cpp (and test_remote.cpp): adds one
-// to each number until the client quits. Should the copies drift apart, the
-// fingerprint check at connect refuses every session, and the tests fail.
-using Adder = Rec<Offer<Recv<std::uint64_t, Send<std::uint64_t, Var<Z>>>, Eps>>;
 // Adder's client with u32 where u64 is: not the dual.
 using Wrong = Rec<Choose<Send<std::uint32_t, Recv<std::uint64_t, Var<Z>>>, Eps>>;
 
@@ -82,31 +83,6 @@ void say(const std::string& line) {
   const std::lock_guard<std::mutex> lock(mutex);
   (void)std::printf("%s\n", line.c_str());
   (void)std::fflush(stdout);
-}
-
-std::uint64_t serve_adder(Chan<Adder> c) {
-  auto menu = std::move(c).enter();
-  for (std::uint64_t served = 0;; ++served) {
-    auto choice = std::move(menu).offer();
-    if (choice.index() == 1) {
-      std::get<1>(std::move(choice)).close();
-      return served;
-    }
-    auto [rest, x] = std::get<0>(std::move(choice)).recv();
-    menu = std::move(rest).send(x + 1).zero();
-  }
-}
-
-std::uint64_t use_adder(Chan<Dual<Adder>> c, std::uint64_t rounds) {
-  auto menu = std::move(c).enter();
-  std::uint64_t sum = 0;
-  for (std::uint64_t i = 0; i < rounds; ++i) {
-    auto [rest, y] = std::move(menu).sel1().send(i).recv();
-    sum += y;
-    menu = std::move(rest).zero();
-  }
-  std::move(menu).sel2().close();
-  return sum;
 }
 
 // Mid-protocol, with the session `held` open: waits for the test's signal.

@@ -29,6 +29,7 @@
 #include <zmq.hpp>
 
 #include "session/common.hpp"
+#include "session/remote_common.hpp"
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
 
@@ -49,71 +50,21 @@ using spindle::session::Send;
 using spindle::session::Var;
 using spindle::session::Z;
 using spindle::test::Watchdog;
+using spindle::test::remote_support::Adder;
+using spindle::test::remote_support::generous;
+using spindle::test::remote_support::IpcPath;
+using spindle::test::remote_support::serve_adder;
+using spindle::test::remote_support::use_adder;
 using namespace std::chrono_literals;
 
 namespace {
 
-// A peer that says nothing for `timeout` is gone: long enough that a
-// loaded machine (a sanitizer, other builds) never stalls a live peer that
-// long. No test here waits for it: a peer that leaves says so, or its
-// connection drops.
-remote::Options quick() {
-  remote::Options options;
-  options.heartbeat = 100ms;
-  options.timeout = 8s;
-  options.connect_timeout = 8s;
-  return options;
-}
-
-// An ipc path of this process's own, removed at the end.
-class IpcPath {
- public:
-  explicit IpcPath(const std::string& name)
-      : path_("/tmp/spindle-test-" + std::to_string(::getpid()) + "-" + name + ".ipc") {}
-  IpcPath(const IpcPath&) = delete;
-  IpcPath& operator=(const IpcPath&) = delete;
-  ~IpcPath() { std::remove(path_.c_str()); }
-  [[nodiscard]] std::string endpoint() const { return "ipc://" + path_; }
-
- private:
-  std::string path_;
-};
-
-// Adds one to each number until the client quits; returns how many.
-using Adder = Rec<Offer<Recv<std::uint64_t, Send<std::uint64_t, Var<Z>>>, Eps>>;
-
-std::uint64_t serve_adder(Chan<Adder> c) {
-  auto menu = std::move(c).enter();
-  for (std::uint64_t served = 0;; ++served) {
-    auto choice = std::move(menu).offer();
-    if (choice.index() == 1) {
-      std::get<1>(std::move(choice)).close();
-      return served;
-    }
-    auto [rest, x] = std::get<0>(std::move(choice)).recv();
-    menu = std::move(rest).send(x + 1).zero();
-  }
-}
-
-// Sends 0, 1, ... `rounds` times; returns the sum of the answers.
-std::uint64_t use_adder(Chan<Dual<Adder>> c, std::uint64_t rounds) {
-  auto menu = std::move(c).enter();
-  std::uint64_t sum = 0;
-  for (std::uint64_t i = 0; i < rounds; ++i) {
-    auto [rest, y] = std::move(menu).sel1().send(i).recv();
-    sum += y;
-    menu = std::move(rest).zero();
-  }
-  std::move(menu).sel2().close();
-  return sum;
-}
-
 void round_trips_over(const std::string& endpoint) {
   Watchdog watchdog("round trips over " + endpoint);
-  remote::Listener<Adder> listener(endpoint, quick());
+  remote::Listener<Adder> listener(endpoint, generous());
   auto server = spindle::thread::spawn([&listener] { return serve_adder(listener.accept()); });
   const std::uint64_t rounds = 200;
-  const std::uint64_t sum = use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), quick()), rounds);
+  const std::uint64_t sum = use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), generous()), rounds);
   auto served = server.join();
   REQUIRE(served.is_ok());
   CHECK(std::move(served).unwrap() == rounds);
@@ -170,9 +121,9 @@ void serve_shouter(Chan<Shouter> c) {
 
 TEST_CASE("session remote: strings, vectors, optionals and choices both ways", "[session][remote]") {
   Watchdog watchdog("shouter");
-  remote::Listener<Shouter> listener("tcp://127.0.0.1:*", quick());
+  remote::Listener<Shouter> listener("tcp://127.0.0.1:*", generous());
   auto server = spindle::thread::spawn([&listener] { serve_shouter(listener.accept()); });
-  auto menu = remote::dial<Dual<Shouter>>(listener.endpoint(), quick()).enter();
+  auto menu = remote::dial<Dual<Shouter>>(listener.endpoint(), generous()).enter();
 
   auto answer =
       std::move(menu).sel1().send(std::tuple{Words{"hello", "world"}, std::optional<std::int32_t>(2), false}).offer();
@@ -193,7 +144,7 @@ TEST_CASE("session remote: a client whose protocol is not the dual is refused on
   Watchdog watchdog("refusal");
   std::mutex mutex;
   std::vector<std::string> refusals;
-  remote::Options options = quick();
+  remote::Options options = generous();
   options.on_refused = [&](const std::string& refusal) {
     const std::lock_guard<std::mutex> lock(mutex);
     refusals.push_back(refusal);
@@ -214,7 +165,7 @@ TEST_CASE("session remote: a client whose protocol is not the dual is refused on
   using Wrong = Rec<Choose<Send<std::uint32_t, Recv<std::uint64_t, Var<Z>>>, Eps>>;
   std::string what;
   try {
-    auto c = remote::dial<Wrong>(listener.endpoint(), quick());
+    auto c = remote::dial<Wrong>(listener.endpoint(), generous());
     std::move(c).enter().sel2().close();
   } catch (const remote::Refused& error) {
     what = error.what();
@@ -224,7 +175,7 @@ TEST_CASE("session remote: a client whose protocol is not the dual is refused on
   CHECK(what.find("Rec<Offer<Recv<u64,Send<u64,Var<0>>>,Eps>>") != std::string::npos);   // the listener's
 
   // The listener goes on: a client that speaks the dual is served.
-  CHECK(use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), quick()), 3) == 6);
+  CHECK(use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), generous()), 3) == 6);
   auto served = acceptor.join();
   REQUIRE(served.is_ok());
   CHECK(std::move(served).unwrap() == 3);
@@ -237,7 +188,7 @@ TEST_CASE("session remote: a client whose protocol is not the dual is refused on
 
 TEST_CASE("session remote: dialing where nothing listens fails within the connect timeout", "[session][remote]") {
   Watchdog watchdog("dial nowhere");
-  remote::Options options = quick();
+  remote::Options options = generous();
   options.connect_timeout = 200ms;
   const IpcPath nowhere("nowhere");
   const auto start = std::chrono::steady_clock::now();
@@ -249,7 +200,7 @@ TEST_CASE("session remote: dialing where nothing listens fails within the connec
 
 TEST_CASE("session remote: a peer gone mid-protocol ends the session with Disconnected", "[session][remote]") {
   Watchdog watchdog("peer gone");
-  remote::Listener<Adder> listener("tcp://127.0.0.1:*", quick());
+  remote::Listener<Adder> listener("tcp://127.0.0.1:*", generous());
   auto server = spindle::thread::spawn([&listener] {
     try {
       serve_adder(listener.accept());
@@ -261,7 +212,7 @@ TEST_CASE("session remote: a peer gone mid-protocol ends the session with Discon
   {
     // The client unwinds in the middle of the loop: no violation, the
     // server's next step throws Disconnected.
-    auto menu = remote::dial<Dual<Adder>>(listener.endpoint(), quick()).enter();
+    auto menu = remote::dial<Dual<Adder>>(listener.endpoint(), generous()).enter();
     auto [rest, y] = std::move(menu).sel1().send(std::uint64_t{41}).recv();
     CHECK(y == 42);
     try {
@@ -278,10 +229,10 @@ TEST_CASE("session remote: a peer gone mid-protocol ends the session with Discon
 TEST_CASE("session remote: timed steps hand the endpoint back, and the session goes on", "[session][remote]") {
   Watchdog watchdog("timed steps");
   using Late = Recv<std::string, Send<std::string, Eps>>;
-  remote::Listener<Late> listener("inproc://spindle-test-timed", quick());
+  remote::Listener<Late> listener("inproc://spindle-test-timed", generous());
   std::atomic<bool> go{false};
   auto client = spindle::thread::spawn([&] {
-    auto c = remote::dial<Dual<Late>>(listener.endpoint(), quick());
+    auto c = remote::dial<Dual<Late>>(listener.endpoint(), generous());
     if (!spindle::test::raised(go)) {
       return std::string("never told to go");
     }
@@ -306,7 +257,7 @@ TEST_CASE("session remote: timed steps hand the endpoint back, and the session g
 TEST_CASE("session remote: a message over the peer's size limit ends the session", "[session][remote]") {
   Watchdog watchdog("size limit");
   using Upload = Recv<std::string, Send<bool, Eps>>;
-  remote::Options small = quick();
+  remote::Options small = generous();
   small.max_message = 1024;
   remote::Listener<Upload> listener("tcp://127.0.0.1:*", small);
   auto server = spindle::thread::spawn([&listener] {
@@ -320,7 +271,7 @@ TEST_CASE("session remote: a message over the peer's size limit ends the session
   });
   // The limit is the listener's, told at connect: the client's send fails
   // before anything goes out, and the server's recv sees Disconnected.
-  auto c = remote::dial<Dual<Upload>>(listener.endpoint(), quick());
+  auto c = remote::dial<Dual<Upload>>(listener.endpoint(), generous());
   CHECK_THROWS_AS(std::move(c).send(std::string(2048, 'x')), std::length_error);
   auto outcome = server.join();
   REQUIRE(outcome.is_ok());
@@ -330,12 +281,12 @@ TEST_CASE("session remote: a message over the peer's size limit ends the session
 TEST_CASE("session remote: a sender waits while its window of unread messages is full", "[session][remote]") {
   Watchdog watchdog("window");
   using Stream = Rec<Recv<std::uint32_t, Var<Z>>>;  // the client streams numbers, forever
-  remote::Options narrow = quick();
+  remote::Options narrow = generous();
   narrow.window = 8;
   remote::Listener<Stream> listener("inproc://spindle-test-window", narrow);
   std::atomic<std::uint32_t> sent{0};
   auto client = spindle::thread::spawn([&] {
-    auto c = remote::dial<Dual<Stream>>(listener.endpoint(), quick()).enter();
+    auto c = remote::dial<Dual<Stream>>(listener.endpoint(), generous()).enter();
     try {
       for (std::uint32_t i = 0;; ++i) {
         c = std::move(c).send(i).zero();
@@ -369,7 +320,7 @@ TEST_CASE("session remote: a sender waits while its window of unread messages is
 
 TEST_CASE("session remote: one listener serves many clients at once", "[session][remote]") {
   Watchdog watchdog("many clients");
-  remote::Listener<Adder> listener("tcp://127.0.0.1:*", quick());
+  remote::Listener<Adder> listener("tcp://127.0.0.1:*", generous());
   constexpr int clients = 20;
   auto acceptor = spindle::thread::spawn([&listener] {
     std::vector<spindle::thread::JoinHandle<std::uint64_t>> servers;
@@ -386,7 +337,7 @@ TEST_CASE("session remote: one listener serves many clients at once", "[session]
   std::vector<spindle::thread::JoinHandle<std::uint64_t>> users;
   for (int i = 0; i < clients; ++i) {
     users.push_back(spindle::thread::spawn(
-        [&listener] { return use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), quick()), 50); }));
+        [&listener] { return use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), generous()), 50); }));
   }
   for (auto& user : users) {
     auto sum = user.join();
@@ -405,7 +356,7 @@ TEST_CASE("session remote: choices travel with the next message, or alone when t
   // Two choices before a send (one frame), two before a recv (sent alone
   // when the client waits), one before Eps (sent at close).
   using Server = Rec<Offer<Offer<Recv<std::uint8_t, Var<Z>>, Send<std::uint8_t, Var<Z>>>, Eps>>;
-  remote::Listener<Server> listener("inproc://spindle-test-choices", quick());
+  remote::Listener<Server> listener("inproc://spindle-test-choices", generous());
   auto server = spindle::thread::spawn([&listener] {
     auto menu = listener.accept().enter();
     std::string seen;
@@ -426,7 +377,7 @@ TEST_CASE("session remote: choices travel with the next message, or alone when t
       }
     }
   });
-  auto menu = remote::dial<Dual<Server>>(listener.endpoint(), quick()).enter();
+  auto menu = remote::dial<Dual<Server>>(listener.endpoint(), generous()).enter();
   menu = std::move(menu).sel1().sel1().send(std::uint8_t{1}).zero();
   auto [rest, y] = std::move(menu).sel1().sel2().recv();
   CHECK(y == 7);
@@ -491,7 +442,7 @@ constexpr auto number_tag = static_cast<std::uint8_t>(spindle::session::detail::
 
 TEST_CASE("session remote: hostile input ends that session only, and the listener goes on", "[session][remote]") {
   Watchdog watchdog("hostile input", 60s);
-  remote::Options options = quick();
+  remote::Options options = generous();
   options.max_message = 4096;
   options.window = 16;
   std::mutex mutex;
@@ -601,7 +552,7 @@ TEST_CASE("session remote: hostile input ends that session only, and the listene
   }
 
   // The listener still serves a client that keeps to the protocol.
-  CHECK(use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), quick()), 3) == 6);
+  CHECK(use_adder(remote::dial<Dual<Adder>>(listener.endpoint(), generous()), 3) == 6);
   REQUIRE(ended(++expected));
   stop.store(true);
   REQUIRE(acceptor.join().is_ok());

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "session/common.hpp"
+#include "session/remote_common.hpp"
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
 
@@ -67,6 +68,12 @@ using spindle::session::Send;
 using spindle::session::Var;
 using spindle::session::Z;
 using spindle::test::Watchdog;
+using spindle::test::remote_support::Adder;
+using spindle::test::remote_support::generous;
+using spindle::test::remote_support::IpcPath;
+using spindle::test::remote_support::serve_adder;
+using spindle::test::remote_support::sum_of_answers;
+using spindle::test::remote_support::use_adder;
 using spindle::test::session_support::contains;
 using spindle::test::session_support::scaled;
 using spindle::test::session_support::step_limit;
@@ -227,52 +234,7 @@ std::string listening(Child& child) {
   return line->substr(prefix.size());
 }
 
-// --- the protocol ---------------------------------------------------------------------
-
-// The protocol of remote_peer.cpp: adds one to each number until the
-// client quits. Should the copies drift apart, the fingerprint check at
-// connect refuses every session, and these tests fail.
-using Adder = Rec<Offer<Recv<std::uint64_t, Send<std::uint64_t, Var<Z>>>, Eps>>;
-
-std::uint64_t serve_adder(Chan<Adder> c) {
-  auto menu = std::move(c).enter();
-  for (std::uint64_t served = 0;; ++served) {
-    auto choice = std::move(menu).offer();
-    if (choice.index() == 1) {
-      std::get<1>(std::move(choice)).close();
-      return served;
-    }
-    auto [rest, x] = std::get<0>(std::move(choice)).recv();
-    menu = std::move(rest).send(x + 1).zero();
-  }
-}
-
-// Sends 0, 1, ... `rounds` times; returns the sum of the answers.
-std::uint64_t use_adder(Chan<Dual<Adder>> c, std::uint64_t rounds) {
-  auto menu = std::move(c).enter();
-  std::uint64_t sum = 0;
-  for (std::uint64_t i = 0; i < rounds; ++i) {
-    auto [rest, y] = std::move(menu).sel1().send(i).recv();
-    sum += y;
-    menu = std::move(rest).zero();
-  }
-  std::move(menu).sel2().close();
-  return sum;
-}
-
-constexpr std::uint64_t sum_of_answers(std::uint64_t rounds) { return rounds * (rounds + 1) / 2; }
-
-// --- options and endpoints ----------------------------------------------------------
-
-// For a peer that must not be taken for dead: a loaded machine (a
-// sanitizer, other builds) never stalls a live process 8 s.
-remote::Options generous() {
-  remote::Options options;
-  options.heartbeat = 100ms;
-  options.timeout = 8s;
-  options.connect_timeout = 8s;
-  return options;
-}
+// --- options ---------------------------------------------------------------------------
 
 // For the side that waits for a peer that goes silent: heartbeats every
 // 100 ms, a peer that answers none for 1 s is gone.
@@ -281,20 +243,6 @@ remote::Options watchful() {
   options.timeout = 1s;
   return options;
 }
-
-// An ipc path of this process's own, removed at the end.
-class IpcPath {
- public:
-  explicit IpcPath(const std::string& name)
-      : path_("/tmp/spindle-test-" + std::to_string(::getpid()) + "-" + name + ".ipc") {}
-  IpcPath(const IpcPath&) = delete;
-  IpcPath& operator=(const IpcPath&) = delete;
-  ~IpcPath() { (void)std::remove(path_.c_str()); }
-  [[nodiscard]] std::string endpoint() const { return "ipc://" + path_; }
-
- private:
-  std::string path_;
-};
 
 // --- round trips -------------------------------------------------------------------
 
