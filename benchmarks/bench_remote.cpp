@@ -4,7 +4,7 @@
 // over ZeroMQ (<spindle/session/zmq.hpp>) against the same exchange
 // written directly with cppzmq, raw frames and no spindle, over the same
 // transport. Both ends live in this process, on two threads, each with its
-// own socket; the transports are ipc (a path under /tmp with the pid in
+// own socket; the transports are ipc (a path in the temporary directory with the pid in
 // its name, removed after) and tcp on 127.0.0.1 (a port ZeroMQ picks).
 //
 //   roundtrip/<transport>/spindle   the server's protocol is
@@ -84,6 +84,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -137,8 +138,8 @@ class Place {
   explicit Place(bool ipc) {
     if (ipc) {
       static std::atomic<unsigned> runs{0};
-      path_ = "/tmp/spindle-bench-remote-" + std::to_string(::getpid()) + "-" +
-              std::to_string(runs.fetch_add(1, std::memory_order::relaxed)) + ".ipc";  // relaxed: a name only
+      path_ = (std::filesystem::temp_directory_path() / "spindle-bench-remote-").string() + std::to_string(::getpid()) +
+              "-" + std::to_string(runs.fetch_add(1, std::memory_order::relaxed)) + ".ipc";  // relaxed: a name only
     }
   }
   Place(const Place&) = delete;

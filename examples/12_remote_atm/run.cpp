@@ -9,7 +9,7 @@
 //   run <server program> <client program> <tcp|ipc>
 //
 // tcp: the server listens on 127.0.0.1, on a free port ZeroMQ picks; ipc:
-// on a socket file under /tmp named after this process, removed at the end.
+// on a socket file in the temporary directory, named after this process, removed at the end.
 //
 // Nothing here can hang: every wait has a deadline (poll() for the
 // programs' output, a bounded loop for their exit). A program still
@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -235,7 +236,9 @@ std::vector<std::string> lines_of(const std::string& text) {
 // An ipc socket file of this process's own, removed when it goes.
 class IpcPath {
  public:
-  IpcPath() : path_("/tmp/spindle-12_remote_atm-" + std::to_string(::getpid()) + ".ipc") {}
+  IpcPath()
+      : path_((std::filesystem::temp_directory_path() / "spindle-12_remote_atm-").string() +
+              std::to_string(::getpid()) + ".ipc") {}
   IpcPath(const IpcPath&) = delete;
   IpcPath& operator=(const IpcPath&) = delete;
   ~IpcPath() { (void)std::remove(path_.c_str()); }  // fails only if it is gone already

@@ -19,7 +19,7 @@
 //   server <endpoint> [sessions]
 //
 // <endpoint> is where to listen: tcp://127.0.0.1:* (ZeroMQ picks a free
-// port), ipc:///tmp/atm.ipc, ... The server prints the endpoint it bound,
+// port), ipc://atm.ipc (a path), ... The server prints the endpoint it bound,
 // serves [sessions] customers (2 if not given) one after another, prints
 // the books and exits.
 

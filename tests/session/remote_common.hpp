@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <variant>
@@ -81,7 +82,8 @@ inline spindle::session::remote::Options generous() {
 class IpcPath {
  public:
   explicit IpcPath(const std::string& name)
-      : path_("/tmp/spindle-test-" + std::to_string(::getpid()) + "-" + name + ".ipc") {}
+      : path_((std::filesystem::temp_directory_path() / "spindle-test-").string() + std::to_string(::getpid()) + "-" +
+              name + ".ipc") {}
   IpcPath(const IpcPath&) = delete;
   IpcPath& operator=(const IpcPath&) = delete;
   ~IpcPath() { (void)std::remove(path_.c_str()); }
