@@ -541,8 +541,11 @@ class Hub {
     }
   }
 
+  // A listener's ping to a client that is gone fails (ROUTER_MANDATORY):
+  // that is how it notices. A dialer's send never fails; its monitor
+  // reports a dropped connection instead, so it does not ping.
   void probe(Peer& peer, std::unique_lock<std::mutex>& lock) {
-    if (peer.state != Peer::State::open && peer.state != Peer::State::closing) {
+    if (!listening_ || (peer.state != Peer::State::open && peer.state != Peer::State::closing)) {
       return;
     }
     ::zmq::message_t message = frame(ping);
