@@ -412,10 +412,11 @@ class RawClient {
     return message.to_string();
   }
 
-  // Says hello as a dialer of `protocol` would; true once welcomed.
-  bool handshake(const std::string& protocol) {
-    send(frame(remote::detail::hello, remote::detail::magic, remote::detail::version, std::uint64_t{1024},
-               std::uint64_t{1} << 24, std::uint64_t{1} << 20, protocol));
+  // Says hello as a dialer of `protocol` would, taking at most `window`
+  // unread messages; true once welcomed. It never sends a credit.
+  bool handshake(const std::string& protocol, std::uint64_t window = 1024) {
+    send(frame(remote::detail::hello, remote::detail::magic, remote::detail::version, window, std::uint64_t{1} << 24,
+               std::uint64_t{1} << 20, protocol));
     const auto answer = recv(10s);
     return answer && !answer->empty() && static_cast<std::uint8_t>((*answer)[0]) == remote::detail::welcome;
   }
@@ -522,7 +523,17 @@ TEST_CASE("session remote: hostile input ends that session only, and the listene
   }
 
   // Welcomed, then out of the protocol: each ends its own session.
-  const std::vector<std::pair<std::string, std::vector<std::string>>> hostile = {
+  struct Hostile {
+    std::string why;                  // what the session's end must say
+    std::vector<std::string> frames;  // what the client sends
+    std::uint64_t window = 1024;      // what it says it takes
+  };
+  std::vector<std::string> rounds;  // valid requests, more than the window
+  for (int i = 0; i < 20; ++i) {
+    rounds.push_back(choose_first);
+    rounds.push_back(number);
+  }
+  const std::vector<Hostile> hostile = {
       {"another type than this step's", {number}},
       {"malformed", {std::string(1, static_cast<char>(label_tag))}},
       {"branch the protocol does not have", {RawClient::frame(label_tag, std::uint8_t{9})}},
@@ -533,20 +544,24 @@ TEST_CASE("session remote: hostile input ends that session only, and the listene
       {"size limit", {choose_first, RawClient::frame(number_tag, std::string(5000, 'x'))}},
       // Over what the socket takes at all: ZeroMQ drops the connection.
       {"connection is gone", {choose_first, RawClient::frame(number_tag, std::string(100'000, 'x'))}},
-      {"window", std::vector<std::string>(40, choose_first)},
+      // The client takes one answer and never credits it: the server's
+      // second answer waits, reading no more requests, while they pile up
+      // past its window of 16. However the threads are scheduled.
+      {"window", rounds, 1},
       {"credit for messages never sent",
        {RawClient::frame(remote::detail::credit, std::uint64_t{5}, std::uint64_t{5})}},
   };
   std::size_t expected = 0;
-  for (const auto& [why, frames] : hostile) {
+  for (const auto& [why, frames, window] : hostile) {
     RawClient client(listener.endpoint());
-    REQUIRE(client.handshake(protocol));
+    REQUIRE(client.handshake(protocol, window));
     for (const std::string& bytes : frames) {
       client.send(bytes);
     }
     REQUIRE(ended(++expected));
     const std::lock_guard<std::mutex> lock(mutex);
     INFO("expected an end for: " << why);
+    INFO("the session ended with: " << outcomes.back());
     CHECK(outcomes.back().find("disconnected") != std::string::npos);
     CHECK(outcomes.back().find(why) != std::string::npos);
   }
