@@ -243,10 +243,9 @@ struct Peer {
 
   std::string id;  // the ZeroMQ routing id
   State state = State::open;
-  std::string why;  // refused or gone: the reason
-  Limits theirs{};  // what the peer lets this side send
-  std::deque<::zmq::message_t> inbox;
-  std::size_t offset = 0;  // where the front frame's next record starts
+  std::string why;                     // refused or gone: the reason
+  Limits theirs{};                     // what the peer lets this side send
+  std::deque<::zmq::message_t> inbox;  // frames the endpoint has not taken
   // What this side sent, and what the peer said it has read.
   std::uint64_t sent = 0;
   std::uint64_t sent_bytes = 0;
@@ -368,9 +367,15 @@ class Hub {
     peer->state = state;
     peer->theirs = theirs;
     peers_[peer->id] = peer;
+    recent_ = nullptr;
     return peer;
   }
-  void remove_peer(const Peer& peer) { peers_.erase(peer.id); }
+  void remove_peer(const Peer& peer) {
+    if (recent_ == &peer) {
+      recent_ = nullptr;
+    }
+    peers_.erase(peer.id);
+  }
 
   enum class Sent : std::uint8_t { yes, full, unreachable };
 
@@ -390,7 +395,7 @@ class Hub {
     return *sent ? Sent::yes : Sent::full;
   }
   // A frame of the transport's, best effort.
-  void send_control(const std::string& id, ::zmq::message_t&& message) noexcept {
+  void send_control(std::string_view id, ::zmq::message_t&& message) noexcept {
     try {
       (void)send(id, message);
     } catch (...) {  // NOLINT(bugprone-empty-catch): best effort
@@ -408,7 +413,6 @@ class Hub {
       peer.why = std::move(why);
     }
     peer.inbox.clear();
-    peer.offset = 0;
     wake(peer.waiter);
   }
 
@@ -455,6 +459,7 @@ class Hub {
       ::zmq::message_t id;
       ::zmq::message_t body;
       if (!socket_.recv(id, ::zmq::recv_flags::dontwait)) {
+        quiet_ = true;
         return;
       }
       bool well_formed = id.more();
@@ -468,14 +473,15 @@ class Hub {
           body.swap(extra);
         }
       }
-      deliver(std::string(static_cast<const char*>(id.data()), id.size()), std::move(body), well_formed);
+      deliver(view(id), std::move(body), well_formed);
     }
   }
 
  private:
   // Sends [id, message]: nothing if the peer is unreachable, false if its
   // queue is full for now.
-  std::optional<bool> send(const std::string& id, ::zmq::message_t& message) {
+  std::optional<bool> send(std::string_view id, ::zmq::message_t& message) {
+    quiet_ = false;  // a send may take in what the descriptor signalled
     try {
       if (!listening_) {  // a dialer's DEALER: one peer, one frame
         handing_over(message);
@@ -502,6 +508,7 @@ class Hub {
     for (;;) {
       ::zmq::message_t body;
       if (!socket_.recv(body, ::zmq::recv_flags::dontwait)) {
+        quiet_ = true;
         return;
       }
       taking_over(body);
@@ -512,7 +519,7 @@ class Hub {
         (void)socket_.recv(extra, ::zmq::recv_flags::dontwait);
         body.swap(extra);
       }
-      deliver(std::string(listener_id), std::move(body), well_formed);
+      deliver(listener_id, std::move(body), well_formed);
     }
   }
 
@@ -558,7 +565,9 @@ class Hub {
   // Polls the socket until `until` or a wake-up, with the mutex released.
   void lead(std::unique_lock<std::mutex>& lock, Waiter& self, Deadline until) {
     leader_ = &self;
-    drain();
+    if (!quiet_) {
+      drain();
+    }
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
     bool pipe_ready = false;
     bool monitor_ready = false;
@@ -613,13 +622,27 @@ class Hub {
     }
   }
 
-  void deliver(const std::string& id, ::zmq::message_t body, bool well_formed) {
-    const auto found = peers_.find(id);
+  // The session of routing id `id`, if this side has it. Frames come in
+  // runs from one peer, so the last one found is tried first.
+  Peer* find_peer(std::string_view id) {
+    if (recent_ != nullptr && recent_->id == id) {
+      return recent_;
+    }
+    const auto found = peers_.find(std::string(id));
     if (found == peers_.end()) {
+      return nullptr;
+    }
+    recent_ = found->second.get();
+    return recent_;
+  }
+
+  void deliver(std::string_view id, ::zmq::message_t body, bool well_formed) {
+    Peer* const found = find_peer(id);
+    if (found == nullptr) {
       const bool waits = std::any_of(pending_.begin(), pending_.end(), [&](const Pending& p) { return p.id == id; });
       if (listening_ && well_formed && static_cast<std::uint8_t>(view(body)[0]) == hello) {
         if (!waits) {
-          greet(id, body);
+          greet(std::string(id), body);
         }
       } else if (well_formed && !waits &&
                  (static_cast<std::uint8_t>(view(body)[0]) < control ||
@@ -630,7 +653,7 @@ class Hub {
       }
       return;
     }
-    Peer& peer = *found->second;
+    Peer& peer = *found;
     if (peer.over()) {
       return;  // late frames of a session that ended
     }
@@ -753,8 +776,12 @@ class Hub {
   Waiter* leader_ = nullptr;
   bool woken_ = false;    // the leader has something to look at
   bool polling_ = false;  // the leader is inside poll(), without the mutex
+  // The socket was read until it had nothing, and not used since: its
+  // descriptor will signal what comes next, so poll() needs no read first.
+  bool quiet_ = false;
   std::vector<Waiter*> waiting_;
   std::unordered_map<std::string, std::shared_ptr<Peer>> peers_;
+  Peer* recent_ = nullptr;  // the peer deliver() found last
   // The listener's: what a client must speak (the dual of its protocol),
   // what it speaks, and the clients waiting for accept().
   std::string expected_;
@@ -818,9 +845,8 @@ class ZmqWire final
         return;
       }
       peer.state = Peer::State::closing;
-      Waiter self;
-      const Registered registered(peer, self);
-      hub_->wait(lock, self, &peer, spindle::detail::deadline_after(hub_->options().timeout),
+      const Registered registered(peer, waiter_);
+      hub_->wait(lock, waiter_, &peer, spindle::detail::deadline_after(hub_->options().timeout),
                  [&] { return peer.state != Peer::State::closing; });
       peer.state = Peer::State::gone;
     } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; the peer learns from the connection
@@ -832,64 +858,35 @@ class ZmqWire final
   // next waits, or at Eps. (The peer, waiting in offer(), learns of the
   // choice no later than this side's next step.)
   void put(Out&& message) override {
-    std::string& bytes = buffer();
-    bytes.assign(labels_);
-    session::detail::encode_record(bytes, message);
-    if (message.index() == session::detail::label_tag<Out>) {
-      labels_.assign(bytes);
-      return;
+    const std::size_t before = writing_.size();
+    try {
+      session::detail::encode_record(writing_, message);
+    } catch (...) {
+      writing_.resize(before);  // the choices before it stay
+      throw;
     }
-    labels_.clear();
-    send_frame(bytes);
+    if (message.index() != session::detail::label_tag<Out>) {
+      send_written();
+    }
   }
 
   std::optional<In> take(session::detail::Expect expected, Deadline deadline) override {
     flush_labels();
-    ::zmq::message_t message;
-    std::size_t offset = 0;
-    std::array<char, 2> label_record{};
-    bool label_only = false;
-    {
-      std::unique_lock<std::mutex> lock(hub_->mutex());
-      Peer& peer = *peer_;
-      Waiter self;
-      const Registered registered(peer, self);
-      const bool arrived = hub_->wait(lock, self, &peer, deadline, [&] { return !peer.inbox.empty() || peer.over(); });
-      if (!arrived) {
-        return std::nullopt;
-      }
-      if (peer.inbox.empty()) {
-        throw Disconnected(peer.why);
-      }
-      // A frame is records: choices (two bytes each), then at most one
-      // message, which runs to its end.
-      const std::string_view rest = view(peer.inbox.front()).substr(peer.offset);
-      if (session::detail::record_length<In>(rest) < rest.size()) {
-        label_record = {rest[0], rest[1]};
-        label_only = true;
-        peer.offset += 2;
-      } else {
-        message = std::move(peer.inbox.front());
-        offset = peer.offset;
-        peer.inbox.pop_front();
-        peer.offset = 0;
-        ++peer.read;
-        peer.read_bytes += message.size() - 1;
-      }
-      // Tell the peer how much it may send again, every half window.
-      if (peer.read - peer.granted >= std::max<std::uint64_t>(hub_->ours().window / 2, 1) ||
-          peer.read_bytes - peer.granted_bytes >= hub_->ours().window_bytes / 2) {
-        peer.granted = peer.read;
-        peer.granted_bytes = peer.read_bytes;
-        ::zmq::message_t grant = frame(credit, peer.read, peer.read_bytes);
-        (void)hub_->send_to(peer, grant, lock);
-      }
+    if (offset_ == reading_.size() && !next_frame(deadline)) {
+      return std::nullopt;
     }
-    // Decoded outside the lock: the bytes are this thread's now.
-    if (label_only) {
-      return take_record(expected, std::string_view(label_record.data(), label_record.size()));
+    // A frame is records: choices (two bytes each), then at most one
+    // message, which runs to its end. The frame is this endpoint's now, so
+    // the records after the first need no lock.
+    const std::string_view rest = view(reading_).substr(offset_);
+    const std::size_t length = session::detail::record_length<In>(rest);
+    offset_ += length;
+    In message = take_record(expected, rest.substr(0, length));
+    if (offset_ == reading_.size() && reading_.size() > kept_capacity) {
+      reading_.rebuild();  // one large message does not pin its size
+      offset_ = 0;
     }
-    return take_record(expected, view(message).substr(offset));
+    return message;
   }
 
  private:
@@ -901,6 +898,34 @@ class ZmqWire final
     } catch (const session::detail::BrokenRecord& error) {
       broken(error.what());
     }
+  }
+
+  // Waits for the peer's next frame and makes it the one being read; false
+  // if `deadline` passed first.
+  bool next_frame(Deadline deadline) {
+    std::unique_lock<std::mutex> lock(hub_->mutex());
+    Peer& peer = *peer_;
+    const Registered registered(peer, waiter_);
+    if (!hub_->wait(lock, waiter_, &peer, deadline, [&] { return !peer.inbox.empty() || peer.over(); })) {
+      return false;
+    }
+    if (peer.inbox.empty()) {
+      throw Disconnected(peer.why);
+    }
+    reading_ = std::move(peer.inbox.front());
+    peer.inbox.pop_front();
+    offset_ = 0;
+    ++peer.read;
+    peer.read_bytes += reading_.size() - 1;
+    // Tell the peer how much it may send again, every half window.
+    if (peer.read - peer.granted >= std::max<std::uint64_t>(hub_->ours().window / 2, 1) ||
+        peer.read_bytes - peer.granted_bytes >= hub_->ours().window_bytes / 2) {
+      peer.granted = peer.read;
+      peer.granted_bytes = peer.read_bytes;
+      ::zmq::message_t grant = frame(credit, peer.read, peer.read_bytes);
+      (void)hub_->send_to(peer, grant, lock);
+    }
+    return true;
   }
 
   // Sends one frame: waits while the peer's window is full.
@@ -915,15 +940,14 @@ class ZmqWire final
                               " bytes (its Options::max_message); the session is over");
     }
     ::zmq::message_t frame_out(bytes.data(), bytes.size());
-    Waiter self;
-    const Registered registered(peer, self);
+    const Registered registered(peer, waiter_);
     for (;;) {
       const auto room = [&] {
         const std::uint64_t unsent = peer.sent - peer.acked;
         return peer.over() || (unsent < peer.theirs.window &&
                                (unsent == 0 || peer.sent_bytes - peer.acked_bytes + size <= peer.theirs.window_bytes));
       };
-      hub_->wait(lock, self, &peer, forever, room);
+      hub_->wait(lock, waiter_, &peer, forever, room);
       if (peer.over()) {
         throw Disconnected(peer.why);
       }
@@ -935,7 +959,7 @@ class ZmqWire final
         break;
       }
       // The peer's queue is full for now (it reads slowly): try again soon.
-      hub_->wait(lock, self, &peer, Clock::now() + std::chrono::milliseconds(1), [&] { return peer.over(); });
+      hub_->wait(lock, waiter_, &peer, Clock::now() + std::chrono::milliseconds(1), [&] { return peer.over(); });
     }
     ++peer.sent;
     peer.sent_bytes += size;
@@ -943,9 +967,26 @@ class ZmqWire final
 
   // The choices not sent yet, alone.
   void flush_labels() {
-    if (!labels_.empty()) {
-      const std::string bytes = std::exchange(labels_, {});
-      send_frame(bytes);
+    if (!writing_.empty()) {
+      send_written();
+    }
+  }
+
+  // Sends the frame written so far, and starts the next.
+  void send_written() {
+    try {
+      send_frame(writing_);
+    } catch (...) {
+      restart_writing();
+      throw;
+    }
+    restart_writing();
+  }
+  void restart_writing() noexcept {
+    if (writing_.capacity() > kept_capacity) {
+      std::string().swap(writing_);  // one large message does not pin its size
+    } else {
+      writing_.clear();
     }
   }
 
@@ -969,15 +1010,18 @@ class ZmqWire final
     throw Disconnected(why);
   }
 
-  // Each thread's frame under construction, reused.
-  static std::string& buffer() {
-    thread_local std::string bytes;
-    return bytes;
-  }
+  // What a frame under construction may keep of its buffer between frames.
+  static constexpr std::size_t kept_capacity = 64 * 1024;
 
   std::shared_ptr<Hub> hub_;
   std::shared_ptr<Peer> peer_;
-  std::string labels_;  // choices made, not sent yet
+  Waiter waiter_;  // the thread using the endpoint, while it waits
+  // The frame under construction: choices made, not sent yet, then the
+  // message they travel with.
+  std::string writing_;
+  // The frame being read, and where its next record starts.
+  ::zmq::message_t reading_;
+  std::size_t offset_ = 0;
 };
 
 // What a protocol must be to cross processes: no endpoint among its
