@@ -88,8 +88,11 @@ struct Options {
   /// peer accepts throws std::length_error, and ends the session.
   std::size_t max_message = std::size_t{1} << 20;
   /// How many messages, and how many bytes, the peer may send that this
-  /// side has not read yet. A peer that sends more ends its session.
-  std::size_t window = 1024;
+  /// side has not read yet. A peer that sends more ends its session. A
+  /// message waiting to be read costs about 64 bytes besides its own
+  /// (held within window_bytes), so the default window of messages adds
+  /// about 1 MiB to what a session may hold.
+  std::size_t window = 16384;
   std::size_t window_bytes = std::size_t{16} << 20;
   /// dial(): how long to wait for the listener to accept (or refuse).
   std::chrono::milliseconds connect_timeout{5000};
@@ -243,21 +246,20 @@ struct Peer {
 
   std::string id;  // the ZeroMQ routing id
   State state = State::open;
-  std::string why;                     // refused or gone: the reason
-  Limits theirs{};                     // what the peer lets this side send
-  std::deque<::zmq::message_t> inbox;  // frames the endpoint has not taken
+  std::string why;                      // refused or gone: the reason
+  Limits theirs{};                      // what the peer lets this side send
+  std::vector<::zmq::message_t> inbox;  // frames the endpoint has not taken
   // What this side sent, and what the peer said it has read.
   std::uint64_t sent = 0;
   std::uint64_t sent_bytes = 0;
   std::uint64_t acked = 0;
   std::uint64_t acked_bytes = 0;
-  // What the peer sent, what this side has read, and what it last told.
+  // What the peer sent, and what this side's endpoint has read (as far as
+  // it told the hub).
   std::uint64_t received = 0;
   std::uint64_t received_bytes = 0;
   std::uint64_t read = 0;
   std::uint64_t read_bytes = 0;
-  std::uint64_t granted = 0;
-  std::uint64_t granted_bytes = 0;
   Waiter* waiter = nullptr;
 
   [[nodiscard]] bool over() const noexcept { return state == State::closed || state == State::gone; }
@@ -900,11 +902,21 @@ class ZmqWire final
     }
   }
 
-  // Waits for the peer's next frame and makes it the one being read; false
-  // if `deadline` passed first.
+  // Makes the peer's next frame the one being read, waiting for it; false
+  // if `deadline` passed first. All the frames the hub holds for this
+  // session are taken at once, so that a burst costs one lock.
   bool next_frame(Deadline deadline) {
+    if (next_taken_ < taken_.size()) {
+      start_reading();
+      if (credit_due()) {
+        std::unique_lock<std::mutex> lock(hub_->mutex());
+        settle(*peer_, lock);
+      }
+      return true;
+    }
     std::unique_lock<std::mutex> lock(hub_->mutex());
     Peer& peer = *peer_;
+    settle(peer, lock);  // before waiting: the peer may wait for the credit
     const Registered registered(peer, waiter_);
     if (!hub_->wait(lock, waiter_, &peer, deadline, [&] { return !peer.inbox.empty() || peer.over(); })) {
       return false;
@@ -912,20 +924,39 @@ class ZmqWire final
     if (peer.inbox.empty()) {
       throw Disconnected(peer.why);
     }
-    reading_ = std::move(peer.inbox.front());
-    peer.inbox.pop_front();
+    taken_.clear();  // both vectors keep their room
+    taken_.swap(peer.inbox);
+    next_taken_ = 0;
+    start_reading();
+    settle(peer, lock);
+    return true;
+  }
+
+  void start_reading() {
+    reading_.swap(taken_[next_taken_]);
+    taken_[next_taken_++].rebuild();  // frees the frame read before
     offset_ = 0;
-    ++peer.read;
-    peer.read_bytes += reading_.size() - 1;
-    // Tell the peer how much it may send again, every half window.
-    if (peer.read - peer.granted >= std::max<std::uint64_t>(hub_->ours().window / 2, 1) ||
-        peer.read_bytes - peer.granted_bytes >= hub_->ours().window_bytes / 2) {
-      peer.granted = peer.read;
-      peer.granted_bytes = peer.read_bytes;
+    const std::uint64_t bytes = reading_.size() - 1;
+    ++unsaid_;
+    unsaid_bytes_ += bytes;
+    ++uncredited_;
+    uncredited_bytes_ += bytes;
+  }
+  // Every half window read, the peer is told it may send that much again.
+  [[nodiscard]] bool credit_due() const noexcept {
+    return uncredited_ >= std::max<std::uint64_t>(hub_->ours().window / 2, 1) ||
+           uncredited_bytes_ >= hub_->ours().window_bytes / 2;
+  }
+  // Tells the hub what was read, and the peer if a credit is due.
+  void settle(Peer& peer, std::unique_lock<std::mutex>& lock) {
+    peer.read += std::exchange(unsaid_, 0);
+    peer.read_bytes += std::exchange(unsaid_bytes_, 0);
+    if (credit_due() && !peer.over()) {
+      uncredited_ = 0;
+      uncredited_bytes_ = 0;
       ::zmq::message_t grant = frame(credit, peer.read, peer.read_bytes);
       (void)hub_->send_to(peer, grant, lock);
     }
-    return true;
   }
 
   // Sends one frame: waits while the peer's window is full.
@@ -1019,9 +1050,18 @@ class ZmqWire final
   // The frame under construction: choices made, not sent yet, then the
   // message they travel with.
   std::string writing_;
-  // The frame being read, and where its next record starts.
+  // The frame being read, and where its next record starts; the frames
+  // taken from the hub after it.
   ::zmq::message_t reading_;
   std::size_t offset_ = 0;
+  std::vector<::zmq::message_t> taken_;
+  std::size_t next_taken_ = 0;
+  // Frames (and their bytes) read: since the hub last heard, and since the
+  // peer last got a credit.
+  std::uint64_t unsaid_ = 0;
+  std::uint64_t unsaid_bytes_ = 0;
+  std::uint64_t uncredited_ = 0;
+  std::uint64_t uncredited_bytes_ = 0;
 };
 
 // What a protocol must be to cross processes: no endpoint among its
