@@ -883,7 +883,8 @@ class ZmqWire final
     const std::string_view rest = view(reading_).substr(offset_);
     const std::size_t length = session::detail::record_length<In>(rest);
     offset_ += length;
-    In message = take_record(expected, rest.substr(0, length));
+    std::optional<In> message;
+    take_record(message, expected, rest.substr(0, length));
     if (offset_ == reading_.size() && reading_.size() > kept_capacity) {
       reading_.rebuild();  // one large message does not pin its size
       offset_ = 0;
@@ -892,11 +893,11 @@ class ZmqWire final
   }
 
  private:
-  // One record of a frame: the message this step expects, or the end of
-  // the session.
-  In take_record(session::detail::Expect expected, std::string_view record) {
+  // One record of a frame, into `message`: the message this step expects,
+  // or the end of the session.
+  void take_record(std::optional<In>& message, session::detail::Expect expected, std::string_view record) {
     try {
-      return session::detail::decode_record<In>(expected, record);
+      session::detail::decode_record_into(message, expected, record);
     } catch (const session::detail::BrokenRecord& error) {
       broken(error.what());
     }

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -69,32 +70,34 @@ std::size_t record_length(std::string_view rest) noexcept {
 }
 
 // One decoder per alternative of V, by tag (tag 0, std::monostate, is
-// refused before).
+// refused before). Each writes its value into the caller's optional: a
+// variant returned by value through the table would go through registers
+// and back to memory once more.
 template <class V, class Tags = std::make_index_sequence<std::variant_size_v<V>>>
 struct Decoders;
 template <class V, std::size_t... I>
 struct Decoders<V, std::index_sequence<I...>> {
-  using Decode = V (*)(std::string_view);
+  using Decode = void (*)(std::optional<V>&, std::string_view);
 
   template <std::size_t Tag>
-  static V decode(std::string_view body) {
+  static void decode(std::optional<V>& out, std::string_view body) {
     using T = std::variant_alternative_t<Tag, V>;
     if constexpr (std::is_same_v<T, std::monostate>) {
-      return V();
+      out.emplace();
     } else if constexpr (std::is_same_v<T, Label>) {
-      return V(std::in_place_index<Tag>, Label{decode_all<std::uint8_t>(body)});
+      out.emplace(std::in_place_index<Tag>, Label{decode_all<std::uint8_t>(body)});
     } else {
-      return V(std::in_place_index<Tag>, decode_all<T>(body));
+      out.emplace(std::in_place_index<Tag>, decode_all<T>(body));
     }
   }
 
   static constexpr std::array<Decode, sizeof...(I)> table{&decode<I>...};
 };
 
-/// The message in `record`, which must be the one `expected`: its type,
-/// and for a choice a branch the protocol has.
+/// Decodes into `out` the message in `record`, which must be the one
+/// `expected`: its type, and for a choice a branch the protocol has.
 template <class V>
-V decode_record(Expect expected, std::string_view record) {
+void decode_record_into(std::optional<V>& out, Expect expected, std::string_view record) {
   if (record.empty()) {
     throw BrokenRecord("the peer sent an empty message");
   }
@@ -103,16 +106,24 @@ V decode_record(Expect expected, std::string_view record) {
     throw BrokenRecord("the peer sent a message of another type than this step's");
   }
   try {
-    V value = Decoders<V>::table[tag](record.substr(1));
-    if constexpr (label_tag<V> < std::variant_size_v<V>) {
-      if (tag == label_tag<V> && std::get<label_tag<V>>(value).index >= expected.branches) {
-        throw BrokenRecord("the peer chose a branch the protocol does not have");
-      }
-    }
-    return value;
+    Decoders<V>::table[tag](out, record.substr(1));
   } catch (const DecodeError& error) {
     throw BrokenRecord(std::string("the peer sent a malformed message: ").append(error.what()));
   }
+  if constexpr (label_tag<V> < std::variant_size_v<V>) {
+    if (tag == label_tag<V> && std::get<label_tag<V>>(*out).index >= expected.branches) {
+      out.reset();
+      throw BrokenRecord("the peer chose a branch the protocol does not have");
+    }
+  }
+}
+
+/// decode_record_into(), returning the message.
+template <class V>
+V decode_record(Expect expected, std::string_view record) {
+  std::optional<V> out;
+  decode_record_into(out, expected, record);
+  return std::move(*out);
 }
 
 }  // namespace spindle::session::detail
