@@ -1043,7 +1043,7 @@ class ZmqWire final
   }
 
   // What a frame under construction may keep of its buffer between frames.
-  static constexpr std::size_t kept_capacity = 64 * 1024;
+  static constexpr std::size_t kept_capacity = std::size_t{64} << 10;
 
   std::shared_ptr<Hub> hub_;
   std::shared_ptr<Peer> peer_;
