@@ -88,12 +88,13 @@ struct Options {
   /// peer accepts throws std::length_error, and ends the session.
   std::size_t max_message = std::size_t{1} << 20;
   /// How many messages, and how many bytes, the peer may send that this
-  /// side has not read yet. A peer that sends more ends its session. A
-  /// message waiting to be read costs about 64 bytes besides its own
-  /// (held within window_bytes), so the default window of messages adds
-  /// about 1 MiB to what a session may hold.
-  std::size_t window = 16384;
-  std::size_t window_bytes = std::size_t{16} << 20;
+  /// side has not read yet. A peer that sends more ends its session. So a
+  /// session holds at most window_bytes of messages (or one message, if
+  /// larger), plus about 64 bytes for each (256 KiB for the default
+  /// window). Larger windows keep a stream going over a link with more
+  /// bandwidth or delay; smaller ones keep what is in flight in cache.
+  std::size_t window = 4096;
+  std::size_t window_bytes = std::size_t{4} << 20;
   /// dial(): how long to wait for the listener to accept (or refuse).
   std::chrono::milliseconds connect_timeout{5000};
   /// Listener: how many clients may wait for accept() at once; more are
