@@ -1,30 +1,17 @@
 // SPDX-License-Identifier: MIT
 // Round-based stress with stalled threads, for a session: hunts lost
 // wake-ups in its transport, one bounded channel each way with a single
-// sender each.
-//
-// Each round the client streams a few values to the server, then hands the
-// turn over, and the server streams a few back and hands it back; how many
-// each way, both compute from the round's number. Both then meet at a
-// barrier, so a round ends with both directions drained. With one sender a
-// direction, a sender whose wake-up is lost has nobody to rescue it: the
-// pair deadlocks, and a watchdog ends the test with what each side was
-// doing. Both threads are stalled at random instructions, interrupted
-// once in half the rounds, and interrupted by the other side just before
-// it takes half the values (see support/stall.hpp): a sender asleep on a
-// full buffer then wakes early and looks again just as room is made, where
-// a single sender can lose its wake-up. See mpsc/test_stall.cpp for the
-// channels alone.
+// sender each. The rounds are session/stall_rounds.hpp's; a value and its
+// choice are two messages here, so up to SPINDLE_SESSION_BUFFER + 1 values
+// a direction fill the buffer whenever the receiver lags. See
+// mpsc/test_stall.cpp for the channels alone.
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <string>
-#include <utility>
-#include <variant>
 
 #include "session/common.hpp"
+#include "session/stall_rounds.hpp"
 #include "support/bounded.hpp"
 #include "support/catch.hpp"
 #include "support/stall.hpp"
@@ -35,221 +22,18 @@
 namespace ss = spindle::session;
 namespace th = spindle::thread;
 namespace stall = spindle::test::stall;
+namespace rounds = spindle::test::stall_rounds;
 using namespace std::chrono_literals;
 using spindle::test::ProgressWatchdog;
 using spindle::test::session_support::RecordViolations;
-using ss::Chan;
-using ss::Choose;
-using ss::Eps;
-using ss::Offer;
-using ss::Rec;
-using ss::Recv;
-using ss::S;
-using ss::Send;
-using ss::Var;
-using ss::Z;
 using stall::Crew;
-using stall::RoundBarrier;
-using stall::ThreadStatus;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr std::chrono::milliseconds limit = 10s;  // no step may take longer
 constexpr std::chrono::milliseconds barrier_limit = 15s;
 constexpr double default_seconds = 2.0;
-constexpr std::chrono::microseconds interrupt_window = 200us;
-constexpr std::size_t client_index = 0;
-constexpr std::size_t server_index = 1;
-
-struct Value {
-  long round;
-  long seq;  // counted per direction over the whole test
-};
-
-// The client's side: send values, or hand the turn over and receive values
-// until the server hands it back, or end.
-using Turns = Rec<Choose<Send<Value, Var<Z>>, Rec<Offer<Recv<Value, Var<Z>>, Var<S<Z>>>>, Eps>>;
-
-/// How many values go each way in `round`: up to two buffers' worth of
-/// messages (a value and its label are two), so the sender finds the
-/// buffer full whenever the receiver lags.
-struct Plan {
-  long up;
-  long down;
-};
-Plan plan(std::uint64_t seed, long round) {
-  constexpr std::uint64_t most = SPINDLE_SESSION_BUFFER + 1;
-  const std::uint64_t h = stall::mix(seed ^ static_cast<std::uint64_t>(round));
-  return Plan{static_cast<long>(h % (most + 1)), static_cast<long>((h >> 32) % (most + 1))};
-}
-
-/// Sometimes lets the sender fill the buffer before the receiver starts.
-void maybe_lag(std::uint64_t seed, long round) {
-  const std::uint64_t h = stall::mix(~seed ^ static_cast<std::uint64_t>(round));
-  if (h % 2 == 0) {
-    const auto until = Clock::now() + std::chrono::microseconds(h % 30);
-    while (Clock::now() < until) {
-    }
-  }
-}
-
-/// Interrupts the peer just before taking a value: if the peer sleeps in
-/// a send, waiting for room in a full buffer, it wakes and re-checks while
-/// this side frees the room. Half the values.
-void maybe_poke(Crew& crew, std::size_t peer, std::uint64_t& rng) {
-  rng = stall::mix(rng);
-  if (rng % 2 == 0) {
-    if (const pid_t tid = crew.status(peer).tid.load(); tid != 0) {
-      stall::interrupt(tid);
-    }
-    const auto until = Clock::now() + std::chrono::microseconds((rng >> 8) % 20);
-    while (Clock::now() < until) {
-    }
-  }
-}
-
-struct Outcome {
-  long values = 0;  // received
-  std::uint32_t stalls = 0;
-  std::uint32_t interrupts = 0;
-  int timer_error = 0;  // timer_create's errno, if it failed
-};
-
-std::string mismatch(const char* who, const Value& got, long round, long seq) {
-  return std::string(who) + " got seq " + std::to_string(got.seq) + " of round " + std::to_string(got.round) +
-         "; expected seq " + std::to_string(seq) + " of round " + std::to_string(round);
-}
-
-Outcome run_client(Crew& crew, Chan<Turns> end, std::uint64_t seed, std::uint64_t stall_seed) {
-  ThreadStatus& me = crew.status(client_index);
-  me.tid.store(stall::thread_id());
-  std::uint64_t rng = stall_seed;
-  stall::StallTimer timer(stall::Settings{}, stall_seed);
-  Outcome out;
-  out.timer_error = timer.error();
-  long sent = 0;
-  long expected = 0;
-  long round = 0;
-  try {
-    auto c = std::move(end).enter();
-    for (;; ++round) {
-      const RoundBarrier::Outcome met = crew.meet(client_index, round);
-      if (met != RoundBarrier::Outcome::next_round) {
-        if (met == RoundBarrier::Outcome::finished) {
-          me.set("closing", round);
-          std::move(c).select<2>().close();
-        }
-        break;  // else failed elsewhere: dropping `c` tells the server
-      }
-      timer.maybe_interrupt_within(interrupt_window);
-      const Plan p = plan(seed, round);
-      for (long i = 0; i < p.up; ++i, ++sent) {
-        me.set("sending", round, i, p.up, sent);
-        c = std::move(c).sel1().send(Value{round, sent}).zero();
-      }
-      me.set("handing the turn over", round);
-      auto in = std::move(c).select<1>().enter();
-      maybe_lag(seed, round);
-      for (long i = 0;; ++i) {
-        me.set("receiving", round, i, p.down, expected);
-        maybe_poke(crew, server_index, rng);
-        auto offered = std::move(in).offer();
-        if (offered.index() == 1) {
-          c = std::get<1>(std::move(offered)).succ().zero();
-          if (i != p.down) {
-            crew.fail(round, "the client got the turn back after " + std::to_string(i) + " of " +
-                                 std::to_string(p.down) + " values");
-            return out;
-          }
-          break;
-        }
-        auto got = std::get<0>(std::move(offered)).recv();
-        if (got.second.round != round || got.second.seq != expected) {
-          crew.fail(round, mismatch("the client", got.second, round, expected));
-          return out;
-        }
-        ++expected;
-        ++out.values;
-        in = std::move(got.first).zero();
-      }
-    }
-  } catch (const std::exception& e) {
-    crew.fail(round, std::string("the client: ") + e.what());
-  }
-  me.set("done", round);
-  out.stalls = timer.stalls();
-  out.interrupts = timer.interrupts();
-  return out;
-}
-
-Outcome run_server(Crew& crew, Chan<ss::Dual<Turns>> end, std::uint64_t seed, std::uint64_t stall_seed) {
-  ThreadStatus& me = crew.status(server_index);
-  me.tid.store(stall::thread_id());
-  std::uint64_t rng = stall_seed;
-  stall::StallTimer timer(stall::Settings{}, stall_seed);
-  Outcome out;
-  out.timer_error = timer.error();
-  long sent = 0;
-  long expected = 0;
-  long round = 0;
-  try {
-    auto c = std::move(end).enter();
-    for (;; ++round) {
-      const RoundBarrier::Outcome met = crew.meet(server_index, round);
-      if (met != RoundBarrier::Outcome::next_round) {
-        if (met == RoundBarrier::Outcome::finished) {
-          me.set("waiting for the end", round);
-          auto offered = std::move(c).offer();
-          if (offered.index() != 2) {
-            crew.fail(round, "the server expected the end, got branch " + std::to_string(offered.index()));
-            return out;
-          }
-          std::get<2>(std::move(offered)).close();
-        }
-        break;
-      }
-      timer.maybe_interrupt_within(interrupt_window);
-      const Plan p = plan(seed, round);
-      maybe_lag(seed, round);
-      for (long i = 0;; ++i) {
-        me.set("receiving", round, i, p.up, expected);
-        maybe_poke(crew, client_index, rng);
-        auto offered = std::move(c).offer();
-        if (offered.index() == 0) {
-          auto got = std::get<0>(std::move(offered)).recv();
-          if (got.second.round != round || got.second.seq != expected) {
-            crew.fail(round, mismatch("the server", got.second, round, expected));
-            return out;
-          }
-          ++expected;
-          ++out.values;
-          c = std::move(got.first).zero();
-          continue;
-        }
-        if (offered.index() == 2 || i != p.up) {
-          crew.fail(round, "the server got the turn (or the end) after " + std::to_string(i) + " of " +
-                               std::to_string(p.up) + " values");
-          return out;
-        }
-        auto turn = std::get<1>(std::move(offered)).enter();
-        for (long j = 0; j < p.down; ++j, ++sent) {
-          me.set("sending", round, j, p.down, sent);
-          turn = std::move(turn).sel1().send(Value{round, sent}).zero();
-        }
-        me.set("handing the turn back", round);
-        c = std::move(turn).sel2().succ().zero();
-        break;
-      }
-    }
-  } catch (const std::exception& e) {
-    crew.fail(round, std::string("the server: ") + e.what());
-  }
-  me.set("done", round);
-  out.stalls = timer.stalls();
-  out.interrupts = timer.interrupts();
-  return out;
-}
+constexpr rounds::Seats seats{0, 1, SPINDLE_SESSION_BUFFER + 1};
 
 }  // namespace
 
@@ -257,15 +41,15 @@ TEST_CASE("stall: rounds each way over a session, both sides stalled", "[session
   RecordViolations violations;  // a side that fails drops its endpoint: the other must hear of it
   const std::uint64_t seed = stall::random_seed();
   Crew crew("session", {"client", "server"}, stall::stress_seconds(default_seconds), barrier_limit);
-  auto [client_end, server_end] = ss::session_channel<Turns>();
+  auto [client_end, server_end] = ss::session_channel<rounds::Turns>();
   auto client = th::spawn([&crew, end = std::move(client_end), seed, s = stall::random_seed()]() mutable {
-    return run_client(crew, std::move(end), seed, s);
+    return rounds::run_client(crew, seats, std::move(end), seed, s);
   });
   auto server = th::spawn([&crew, end = std::move(server_end), seed, s = stall::random_seed()]() mutable {
-    return run_server(crew, std::move(end), seed, s);
+    return rounds::run_server(crew, seats, std::move(end), seed, s);
   });
-  Outcome c;
-  Outcome s;
+  rounds::Outcome c;
+  rounds::Outcome s;
   {
     // A session's steps have no timeout: a side stuck in one ends the
     // process, with what both were doing.
