@@ -11,9 +11,9 @@
 //                       Rec<Offer<Recv<u64, Send<u64, Var<Z>>>, Eps>>: it
 //                       answers x with x + 1. The client (the benchmark's
 //                       thread) picks branch 0, sends, receives, each round
-//                       trip; branch 1 at the end. A choice travels in the
-//                       frame of the send after it, so a round trip is one
-//                       frame each way.
+//                       trip; branch 1 at the end. A choice goes at once,
+//                       in a frame of its own, so a round trip is two
+//                       frames there (the choice, the number) and one back.
 //   roundtrip/<transport>/raw_zmq   the same exchange by hand: the server a
 //                       ROUTER (bound), the client a DEALER (connected),
 //                       one 8-byte frame each way.
@@ -28,10 +28,12 @@
 // server with many clients and a client that need not wait for each
 // answer (REQ/REP adds an empty delimiter frame and forbids pipelining, so
 // the stream would need another pair of sockets), and it is spindle's own
-// wire: spindle's Hub is a ROUTER at both ends, so on the wire either way
-// is one frame a message, and the difference between the rows is spindle's
-// own work (its lock and poll loop, the tag byte, the codec, the copies
-// into and out of a std::string, the credit frames of its window).
+// wire: a listener is a ROUTER, a dialer a DEALER. Where raw sends one
+// frame a message, spindle sends two, since the protocol's choice (another
+// message, a sync or the end) goes in a frame of its own; the difference
+// between the rows is that frame and spindle's own work (its lock and poll
+// loop, the tag byte, the codec, the copies into and out of a std::string,
+// the credit frames of its window).
 //
 // A stream is timed in batches of `batch` messages, each batch ended by a
 // round trip in which the server says how many messages it has received:

@@ -351,10 +351,9 @@ TEST_CASE("session remote: one listener serves many clients at once", "[session]
   CHECK(std::move(served).unwrap() == clients * 50);
 }
 
-TEST_CASE("session remote: choices travel with the next message, or alone when this side waits", "[session][remote]") {
+TEST_CASE("session remote: nested choices, before a send, a recv and the end", "[session][remote]") {
   Watchdog watchdog("choices");
-  // Two choices before a send (one frame), two before a recv (sent alone
-  // when the client waits), one before Eps (sent at close).
+  // Two choices before a send, two before a recv, one before Eps.
   using Server = Rec<Offer<Offer<Recv<std::uint8_t, Var<Z>>, Send<std::uint8_t, Var<Z>>>, Eps>>;
   remote::Listener<Server> listener("inproc://spindle-test-choices", generous());
   auto server = spindle::thread::spawn([&listener] {
@@ -386,6 +385,34 @@ TEST_CASE("session remote: choices travel with the next message, or alone when t
   auto seen = server.join();
   REQUIRE(seen.is_ok());
   CHECK(std::move(seen).unwrap() == "recv 1, send, recv 2, end");
+}
+
+TEST_CASE("session remote: a choice reaches the peer before the chooser's next step", "[session][remote]") {
+  Watchdog watchdog("choice at once");
+  // The client chooses, then waits for the server to have seen the choice
+  // before it sends: a choice kept back for the send's frame would leave
+  // both waiting.
+  using Server = Offer<Recv<std::uint8_t, Eps>, Eps>;
+  remote::Listener<Server> listener("inproc://spindle-test-choice-at-once", generous());
+  std::atomic<bool> offered{false};
+  auto server = spindle::thread::spawn([&] {
+    auto choice = listener.accept().offer();
+    offered.store(true);
+    if (choice.index() != 0) {
+      std::get<1>(std::move(choice)).close();
+      return -1;
+    }
+    auto [end, x] = std::get<0>(std::move(choice)).recv();
+    std::move(end).close();
+    return static_cast<int>(x);
+  });
+  auto chosen = remote::dial<Dual<Server>>(listener.endpoint(), generous()).sel1();
+  const bool seen = spindle::test::session_support::eventually([&] { return offered.load(); });
+  std::move(chosen).send(std::uint8_t{5}).close();
+  CHECK(seen);
+  auto got = server.join();
+  REQUIRE(got.is_ok());
+  CHECK(std::move(got).unwrap() == 5);
 }
 
 namespace {

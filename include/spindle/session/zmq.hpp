@@ -199,6 +199,21 @@ inline ::zmq::context_t& shared_context() {
   return *context;
 }
 
+// Makes a ZeroMQ call again when a signal interrupted it (EINTR): any
+// thread of the program may take signals (a timer's, a profiler's).
+template <class Call>
+auto again_if_interrupted(Call&& call) {
+  for (;;) {
+    try {
+      return call();
+    } catch (const ::zmq::error_t& error) {
+      if (error.num() != EINTR) {
+        throw;
+      }
+    }
+  }
+}
+
 // A self-pipe: wakes the thread that waits in poll() on the socket.
 class WakePipe {
  public:
@@ -461,18 +476,19 @@ class Hub {
     for (;;) {
       ::zmq::message_t id;
       ::zmq::message_t body;
-      if (!socket_.recv(id, ::zmq::recv_flags::dontwait)) {
+      if (!again_if_interrupted([&] { return socket_.recv(id, ::zmq::recv_flags::dontwait); })) {
         quiet_ = true;
         return;
       }
       bool well_formed = id.more();
       if (well_formed) {
-        (void)socket_.recv(body, ::zmq::recv_flags::dontwait);  // a message's parts arrive together
+        (void)again_if_interrupted(
+            [&] { return socket_.recv(body, ::zmq::recv_flags::dontwait); });  // a message's parts arrive together
         taking_over(body);
         well_formed = !body.more() && body.size() > 0;
         while (body.more()) {
           ::zmq::message_t extra;
-          (void)socket_.recv(extra, ::zmq::recv_flags::dontwait);
+          (void)again_if_interrupted([&] { return socket_.recv(extra, ::zmq::recv_flags::dontwait); });
           body.swap(extra);
         }
       }
@@ -488,15 +504,17 @@ class Hub {
     try {
       if (!listening_) {  // a dialer's DEALER: one peer, one frame
         handing_over(message);
-        return socket_.send(message, ::zmq::send_flags::dontwait).has_value();
+        return again_if_interrupted([&] { return socket_.send(message, ::zmq::send_flags::dontwait); }).has_value();
       }
-      if (!socket_.send(::zmq::buffer(id), ::zmq::send_flags::sndmore | ::zmq::send_flags::dontwait)) {
+      if (!again_if_interrupted([&] {
+            return socket_.send(::zmq::buffer(id), ::zmq::send_flags::sndmore | ::zmq::send_flags::dontwait);
+          })) {
         return false;
       }
       // The routing frame went out: the body follows it at once (ROUTER
       // sends a message's parts together).
       handing_over(message);
-      (void)socket_.send(message, ::zmq::send_flags::dontwait);
+      (void)again_if_interrupted([&] { return socket_.send(message, ::zmq::send_flags::dontwait); });
       return true;
     } catch (const ::zmq::error_t& error) {
       if (error.num() == EHOSTUNREACH) {
@@ -510,7 +528,7 @@ class Hub {
   void drain_dealer() {
     for (;;) {
       ::zmq::message_t body;
-      if (!socket_.recv(body, ::zmq::recv_flags::dontwait)) {
+      if (!again_if_interrupted([&] { return socket_.recv(body, ::zmq::recv_flags::dontwait); })) {
         quiet_ = true;
         return;
       }
@@ -519,7 +537,7 @@ class Hub {
       while (body.more()) {
         well_formed = false;
         ::zmq::message_t extra;
-        (void)socket_.recv(extra, ::zmq::recv_flags::dontwait);
+        (void)again_if_interrupted([&] { return socket_.recv(extra, ::zmq::recv_flags::dontwait); });
         body.swap(extra);
       }
       deliver(listener_id, std::move(body), well_formed);
@@ -534,12 +552,12 @@ class Hub {
     }
     for (;;) {
       ::zmq::message_t event;
-      if (!monitor_->recv(event, ::zmq::recv_flags::dontwait)) {
+      if (!again_if_interrupted([&] { return monitor_->recv(event, ::zmq::recv_flags::dontwait); })) {
         return;
       }
       while (event.more()) {
         ::zmq::message_t address;
-        (void)monitor_->recv(address, ::zmq::recv_flags::dontwait);
+        (void)again_if_interrupted([&] { return monitor_->recv(address, ::zmq::recv_flags::dontwait); });
         event.swap(address);
       }
       for (const auto& entry : peers_) {
@@ -833,10 +851,6 @@ class ZmqWire final
   // losing any.
   void finish() noexcept override {
     try {
-      flush_labels();
-    } catch (...) {  // NOLINT(bugprone-empty-catch): the peer is gone; it needs no more
-    }
-    try {
       std::unique_lock<std::mutex> lock(hub_->mutex());
       Peer& peer = *peer_;
       if (peer.state == Peer::State::gone) {
@@ -856,25 +870,23 @@ class ZmqWire final
     }
   }
 
-  // A choice travels with the message after it: a Label waits here and
-  // goes in the same frame as the next message, or alone when this side
-  // next waits, or at Eps. (The peer, waiting in offer(), learns of the
-  // choice no later than this side's next step.)
+  // Every message, a choice too, goes at once in a frame of its own, as an
+  // in-process send does: a choice kept back for the next message's frame
+  // would leave the peer waiting in offer() while this side waits for it
+  // some other way (a barrier, a lock, another session), and neither would
+  // go on.
   void put(Out&& message) override {
-    const std::size_t before = writing_.size();
     try {
       session::detail::encode_record(writing_, message);
+      send_frame(writing_);
     } catch (...) {
-      writing_.resize(before);  // the choices before it stay
+      restart_writing();
       throw;
     }
-    if (message.index() != session::detail::label_tag<Out>) {
-      send_written();
-    }
+    restart_writing();
   }
 
   std::optional<In> take(session::detail::Expect expected, Deadline deadline) override {
-    flush_labels();
     if (offset_ == reading_.size() && !next_frame(deadline)) {
       return std::nullopt;
     }
@@ -984,37 +996,25 @@ class ZmqWire final
       if (peer.over()) {
         throw Disconnected(peer.why);
       }
+      // Counted before it goes: send_to() may read the peer's credit for
+      // it, when another thread polls the socket.
+      ++peer.sent;
+      peer.sent_bytes += size;
       const Hub::Sent sent = hub_->send_to(peer, frame_out, lock);
+      if (sent == Hub::Sent::yes) {
+        return;
+      }
+      --peer.sent;
+      peer.sent_bytes -= size;
       if (sent == Hub::Sent::unreachable) {
         throw Disconnected(peer.why);
-      }
-      if (sent == Hub::Sent::yes) {
-        break;
       }
       // The peer's queue is full for now (it reads slowly): try again soon.
       hub_->wait(lock, waiter_, &peer, Clock::now() + std::chrono::milliseconds(1), [&] { return peer.over(); });
     }
-    ++peer.sent;
-    peer.sent_bytes += size;
   }
 
-  // The choices not sent yet, alone.
-  void flush_labels() {
-    if (!writing_.empty()) {
-      send_written();
-    }
-  }
-
-  // Sends the frame written so far, and starts the next.
-  void send_written() {
-    try {
-      send_frame(writing_);
-    } catch (...) {
-      restart_writing();
-      throw;
-    }
-    restart_writing();
-  }
+  // Empties the frame buffer for the next message.
   void restart_writing() noexcept {
     if (writing_.capacity() > kept_capacity) {
       std::string().swap(writing_);  // one large message does not pin its size
@@ -1048,10 +1048,8 @@ class ZmqWire final
 
   std::shared_ptr<Hub> hub_;
   std::shared_ptr<Peer> peer_;
-  Waiter waiter_;  // the thread using the endpoint, while it waits
-  // The frame under construction: choices made, not sent yet, then the
-  // message they travel with.
-  std::string writing_;
+  Waiter waiter_;        // the thread using the endpoint, while it waits
+  std::string writing_;  // the frame being sent, reused
   // The frame being read, and where its next record starts; the frames
   // taken from the hub after it.
   ::zmq::message_t reading_;

@@ -9,8 +9,8 @@
 // one byte, the index of its type in the direction's message variant (its
 // tag), then the codec's bytes. A choice's record (the Label's tag and the
 // branch's index, two bytes) may be followed by more records in the same
-// frame; any other record runs to the frame's end. So a choice travels in
-// one frame with the message after it.
+// frame; any other record runs to the frame's end. (zmq.hpp sends each
+// record in a frame of its own, and takes either.)
 
 #include <array>
 #include <cstddef>
