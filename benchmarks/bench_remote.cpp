@@ -10,10 +10,12 @@
 //   roundtrip/<transport>/spindle   the server's protocol is
 //                       Rec<Offer<Recv<u64, Send<u64, Var<Z>>>, Eps>>: it
 //                       answers x with x + 1. The client (the benchmark's
-//                       thread) picks branch 0, sends, receives, each round
-//                       trip; branch 1 at the end. A choice goes at once,
-//                       in a frame of its own, so a round trip is two
-//                       frames there (the choice, the number) and one back.
+//                       thread) picks branch 0 and sends in one step,
+//                       select<0>(x), one frame, then receives; branch 1 at
+//                       the end.
+//   roundtrip/<transport>/spindle_two_steps   the same with
+//                       select<0>().send(x): the choice goes at once in a
+//                       frame of its own, so two frames go there.
 //   roundtrip/<transport>/raw_zmq   the same exchange by hand: the server a
 //                       ROUTER (bound), the client a DEALER (connected),
 //                       one 8-byte frame each way.
@@ -28,12 +30,12 @@
 // server with many clients and a client that need not wait for each
 // answer (REQ/REP adds an empty delimiter frame and forbids pipelining, so
 // the stream would need another pair of sockets), and it is spindle's own
-// wire: a listener is a ROUTER, a dialer a DEALER. Where raw sends one
-// frame a message, spindle sends two, since the protocol's choice (another
-// message, a sync or the end) goes in a frame of its own; the difference
-// between the rows is that frame and spindle's own work (its lock and poll
-// loop, the tag byte, the codec, the copies into and out of a std::string,
-// the credit frames of its window).
+// wire: a listener is a ROUTER, a dialer a DEALER. With select<0>(message)
+// spindle sends one frame a message, as raw does, and the difference
+// between the rows is spindle's own work (its lock and poll loop, the tag
+// bytes, the codec, the copies into and out of a std::string, the credit
+// frames of its window); stream8/<transport>/spindle_two_steps sends the
+// choice and the message in two steps, two frames.
 //
 // A stream is timed in batches of `batch` messages, each batch ended by a
 // round trip in which the server says how many messages it has received:
@@ -241,6 +243,21 @@ void report_round_trips(benchmark::State& state, Clock::duration elapsed) {
   }
 }
 
+// How the client chooses and sends: in one step, select<0>(value) (one
+// frame), or in two, select<0>().send(value) (the choice goes in a frame of
+// its own).
+enum class Steps : std::uint8_t { one, two };
+
+template <Steps How, class M, class V>
+auto choose_and_send(M&& menu, V&& value) {
+  if constexpr (How == Steps::one) {
+    return std::forward<M>(menu).template select<0>(std::forward<V>(value));
+  } else {
+    return std::forward<M>(menu).template select<0>().send(std::forward<V>(value));
+  }
+}
+
+template <Steps How>
 void roundtrip_spindle(benchmark::State& state, bool ipc) {
   Watchdog watchdog("roundtrip/spindle");
   const Place place(ipc);
@@ -251,7 +268,7 @@ void roundtrip_spindle(benchmark::State& state, bool ipc) {
   u64 i = 0;
   const auto t0 = Clock::now();
   for (auto _ : state) {
-    auto [rest, y] = std::move(menu).select<0>().send(i).recv();
+    auto [rest, y] = choose_and_send<How>(std::move(menu), i).recv();
     if (y != i + 1) {
       die("spindle: wrong answer");
     }
@@ -392,7 +409,7 @@ void report_stream(benchmark::State& state, std::size_t bytes) {
   state.SetBytesProcessed(messages * static_cast<std::int64_t>(bytes));
 }
 
-template <std::size_t Bytes>
+template <std::size_t Bytes, Steps How>
 void stream_spindle(benchmark::State& state, bool ipc) {
   using P = Payload<Bytes>;
   Watchdog watchdog("stream/spindle");
@@ -406,7 +423,7 @@ void stream_spindle(benchmark::State& state, bool ipc) {
   for (auto _ : state) {
     for (const u64 end = i + batch; i < end; ++i) {
       P::stamp(message, i);
-      menu = std::move(menu).template select<0>().send(message).zero();
+      menu = choose_and_send<How>(std::move(menu), message).zero();
     }
     auto [rest, received] = std::move(menu).template select<1>().recv();
     if (received != i) {
@@ -508,11 +525,13 @@ void add(const std::string& name, void (*run)(benchmark::State&, bool), bool ipc
 void register_all() {
   for (const bool ipc : {true, false}) {
     const std::string transport = ipc ? "/ipc" : "/tcp";
-    add("roundtrip" + transport + "/spindle", roundtrip_spindle, ipc, benchmark::kMicrosecond);
+    add("roundtrip" + transport + "/spindle", roundtrip_spindle<Steps::one>, ipc, benchmark::kMicrosecond);
+    add("roundtrip" + transport + "/spindle_two_steps", roundtrip_spindle<Steps::two>, ipc, benchmark::kMicrosecond);
     add("roundtrip" + transport + "/raw_zmq", roundtrip_raw, ipc, benchmark::kMicrosecond);
-    add("stream8" + transport + "/spindle", stream_spindle<8>, ipc, benchmark::kMillisecond);
+    add("stream8" + transport + "/spindle", stream_spindle<8, Steps::one>, ipc, benchmark::kMillisecond);
+    add("stream8" + transport + "/spindle_two_steps", stream_spindle<8, Steps::two>, ipc, benchmark::kMillisecond);
     add("stream8" + transport + "/raw_zmq", stream_raw<8>, ipc, benchmark::kMillisecond);
-    add("stream4k" + transport + "/spindle", stream_spindle<4096>, ipc, benchmark::kMillisecond);
+    add("stream4k" + transport + "/spindle", stream_spindle<4096, Steps::one>, ipc, benchmark::kMillisecond);
     add("stream4k" + transport + "/raw_zmq", stream_raw<4096>, ipc, benchmark::kMillisecond);
   }
 }

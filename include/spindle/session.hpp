@@ -340,6 +340,22 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     return std::move(*this).template select<1>();
   }
 
+  /// Choose<P0, P1, ...> whose branch I is Send<T, Q>: picks branch I and
+  /// sends `value`; returns Chan<Q>. The same as select<I>().send(value),
+  /// but one step: with a peer in another process, the choice and the
+  /// value go in one frame.
+  template <std::size_t I, class V>
+  SPINDLE_SESSION_STEP auto select(V&& value) && {
+    static_assert(detail::ExpectStep<P, E, detail::Op::choose>{});
+    if constexpr (detail::kind_of<P> == detail::Kind::choose) {
+      live_or_throw("select()");
+      if (remote()) [[unlikely]] {
+        link_->wire->hold_next();  // no user code runs before the send
+      }
+    }
+    return std::move(*this).template select<I>().send(std::forward<V>(value));
+  }
+
   /// Offer<P0, P1, ...>: waits for the peer's choice; returns a
   /// std::variant<Chan<P0>, Chan<P1>, ...> holding the branch it picked.
   SPINDLE_SESSION_STEP auto offer() && {

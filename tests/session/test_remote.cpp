@@ -415,6 +415,40 @@ TEST_CASE("session remote: a choice reaches the peer before the chooser's next s
   CHECK(std::move(got).unwrap() == 5);
 }
 
+TEST_CASE("session remote: select<I>(value) chooses and sends in one step", "[session][remote]") {
+  Watchdog watchdog("select with a value");
+  using Server = Rec<Offer<Recv<std::uint64_t, Var<Z>>, Recv<std::string, Send<std::string, Var<Z>>>, Eps>>;
+  remote::Listener<Server> listener("inproc://spindle-test-select-value", generous());
+  auto server = spindle::thread::spawn([&listener] {
+    auto menu = listener.accept().enter();
+    std::uint64_t sum = 0;
+    for (;;) {
+      auto choice = std::move(menu).offer();
+      if (choice.index() == 0) {
+        auto [rest, x] = std::get<0>(std::move(choice)).recv();
+        sum += x;
+        menu = std::move(rest).zero();
+      } else if (choice.index() == 1) {
+        auto [rest, text] = std::get<1>(std::move(choice)).recv();
+        menu = std::move(rest).send(text + "!").zero();
+      } else {
+        std::get<2>(std::move(choice)).close();
+        return sum;
+      }
+    }
+  });
+  auto menu = remote::dial<Dual<Server>>(listener.endpoint(), generous()).enter();
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    menu = std::move(menu).select<0>(i).zero();
+  }
+  auto [rest, echo] = std::move(menu).select<1>(std::string("hi")).recv();
+  CHECK(echo == "hi!");
+  std::move(rest).zero().select<2>().close();
+  auto sum = server.join();
+  REQUIRE(sum.is_ok());
+  CHECK(std::move(sum).unwrap() == 5050);
+}
+
 namespace {
 
 // A ZeroMQ DEALER that speaks spindle's wire by hand: the hostile client.

@@ -190,6 +190,15 @@ TEST_CASE("choices: select<I> on a three-branch choice, offer() returns branch I
     REQUIRE(got.second == "one");
     std::move(got.first).close();
   }
+  SECTION("select<0>(value) chooses and sends in one step") {
+    auto ends = ss::session_channel<ThreeWay>();
+    std::move(ends.first).select<0>(6).close();
+    auto offered = std::move(ends.second).offer();
+    REQUIRE(offered.index() == 0);
+    auto got = std::get<0>(std::move(offered)).recv();
+    REQUIRE(got.second == 6);
+    std::move(got.first).close();
+  }
   SECTION("select<2>") {
     auto ends = ss::session_channel<ThreeWay>();
     std::move(ends.first).select<2>().close();

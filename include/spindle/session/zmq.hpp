@@ -874,17 +874,24 @@ class ZmqWire final
   // in-process send does: a choice kept back for the next message's frame
   // would leave the peer waiting in offer() while this side waits for it
   // some other way (a barrier, a lock, another session), and neither would
-  // go on.
+  // go on. Only select<I>(value) holds its choice back for the value's
+  // frame: no code of the user's runs between the two.
   void put(Out&& message) override {
     try {
       session::detail::encode_record(writing_, message);
+      if (std::exchange(holding_, false)) {
+        return;
+      }
       send_frame(writing_);
     } catch (...) {
+      holding_ = false;
       restart_writing();
       throw;
     }
     restart_writing();
   }
+
+  void hold_next() noexcept override { holding_ = true; }
 
   std::optional<In> take(session::detail::Expect expected, Deadline deadline) override {
     if (offset_ == reading_.size() && !next_frame(deadline)) {
@@ -1048,8 +1055,9 @@ class ZmqWire final
 
   std::shared_ptr<Hub> hub_;
   std::shared_ptr<Peer> peer_;
-  Waiter waiter_;        // the thread using the endpoint, while it waits
-  std::string writing_;  // the frame being sent, reused
+  Waiter waiter_;         // the thread using the endpoint, while it waits
+  std::string writing_;   // the frame being sent, reused
+  bool holding_ = false;  // hold_next(): the next put() waits for the one after
   // The frame being read, and where its next record starts; the frames
   // taken from the hub after it.
   ::zmq::message_t reading_;

@@ -57,6 +57,9 @@ class Wire {
   // The protocol ended (Eps): everything sent so far must reach the peer
   // before the transport goes.
   virtual void finish() noexcept {}
+  // The next message put waits for the one after it, to go with it: only
+  // for a choice that the same step follows with a send.
+  virtual void hold_next() noexcept {}
 };
 
 // What every endpoint owns, whatever the transport: how many exceptions
