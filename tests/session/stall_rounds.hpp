@@ -47,6 +47,9 @@ using stall::ThreadStatus;
 using Clock = std::chrono::steady_clock;
 
 inline constexpr std::chrono::microseconds interrupt_window{200};
+inline constexpr std::chrono::milliseconds step_limit{10000};  // no step may take longer
+inline constexpr std::chrono::milliseconds barrier_limit{15000};
+inline constexpr double default_seconds = 2.0;
 
 struct Value {
   long round;
@@ -114,14 +117,39 @@ inline std::string mismatch(const char* who, const Value& got, long round, long 
          "; expected seq " + std::to_string(seq) + " of round " + std::to_string(round);
 }
 
+/// One side's thread: its status in the crew, its stall timer, and what
+/// it saw.
+class Side {
+ public:
+  Side(Crew& crew, std::size_t seat, std::uint64_t stall_seed)
+      : me(claimed(crew.status(seat))), rng(stall_seed), timer(stall::Settings{}, stall_seed) {
+    out.timer_error = timer.error();
+  }
+
+  /// The side is done, after `round`: its outcome.
+  Outcome done(long round) {
+    me.set("done", round);
+    out.stalls = timer.stalls();
+    out.interrupts = timer.interrupts();
+    return out;
+  }
+
+  ThreadStatus& me;
+  std::uint64_t rng;
+  stall::StallTimer timer;
+  Outcome out;
+
+ private:
+  static ThreadStatus& claimed(ThreadStatus& status) {
+    status.tid.store(stall::thread_id());
+    return status;
+  }
+};
+
 inline Outcome run_client(Crew& crew, const Seats& seats, Chan<Turns> end, std::uint64_t seed,
                           std::uint64_t stall_seed) {
-  ThreadStatus& me = crew.status(seats.client);
-  me.tid.store(stall::thread_id());
-  std::uint64_t rng = stall_seed;
-  stall::StallTimer timer(stall::Settings{}, stall_seed);
-  Outcome out;
-  out.timer_error = timer.error();
+  Side side(crew, seats.client, stall_seed);
+  ThreadStatus& me = side.me;
   long sent = 0;
   long expected = 0;
   long round = 0;
@@ -136,7 +164,7 @@ inline Outcome run_client(Crew& crew, const Seats& seats, Chan<Turns> end, std::
         }
         break;  // else failed elsewhere: dropping `c` tells the server
       }
-      timer.maybe_interrupt_within(interrupt_window);
+      side.timer.maybe_interrupt_within(interrupt_window);
       const Plan p = plan(seats, seed, round);
       for (long i = 0; i < p.up; ++i, ++sent) {
         me.set("sending", round, i, p.up, sent);
@@ -147,44 +175,37 @@ inline Outcome run_client(Crew& crew, const Seats& seats, Chan<Turns> end, std::
       maybe_lag(seed, round);
       for (long i = 0;; ++i) {
         me.set("receiving", round, i, p.down, expected);
-        maybe_poke(crew, seats.server, rng);
+        maybe_poke(crew, seats.server, side.rng);
         auto offered = std::move(in).offer();
         if (offered.index() == 1) {
           c = std::get<1>(std::move(offered)).succ().zero();
           if (i != p.down) {
             crew.fail(round, "the client got the turn back after " + std::to_string(i) + " of " +
                                  std::to_string(p.down) + " values");
-            return out;
+            return side.out;
           }
           break;
         }
         auto got = std::get<0>(std::move(offered)).recv();
         if (got.second.round != round || got.second.seq != expected) {
           crew.fail(round, mismatch("the client", got.second, round, expected));
-          return out;
+          return side.out;
         }
         ++expected;
-        ++out.values;
+        ++side.out.values;
         in = std::move(got.first).zero();
       }
     }
   } catch (const std::exception& e) {
     crew.fail(round, std::string("the client: ") + e.what());
   }
-  me.set("done", round);
-  out.stalls = timer.stalls();
-  out.interrupts = timer.interrupts();
-  return out;
+  return side.done(round);
 }
 
 inline Outcome run_server(Crew& crew, const Seats& seats, Chan<ss::Dual<Turns>> end, std::uint64_t seed,
                           std::uint64_t stall_seed) {
-  ThreadStatus& me = crew.status(seats.server);
-  me.tid.store(stall::thread_id());
-  std::uint64_t rng = stall_seed;
-  stall::StallTimer timer(stall::Settings{}, stall_seed);
-  Outcome out;
-  out.timer_error = timer.error();
+  Side side(crew, seats.server, stall_seed);
+  ThreadStatus& me = side.me;
   long sent = 0;
   long expected = 0;
   long round = 0;
@@ -198,34 +219,34 @@ inline Outcome run_server(Crew& crew, const Seats& seats, Chan<ss::Dual<Turns>> 
           auto offered = std::move(c).offer();
           if (offered.index() != 2) {
             crew.fail(round, "the server expected the end, got branch " + std::to_string(offered.index()));
-            return out;
+            return side.out;
           }
           std::get<2>(std::move(offered)).close();
         }
         break;
       }
-      timer.maybe_interrupt_within(interrupt_window);
+      side.timer.maybe_interrupt_within(interrupt_window);
       const Plan p = plan(seats, seed, round);
       maybe_lag(seed, round);
       for (long i = 0;; ++i) {
         me.set("receiving", round, i, p.up, expected);
-        maybe_poke(crew, seats.client, rng);
+        maybe_poke(crew, seats.client, side.rng);
         auto offered = std::move(c).offer();
         if (offered.index() == 0) {
           auto got = std::get<0>(std::move(offered)).recv();
           if (got.second.round != round || got.second.seq != expected) {
             crew.fail(round, mismatch("the server", got.second, round, expected));
-            return out;
+            return side.out;
           }
           ++expected;
-          ++out.values;
+          ++side.out.values;
           c = std::move(got.first).zero();
           continue;
         }
         if (offered.index() == 2 || i != p.up) {
           crew.fail(round, "the server got the turn (or the end) after " + std::to_string(i) + " of " +
                                std::to_string(p.up) + " values");
-          return out;
+          return side.out;
         }
         auto turn = std::get<1>(std::move(offered)).enter();
         for (long j = 0; j < p.down; ++j, ++sent) {
@@ -240,10 +261,7 @@ inline Outcome run_server(Crew& crew, const Seats& seats, Chan<ss::Dual<Turns>> 
   } catch (const std::exception& e) {
     crew.fail(round, std::string("the server: ") + e.what());
   }
-  me.set("done", round);
-  out.stalls = timer.stalls();
-  out.interrupts = timer.interrupts();
-  return out;
+  return side.done(round);
 }
 
 }  // namespace spindle::test::stall_rounds

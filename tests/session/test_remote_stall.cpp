@@ -52,16 +52,12 @@ namespace remote = spindle::session::remote;
 namespace th = spindle::thread;
 namespace stall = spindle::test::stall;
 namespace rounds = spindle::test::stall_rounds;
-using namespace std::chrono_literals;
 using spindle::test::ProgressWatchdog;
 using spindle::test::session_support::RecordViolations;
 using stall::Crew;
 
 namespace {
 
-constexpr std::chrono::milliseconds limit = 10s;  // no step may take longer
-constexpr std::chrono::milliseconds barrier_limit = 15s;
-constexpr double default_seconds = 2.0;
 constexpr std::size_t pairs = 2;
 constexpr std::size_t window = 2;
 
@@ -76,7 +72,7 @@ TEST_CASE("stall: rounds each way over two remote sessions on one listener, all 
     names.push_back("client " + std::to_string(k));
     names.push_back("server " + std::to_string(k));
   }
-  Crew crew("remote session", names, stall::stress_seconds(default_seconds), barrier_limit);
+  Crew crew("remote session", names, stall::stress_seconds(rounds::default_seconds), rounds::barrier_limit);
   remote::Options options = spindle::test::remote_support::generous();
   options.window = window;
   remote::Listener<ss::Dual<rounds::Turns>> listener("tcp://127.0.0.1:*", options);
@@ -88,7 +84,7 @@ TEST_CASE("stall: rounds each way over two remote sessions on one listener, all 
   {
     const ProgressWatchdog dog(
         "remote session: stalled rounds", [&crew] { return crew.progress(); }, [&crew] { return crew.describe(); },
-        limit);
+        rounds::step_limit);
     for (std::size_t k = 0; k < pairs; ++k) {
       const rounds::Seats seats{2 * k, 2 * k + 1, window + 1};
       // One client dials at a time, so the session accepted is its own.
@@ -96,7 +92,7 @@ TEST_CASE("stall: rounds each way over two remote sessions on one listener, all 
           th::spawn([&crew, &options, seats, seed, s = stall::random_seed(), address = listener.endpoint()]() mutable {
             return rounds::run_client(crew, seats, remote::dial<rounds::Turns>(address, options), seed, s);
           }));
-      std::optional<ss::Chan<ss::Dual<rounds::Turns>>> accepted = listener.accept_timeout(limit);
+      std::optional<ss::Chan<ss::Dual<rounds::Turns>>> accepted = listener.accept_timeout(rounds::step_limit);
       REQUIRE(accepted.has_value());
       servers.push_back(th::spawn([&crew, seats, seed, s = stall::random_seed(), end = std::move(*accepted)]() mutable {
         return rounds::run_server(crew, seats, std::move(end), seed, s);

@@ -23,16 +23,12 @@ namespace ss = spindle::session;
 namespace th = spindle::thread;
 namespace stall = spindle::test::stall;
 namespace rounds = spindle::test::stall_rounds;
-using namespace std::chrono_literals;
 using spindle::test::ProgressWatchdog;
 using spindle::test::session_support::RecordViolations;
 using stall::Crew;
 
 namespace {
 
-constexpr std::chrono::milliseconds limit = 10s;  // no step may take longer
-constexpr std::chrono::milliseconds barrier_limit = 15s;
-constexpr double default_seconds = 2.0;
 constexpr rounds::Seats seats{0, 1, SPINDLE_SESSION_BUFFER + 1};
 
 }  // namespace
@@ -40,7 +36,7 @@ constexpr rounds::Seats seats{0, 1, SPINDLE_SESSION_BUFFER + 1};
 TEST_CASE("stall: rounds each way over a session, both sides stalled", "[session][stall]") {
   RecordViolations violations;  // a side that fails drops its endpoint: the other must hear of it
   const std::uint64_t seed = stall::random_seed();
-  Crew crew("session", {"client", "server"}, stall::stress_seconds(default_seconds), barrier_limit);
+  Crew crew("session", {"client", "server"}, stall::stress_seconds(rounds::default_seconds), rounds::barrier_limit);
   auto [client_end, server_end] = ss::session_channel<rounds::Turns>();
   auto client = th::spawn([&crew, end = std::move(client_end), seed, s = stall::random_seed()]() mutable {
     return rounds::run_client(crew, seats, std::move(end), seed, s);
@@ -54,7 +50,8 @@ TEST_CASE("stall: rounds each way over a session, both sides stalled", "[session
     // A session's steps have no timeout: a side stuck in one ends the
     // process, with what both were doing.
     const ProgressWatchdog dog(
-        "session: stalled rounds", [&crew] { return crew.progress(); }, [&crew] { return crew.describe(); }, limit);
+        "session: stalled rounds", [&crew] { return crew.progress(); }, [&crew] { return crew.describe(); },
+        rounds::step_limit);
     c = client.join().unwrap();
     s = server.join().unwrap();
   }
