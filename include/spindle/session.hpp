@@ -350,7 +350,7 @@ class [[nodiscard]] SPINDLE_SESSION_CONSUMABLE Chan {
     if constexpr (detail::kind_of<P> == detail::Kind::choose) {
       live_or_throw("select()");
       if (remote()) [[unlikely]] {
-        link_->wire->hold_next();  // no user code runs before the send
+        link_->wire->hold_next();  // the send follows at once, with no wait between
       }
     }
     return std::move(*this).template select<I>().send(std::forward<V>(value));

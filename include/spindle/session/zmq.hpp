@@ -875,7 +875,8 @@ class ZmqWire final
   // would leave the peer waiting in offer() while this side waits for it
   // some other way (a barrier, a lock, another session), and neither would
   // go on. Only select<I>(value) holds its choice back for the value's
-  // frame: no code of the user's runs between the two.
+  // frame: nothing between the two waits (only the value's conversion to
+  // the message type runs).
   void put(Out&& message) override {
     try {
       session::detail::encode_record(writing_, message);
